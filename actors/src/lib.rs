@@ -1,0 +1,2 @@
+//! voxgate-actors: the actix shells that own sockets and timers and drive the engine cores.
+#![warn(unreachable_pub, missing_docs)]

@@ -1,0 +1,10 @@
+//! voxgate-engine: the sans-IO protocol cores of voxgate and its typed configuration.
+//!
+//! Every core here is a `&mut self` state machine driven by `handle_*(now, input)` and drained
+//! by `poll_*()`; none reads a clock or a socket itself. The actors crate owns the I/O.
+//!
+//! Notable modules:
+//! - [`config`]: the node configuration (`config/default.toml` is embedded in the binary).
+#![warn(unreachable_pub, missing_docs)]
+
+pub mod config;
