@@ -1,0 +1,1 @@
+//! Node configuration (placeholder until the config lands).

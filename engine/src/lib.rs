@@ -8,3 +8,4 @@
 #![warn(unreachable_pub, missing_docs)]
 
 pub mod config;
+pub mod sip;

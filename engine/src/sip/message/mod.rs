@@ -1,0 +1,19 @@
+//! The SIP message facade: one owned model of a request or response, parsed by a tolerant
+//! framing pass (start line, header unfolding, compact names, Content-Length) and typed on
+//! demand, with rsip doing the URI grammar.
+//!
+//! Why our own model and not `rsip::SipMessage` directly: rsip has no extension methods, no
+//! compact header names and rejects several messages RFC 4475 calls valid, while accepting
+//! many invalid ones because it types headers lazily. The transaction and dialog layers need a
+//! message that always exists once framing succeeded (so a 400/501 can still be answered) and
+//! strict checks only on the headers they depend on.
+
+mod header;
+mod method;
+mod model;
+pub mod typed;
+
+pub use header::{Header, HeaderName, Headers};
+pub use method::Method;
+pub use model::{Request, Response, SipMessage, Version};
+pub use typed::{CSeq, NameAddr, Param, TypedError, Via, ViaTransport};
