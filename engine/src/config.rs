@@ -1,1 +1,546 @@
-//! Node configuration (placeholder until the config lands).
+//! The node configuration, typed. `config/default.toml` is the reference and is embedded into
+//! the binary ([`DEFAULT_TOML`]); [`Config::from_toml`] parses and validates any file of the
+//! same shape. Unknown keys are errors so a typo never silently falls back to a default.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer};
+
+/// The embedded default configuration (`config/default.toml`).
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The TOML did not parse or did not match the schema.
+    #[error("{0}")]
+    Syntax(#[from] toml::de::Error),
+    /// The file parsed but is inconsistent; every problem found is listed.
+    #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+/// The whole node configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listeners, capacity, drain.
+    pub node: NodeConfig,
+    /// SIP timers and limits.
+    #[serde(default)]
+    pub sip: SipConfig,
+    /// RTP and media handling.
+    #[serde(default)]
+    pub media: MediaConfig,
+    /// Where session records and hand-back data are kept.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// Ingress SIP trunks.
+    #[serde(default)]
+    pub trunks: Vec<TrunkConfig>,
+    /// Bots calls are bridged to.
+    #[serde(default)]
+    pub bots: Vec<BotConfig>,
+}
+
+/// `[node]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// SIP UDP+TCP listen address.
+    pub sip_listen: SocketAddr,
+    /// HTTP listen address.
+    pub http_listen: SocketAddr,
+    /// RTP port range.
+    pub rtp_ports: PortRange,
+    /// Address advertised in SDP and Contact; `None` means derive it from the listener.
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub public_address: Option<IpAddr>,
+    /// Concurrent call cap.
+    #[serde(default = "defaults::max_calls")]
+    pub max_calls: usize,
+    /// Seconds live calls may run after SIGTERM.
+    #[serde(default = "defaults::drain_deadline_secs")]
+    pub drain_deadline_secs: u64,
+    /// Retry-After seconds on 503.
+    #[serde(default = "defaults::retry_after_secs")]
+    pub retry_after_secs: u32,
+}
+
+/// `[sip]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipConfig {
+    /// RFC 3261 T1 in ms.
+    pub t1_ms: u64,
+    /// RFC 3261 T2 in ms.
+    pub t2_ms: u64,
+    /// RFC 3261 T4 in ms.
+    pub t4_ms: u64,
+    /// Largest SIP message accepted.
+    pub max_message_bytes: usize,
+    /// Most header fields accepted in one message.
+    pub max_headers: usize,
+    /// TCP connections accepted at once.
+    pub max_tcp_connections: usize,
+    /// User-Agent / Server header value.
+    pub user_agent: String,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig {
+            t1_ms: 500,
+            t2_ms: 4000,
+            t4_ms: 5000,
+            max_message_bytes: 65535,
+            max_headers: 128,
+            max_tcp_connections: 1024,
+            user_agent: "voxgate".into(),
+        }
+    }
+}
+
+/// `[media]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaConfig {
+    /// Seconds without caller RTP before the call ends.
+    pub inactivity_timeout_secs: u64,
+    /// Jitter buffer lower bound in ms.
+    pub jitter_min_ms: u32,
+    /// Jitter buffer upper bound in ms.
+    pub jitter_max_ms: u32,
+    /// Seconds between RTCP reports.
+    pub rtcp_interval_secs: u64,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            inactivity_timeout_secs: 30,
+            jitter_min_ms: 20,
+            jitter_max_ms: 200,
+            rtcp_interval_secs: 5,
+        }
+    }
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Backend.
+    pub kind: StoreKind,
+    /// SQLite file path (kind = "sqlite").
+    #[serde(default = "defaults::store_path")]
+    pub path: String,
+    /// Redis URL (kind = "redis").
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            kind: StoreKind::Sqlite,
+            path: defaults::store_path(),
+            url: None,
+        }
+    }
+}
+
+/// Store backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// Shared Redis server.
+    Redis,
+}
+
+/// One `[[trunks]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkConfig {
+    /// Name used in logs and session records.
+    pub name: String,
+    /// Allowed source networks.
+    pub allow: Vec<IpNet>,
+    /// Hand-back profile.
+    pub profile: Profile,
+    /// Codecs the trunk allows.
+    #[serde(default = "defaults::codecs")]
+    pub codecs: Vec<String>,
+    /// Header names used by the profile.
+    #[serde(default)]
+    pub headers: HeaderNames,
+    /// Extra headers on the hand-back BYE.
+    #[serde(default)]
+    pub bye_headers: BTreeMap<String, String>,
+    /// DID routes, first match wins.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+}
+
+/// Hand-back profiles (ARCHITECTURE §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// BYE carrying the reason header (Zoom Contact Center).
+    ZoomCc,
+    /// Store metadata under the contact id, then BYE (Amazon Connect).
+    AmazonConnect,
+    /// In-dialog REFER, falling back to BYE.
+    Refer,
+}
+
+/// Header names of a trunk's profile.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HeaderNames {
+    /// Header carrying our session id in the 200 OK.
+    pub session_id: String,
+    /// Header carrying the bot id in the 200 OK.
+    pub bot_id: String,
+    /// Header carrying the end reason in our BYE.
+    pub reason: String,
+}
+
+impl Default for HeaderNames {
+    fn default() -> Self {
+        HeaderNames {
+            session_id: "kore-session_id".into(),
+            bot_id: "kore-bot_id".into(),
+            reason: "kore-reason".into(),
+        }
+    }
+}
+
+/// One DID route.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// The DID (`+` and digits) or `*` for any.
+    pub did: String,
+    /// The bot id calls to this DID go to.
+    pub bot: String,
+}
+
+/// One `[[bots]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BotConfig {
+    /// Bot id (routes and Talkdesk `botId` refer to it).
+    pub id: String,
+    /// What kind of bot leg serves it.
+    pub kind: BotKind,
+    /// Talkdesk client id (JWT claim `appId`).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Talkdesk client secret (JWT HS256 key).
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Settings of the builtin bot.
+    #[serde(default)]
+    pub builtin: BuiltinBotConfig,
+}
+
+/// Bot leg kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BotKind {
+    /// In-process demo bot: greeting, echo, DTMF actions.
+    Builtin,
+    /// WebSocket media-stream bot.
+    Websocket,
+    /// SIP bot reached by a second dialog.
+    Sip,
+}
+
+/// `[bots.builtin]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BuiltinBotConfig {
+    /// Greeting: `"tones"` (synthesised) or `"none"`.
+    pub greeting: String,
+    /// Digit that escalates to an agent.
+    pub escalate_digit: String,
+    /// Digit that ends the call.
+    pub hangup_digit: String,
+    /// Reason sent on escalation.
+    pub escalate_reason: String,
+    /// Reason sent on hang-up.
+    pub hangup_reason: String,
+    /// Variables handed back on escalation.
+    pub escalate_variables: BTreeMap<String, String>,
+}
+
+impl Default for BuiltinBotConfig {
+    fn default() -> Self {
+        BuiltinBotConfig {
+            greeting: "tones".into(),
+            escalate_digit: "0".into(),
+            hangup_digit: "#".into(),
+            escalate_reason: "TransferToAgent".into(),
+            hangup_reason: "HangUp".into(),
+            escalate_variables: BTreeMap::from([("ringGroup".into(), "agents".into())]),
+        }
+    }
+}
+
+/// An inclusive port range written `LO-HI`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    /// First port.
+    pub lo: u16,
+    /// Last port.
+    pub hi: u16,
+}
+
+impl FromStr for PortRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (lo, hi) = s
+            .split_once('-')
+            .ok_or_else(|| format!("port range `{s}`: expected LO-HI"))?;
+        let parse = |p: &str| {
+            p.trim()
+                .parse::<u16>()
+                .map_err(|_| format!("port range `{s}`: `{p}` is not a port"))
+        };
+        let (lo, hi) = (parse(lo)?, parse(hi)?);
+        if lo == 0 || lo > hi {
+            return Err(format!("port range `{s}`: need 0 < LO <= HI"));
+        }
+        if u32::from(hi) - u32::from(lo) < 3 {
+            return Err(format!(
+                "port range `{s}`: need room for at least two RTP/RTCP pairs"
+            ));
+        }
+        Ok(PortRange { lo, hi })
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.lo, self.hi)
+    }
+}
+
+impl<'de> Deserialize<'de> for PortRange {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+fn empty_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<IpAddr>, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    s.trim().parse().map(Some).map_err(serde::de::Error::custom)
+}
+
+mod defaults {
+    pub(super) fn max_calls() -> usize {
+        2000
+    }
+    pub(super) fn drain_deadline_secs() -> u64 {
+        300
+    }
+    pub(super) fn retry_after_secs() -> u32 {
+        30
+    }
+    pub(super) fn store_path() -> String {
+        "voxgate.db".into()
+    }
+    pub(super) fn codecs() -> Vec<String> {
+        ["PCMU", "PCMA", "opus", "G722"].map(String::from).to_vec()
+    }
+}
+
+/// Codec names a trunk may list.
+pub const KNOWN_CODECS: [&str; 4] = ["PCMU", "PCMA", "opus", "G722"];
+
+impl Config {
+    /// The embedded default configuration.
+    pub fn embedded_default() -> Config {
+        // The embedded file is checked by a unit test; a broken default is a build defect.
+        Config::from_toml(DEFAULT_TOML).expect("config/default.toml is valid")
+    }
+
+    /// Parses and validates a configuration.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the cross-references and values serde cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let s = &self.sip;
+        if s.t1_ms == 0 || s.t2_ms < s.t1_ms || s.t4_ms == 0 {
+            problems.push(format!(
+                "[sip] timers need 0 < t1_ms <= t2_ms and t4_ms > 0 (got t1={} t2={} t4={})",
+                s.t1_ms, s.t2_ms, s.t4_ms
+            ));
+        }
+        if s.max_message_bytes < 1024 {
+            problems.push("[sip] max_message_bytes must be at least 1024".into());
+        }
+        if self.media.jitter_min_ms > self.media.jitter_max_ms {
+            problems.push("[media] jitter_min_ms must not exceed jitter_max_ms".into());
+        }
+        if self.store.kind == StoreKind::Redis && self.store.url.is_none() {
+            problems.push("[store] kind = \"redis\" needs `url`".into());
+        }
+        let mut bot_ids = std::collections::BTreeSet::new();
+        for bot in &self.bots {
+            if !bot_ids.insert(bot.id.as_str()) {
+                problems.push(format!("bot `{}` is defined twice", bot.id));
+            }
+        }
+        let mut trunk_names = std::collections::BTreeSet::new();
+        for trunk in &self.trunks {
+            if !trunk_names.insert(trunk.name.as_str()) {
+                problems.push(format!("trunk `{}` is defined twice", trunk.name));
+            }
+            if trunk.allow.is_empty() {
+                problems.push(format!("trunk `{}` allows no source address", trunk.name));
+            }
+            for codec in &trunk.codecs {
+                if !KNOWN_CODECS.iter().any(|k| k.eq_ignore_ascii_case(codec)) {
+                    problems.push(format!(
+                        "trunk `{}`: unknown codec `{codec}` (known: {})",
+                        trunk.name,
+                        KNOWN_CODECS.join(", ")
+                    ));
+                }
+            }
+            for route in &trunk.routes {
+                if route.did != "*"
+                    && !(route.did.chars().enumerate())
+                        .all(|(i, c)| c.is_ascii_digit() || (i == 0 && c == '+'))
+                {
+                    problems.push(format!(
+                        "trunk `{}`: route DID `{}` must be `*` or `+` and digits",
+                        trunk.name, route.did
+                    ));
+                }
+                if !bot_ids.contains(route.bot.as_str()) {
+                    problems.push(format!(
+                        "trunk `{}`: route `{}` names unknown bot `{}`",
+                        trunk.name, route.did, route.bot
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// The bot with this id.
+    pub fn bot(&self, id: &str) -> Option<&BotConfig> {
+        self.bots.iter().find(|b| b.id == id)
+    }
+
+    /// The trunk whose ACL admits `source`, first match wins.
+    pub fn trunk_for_source(&self, source: IpAddr) -> Option<&TrunkConfig> {
+        let source = canonical_ip(source);
+        self.trunks
+            .iter()
+            .find(|t| t.allow.iter().any(|net| net.contains(&source)))
+    }
+}
+
+impl TrunkConfig {
+    /// The bot a DID routes to on this trunk (exact DID first, then `*`).
+    pub fn route(&self, did: &str) -> Option<&str> {
+        let exact = self.routes.iter().find(|r| r.did == did);
+        exact
+            .or_else(|| self.routes.iter().find(|r| r.did == "*"))
+            .map(|r| r.bot.as_str())
+    }
+}
+
+/// IPv4-mapped IPv6 addresses (from dual-stack sockets) compared as IPv4.
+fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_matches_the_architecture() {
+        let c = Config::embedded_default();
+        assert_eq!(c.node.sip_listen, "0.0.0.0:5060".parse().unwrap());
+        assert_eq!(c.node.http_listen, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(
+            c.node.rtp_ports,
+            PortRange {
+                lo: 20000,
+                hi: 39999
+            }
+        );
+        let trunk = c.trunk_for_source("127.0.0.1".parse().unwrap()).unwrap();
+        assert_eq!(trunk.name, "local");
+        assert_eq!(trunk.profile, Profile::ZoomCc);
+        assert_eq!(trunk.route("+15551234"), Some("demo"));
+        assert!(c.trunk_for_source("::1".parse().unwrap()).is_some());
+        assert!(c
+            .trunk_for_source("::ffff:127.0.0.1".parse().unwrap())
+            .is_some());
+        assert!(c.trunk_for_source("192.0.2.1".parse().unwrap()).is_none());
+        let demo = c.bot("demo").unwrap();
+        assert_eq!(demo.kind, BotKind::Builtin);
+        assert_eq!(demo.client_id.as_deref(), Some("demo-client"));
+        assert_eq!(demo.builtin.escalate_variables["ringGroup"], "agents");
+        assert_eq!(c.store.kind, StoreKind::Sqlite);
+        assert_eq!(c.store.path, "voxgate.db");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_references_are_reported() {
+        let typo = DEFAULT_TOML.replace("max_calls = 2000", "max_cals = 2000");
+        let err = Config::from_toml(&typo).unwrap_err().to_string();
+        assert!(err.contains("max_cals"), "{err}");
+
+        let bad = DEFAULT_TOML
+            .replace("bot = \"demo\"", "bot = \"nobody\"")
+            .replace("\"G722\"]", "\"G729\"]");
+        let err = Config::from_toml(&bad).unwrap_err().to_string();
+        assert!(err.contains("unknown bot `nobody`"), "{err}");
+        assert!(err.contains("unknown codec `G729`"), "{err}");
+    }
+
+    #[test]
+    fn port_ranges() {
+        assert_eq!(
+            "10000-10010".parse::<PortRange>().unwrap(),
+            PortRange {
+                lo: 10000,
+                hi: 10010
+            }
+        );
+        assert!("10-5".parse::<PortRange>().is_err());
+        assert!("0-100".parse::<PortRange>().is_err());
+        assert!("abc".parse::<PortRange>().is_err());
+    }
+}

@@ -5,7 +5,10 @@
 //!
 //! Notable modules:
 //! - [`config`]: the node configuration (`config/default.toml` is embedded in the binary).
+//! - [`routing`]: node policy for out-of-dialog requests (ACL, DID routes, refusals).
+//! - [`sip`]: the SIP message facade, transactions and dialogs.
 #![warn(unreachable_pub, missing_docs)]
 
 pub mod config;
+pub mod routing;
 pub mod sip;

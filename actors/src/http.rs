@@ -1,0 +1,64 @@
+//! The HTTP listener: health, readiness and Prometheus metrics. Later issues mount the
+//! Talkdesk WebSocket ingress and the REST API here.
+
+use std::sync::Arc;
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde_json::json;
+
+use crate::state::NodeState;
+
+/// Every error answer on HTTP is `{"error": CODE, "message": TEXT}`.
+pub fn json_error(status: actix_web::http::StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status).json(json!({ "error": code, "message": message }))
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+async fn readyz(state: web::Data<Arc<NodeState>>) -> HttpResponse {
+    if state.is_draining() {
+        return json_error(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "draining",
+            "the node is shutting down and takes no new calls",
+        );
+    }
+    HttpResponse::Ok().json(json!({ "status": "ready", "active_calls": state.active_calls() }))
+}
+
+async fn metrics(handle: web::Data<PrometheusHandle>) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(handle.render())
+}
+
+async fn not_found() -> HttpResponse {
+    json_error(actix_web::http::StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+/// Binds the HTTP server and returns it with the address it is bound to; the server must be
+/// spawned on an actix system.
+pub fn server(
+    state: Arc<NodeState>,
+    prometheus: PrometheusHandle,
+) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)> {
+    let addr = state.config.node.http_listen;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(Arc::clone(&state)))
+            .app_data(web::Data::new(prometheus.clone()))
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(metrics))
+            .default_service(web::to(not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(2)
+    .bind(addr)?;
+    let bound = server.addrs().first().copied().ok_or_else(|| {
+        std::io::Error::other(format!("HTTP listener {addr} bound no address"))
+    })?;
+    Ok((server.run(), bound))
+}

@@ -1,0 +1,46 @@
+//! Metric names (Prometheus) and the recorder. Names are constants so a dashboard and the code
+//! cannot drift apart.
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Gauge: calls alive now.
+pub const ACTIVE_CALLS: &str = "voxgate_active_calls";
+/// Counter: calls ended, label `outcome`.
+pub const CALLS_ENDED: &str = "voxgate_calls_ended_total";
+/// Histogram: seconds from INVITE to 200 OK sent.
+pub const SETUP_SECONDS: &str = "voxgate_call_setup_seconds";
+/// Counter: SIP messages received, label `kind` (request/response).
+pub const SIP_RECEIVED: &str = "voxgate_sip_messages_received_total";
+/// Counter: SIP messages that did not parse or validate, label `status` answered (or `dropped`).
+pub const SIP_REJECTED: &str = "voxgate_sip_messages_rejected_total";
+/// Counter: requests refused by node policy, label `status` (403, 404, 481, 503…).
+pub const SIP_REFUSED: &str = "voxgate_sip_requests_refused_total";
+/// Counter: media frames dropped because a mailbox was full, label `leg`.
+pub const FRAMES_DROPPED: &str = "voxgate_media_frames_dropped_total";
+/// Counter: outgoing datagrams the socket would not take.
+pub const SEND_ERRORS: &str = "voxgate_transport_send_errors_total";
+/// Counter: TCP connections refused at the connection cap.
+pub const TCP_REFUSED: &str = "voxgate_tcp_connections_refused_total";
+
+/// Installs the process-wide Prometheus recorder once and returns a handle to render it.
+/// Later calls (tests starting several nodes in one process) reuse the first recorder.
+pub fn install() -> PrometheusHandle {
+    use std::sync::OnceLock;
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(SETUP_SECONDS.into()),
+                    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5],
+                )
+                // The matcher is a literal full name; building buckets for it cannot fail.
+                .expect("valid bucket list");
+            match builder.install_recorder() {
+                Ok(handle) => handle,
+                // Another recorder is installed (embedding process): render our own view.
+                Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+            }
+        })
+        .clone()
+}

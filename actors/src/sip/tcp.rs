@@ -1,0 +1,112 @@
+//! SIP over TCP: the accept loop with a connection cap, and per connection a reader that cuts
+//! messages out of the stream by Content-Length and a writer fed by a bounded queue.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix::Addr;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, Semaphore};
+use voxgate_engine::sip::message::{FrameResult, Framer, Limits};
+
+use super::endpoint::{Inbound, SipEndpoint};
+use super::transport::{Kind, Origin, Outbound};
+
+/// Messages queued for one connection's writer before further ones are dropped.
+const WRITE_QUEUE: usize = 256;
+
+/// Accepts connections until the listener fails; at the cap, new connections are closed at
+/// once (and counted) instead of being left to pile up.
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    endpoint: Addr<SipEndpoint>,
+    outbound: Outbound,
+    max_connections: usize,
+    max_message_bytes: usize,
+) {
+    let permits = Arc::new(Semaphore::new(max_connections.max(1)));
+    let framer = Framer::new(Limits { max_message_bytes, ..Limits::DEFAULT });
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(v) => v,
+            Err(e) => {
+                // Out of file descriptors and the like: keep serving the live connections.
+                tracing::warn!(error = %e, "TCP accept failed");
+                actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            metrics::counter!(crate::metrics::TCP_REFUSED).increment(1);
+            drop(stream);
+            continue;
+        };
+        let endpoint = endpoint.clone();
+        let outbound = outbound.clone();
+        actix::spawn(async move {
+            serve_connection(stream, peer, endpoint, outbound, framer).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    endpoint: Addr<SipEndpoint>,
+    outbound: Outbound,
+    framer: Framer,
+) {
+    let Ok(local) = stream.local_addr() else { return };
+    let _ = stream.set_nodelay(true);
+    let (mut reader, mut writer) = stream.into_split();
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
+    let id = outbound.add_tcp(peer, tx.clone());
+    let write_task = actix::spawn(async move {
+        while let Some(bytes) = rx.recv().await {
+            if writer.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+        let _ = writer.shutdown().await;
+    });
+
+    let origin = Origin { kind: Kind::Tcp, source: peer, local, connection: Some(id) };
+    let mut buf: Vec<u8> = Vec::with_capacity(8192);
+    let mut chunk = vec![0u8; 16 * 1024];
+    'read: loop {
+        let n = match reader.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        loop {
+            match framer.frame(&buf) {
+                FrameResult::Incomplete => break,
+                FrameResult::KeepAlive(len) => {
+                    if len == 4 {
+                        let _ = tx.try_send(b"\r\n".to_vec()); // RFC 5626 pong
+                    }
+                    buf.drain(..len);
+                }
+                FrameResult::Complete(len) => {
+                    let bytes: Vec<u8> = buf.drain(..len).collect();
+                    // Back-pressure on the stream rather than dropping: TCP promised delivery.
+                    if endpoint.send(Inbound { origin, bytes }).await.is_err() {
+                        break 'read;
+                    }
+                }
+                FrameResult::Error(kind) => {
+                    tracing::debug!(%peer, error = ?kind, "unframeable TCP stream; closing");
+                    metrics::counter!(crate::metrics::SIP_REJECTED, "status" => "closed")
+                        .increment(1);
+                    break 'read;
+                }
+            }
+        }
+    }
+    outbound.remove_tcp(id);
+    drop(tx);
+    let _ = write_task.await;
+}

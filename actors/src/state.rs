@@ -1,0 +1,77 @@
+//! Node-wide state shared by the transports, the call actors and the HTTP handlers.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use voxgate_engine::config::Config;
+
+/// What every part of a node can see: the configuration, whether it drains, how many calls live.
+#[derive(Debug)]
+pub struct NodeState {
+    /// The configuration the node runs on.
+    pub config: Arc<Config>,
+    draining: AtomicBool,
+    active_calls: AtomicUsize,
+}
+
+impl NodeState {
+    /// Fresh state for a node starting on `config`.
+    pub fn new(config: Config) -> Arc<NodeState> {
+        Arc::new(NodeState {
+            config: Arc::new(config),
+            draining: AtomicBool::new(false),
+            active_calls: AtomicUsize::new(0),
+        })
+    }
+
+    /// Whether the node refuses new calls because it is shutting down.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    /// Starts draining: new calls are refused from now on.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// Live calls right now.
+    pub fn active_calls(&self) -> usize {
+        self.active_calls.load(Ordering::Acquire)
+    }
+
+    /// Takes a call slot unless the node is at its cap; the guard gives it back when dropped.
+    pub fn try_admit_call(self: &Arc<Self>) -> Option<CallSlot> {
+        let cap = self.config.node.max_calls;
+        let mut current = self.active_calls.load(Ordering::Acquire);
+        loop {
+            if current >= cap {
+                return None;
+            }
+            match self.active_calls.compare_exchange_weak(
+                current,
+                current + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    metrics::gauge!(crate::metrics::ACTIVE_CALLS).set((current + 1) as f64);
+                    return Some(CallSlot { state: Arc::clone(self) });
+                }
+                Err(seen) => current = seen,
+            }
+        }
+    }
+}
+
+/// One admitted call; dropping it frees the slot.
+#[derive(Debug)]
+pub struct CallSlot {
+    state: Arc<NodeState>,
+}
+
+impl Drop for CallSlot {
+    fn drop(&mut self) {
+        let before = self.state.active_calls.fetch_sub(1, Ordering::AcqRel);
+        metrics::gauge!(crate::metrics::ACTIVE_CALLS).set(before.saturating_sub(1) as f64);
+    }
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what voxgate needs to build, run and test on a fresh Debian machine with a Rust
+# toolchain: only the packages that are missing, so a second run costs nothing.
+set -euo pipefail
+
+# Debian packages and the command (or file) that shows each one is present.
+declare -A wanted=(
+  [cmake]=cmake                 # the opus crate builds libopus with cmake
+  [pkg-config]=pkg-config
+  [sip-tester]=sipp             # SIPp, the SIP peer of the integration tests
+)
+
+missing=()
+for pkg in "${!wanted[@]}"; do
+  command -v "${wanted[$pkg]}" >/dev/null 2>&1 || missing+=("$pkg")
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "install-deps: cargo not found; install Rust (rustup) first" >&2
+  exit 1
+fi

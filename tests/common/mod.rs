@@ -1,0 +1,284 @@
+//! Shared harness of the integration tests: a real `voxgate` process on ephemeral loopback
+//! ports, SIPp runs against it, and small HTTP/metrics probes. Nothing here sleeps to be
+//! correct: every wait polls its condition until a deadline.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The embedded default configuration, as a starting point for test configs.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+/// Polls `cond` every 20 ms until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A port free on loopback for both UDP and TCP right now (SIPp needs a fixed local port).
+pub fn free_port() -> u16 {
+    for _ in 0..50 {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        let port = udp.local_addr().unwrap().port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no port free for both UDP and TCP");
+}
+
+/// A running node.
+pub struct Node {
+    child: Child,
+    /// SIP address (UDP and TCP).
+    pub sip: SocketAddr,
+    /// HTTP address.
+    pub http: SocketAddr,
+    /// The node's working directory (its SQLite file lives here).
+    pub dir: tempfile::TempDir,
+    stderr_log: PathBuf,
+}
+
+impl Node {
+    /// Starts a node on `config` (TOML text) with ephemeral SIP/HTTP ports on loopback and
+    /// waits until it says it listens.
+    pub fn start(config: &str) -> Node {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config_path = dir.path().join("voxgate.toml");
+        std::fs::write(&config_path, config).expect("write config");
+        let stderr_log = dir.path().join("stderr.log");
+        let stderr = std::fs::File::create(&stderr_log).expect("stderr log");
+        let rtp_lo = 20000 + (std::process::id() % 400) as u16 * 100;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_voxgate"))
+            .arg("run")
+            .arg("--config")
+            .arg(&config_path)
+            .args(["--sip-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+            .args(["--rtp-ports", &format!("{}-{}", rtp_lo, rtp_lo + 999)])
+            .current_dir(dir.path())
+            .env("RUST_LOG", "warn,voxgate=info,voxgate_actors=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn voxgate");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (mut sip, mut http) = (None, None);
+        while sip.is_none() || http.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match rx.recv_timeout(left) {
+                Ok(line) => line,
+                Err(_) => {
+                    let _ = child.kill();
+                    let log = std::fs::read_to_string(&stderr_log).unwrap_or_default();
+                    panic!("voxgate did not report its listeners in time; stderr:\n{log}");
+                }
+            };
+            // "voxgate listening sip=127.0.0.1:PORT http=127.0.0.1:PORT"
+            for word in line.split_whitespace() {
+                if let Some(a) = word.strip_prefix("sip=") {
+                    sip = a.parse().ok();
+                } else if let Some(a) = word.strip_prefix("http=") {
+                    http = a.parse().ok();
+                }
+            }
+        }
+        Node { child, sip: sip.unwrap(), http: http.unwrap(), dir, stderr_log }
+    }
+
+    /// Starts a node on the default configuration.
+    pub fn start_default() -> Node {
+        Node::start(DEFAULT_TOML)
+    }
+
+    /// The node's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        assert!(status.map(|s| s.success()).unwrap_or(false), "kill -TERM failed");
+    }
+
+    /// Waits for the process to exit and returns its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// GET on the node's HTTP listener: (status, body).
+    pub fn http_get(&self, path: &str) -> (u16, String) {
+        http_get(self.http, path)
+    }
+
+    /// The value of a Prometheus sample line that starts with `selector` (name plus labels),
+    /// or 0 when absent.
+    pub fn metric(&self, selector: &str) -> f64 {
+        let (_, body) = self.http_get("/metrics");
+        body.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find(|l| l.starts_with(selector) && l[selector.len()..].starts_with([' ', '{']))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A tiny HTTP/1.0 GET, enough for health and metrics probes.
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect http");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).expect("read http response");
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+/// Where the SIPp scenarios live.
+pub fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp").join(name)
+}
+
+/// A SIPp run against a node.
+pub struct Sipp {
+    args: Vec<String>,
+    dir: tempfile::TempDir,
+}
+
+impl Sipp {
+    /// SIPp with scenario file `name` against `target`, one call, from free local ports.
+    pub fn new(name: &str, target: SocketAddr) -> Sipp {
+        Sipp::with_scenario_file(&scenario(name), target)
+    }
+
+    /// Same as [`Sipp::new`] with a scenario the test wrote itself.
+    pub fn with_scenario_file(path: &Path, target: SocketAddr) -> Sipp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let args = vec![
+            target.to_string(),
+            "-sf".into(),
+            path.display().to_string(),
+            "-i".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            free_port().to_string(),
+            "-mp".into(),
+            free_port().to_string(),
+            "-m".into(),
+            "1".into(),
+            "-s".into(),
+            "+15550100".into(),
+            "-timeout".into(),
+            "30s".into(),
+            "-timeout_error".into(),
+            "-max_recv_loops".into(),
+            "1000".into(),
+            "-trace_err".into(),
+            "-error_file".into(),
+            dir.path().join("errors.log").display().to_string(),
+            "-nostdin".into(),
+        ];
+        Sipp { args, dir }
+    }
+
+    /// Adds raw SIPp arguments.
+    pub fn arg(mut self, a: impl Into<String>) -> Sipp {
+        self.args.push(a.into());
+        self
+    }
+
+    /// Uses TCP (one connection).
+    pub fn tcp(self) -> Sipp {
+        self.arg("-t").arg("t1")
+    }
+
+    /// Runs to completion and returns SIPp's output; panics with its error log if it failed.
+    pub fn run_ok(self) -> Output {
+        let out = self.run();
+        assert!(out.status.success(), "sipp failed: {}", describe(&out, &self.dir));
+        out
+    }
+
+    /// Runs to completion; the caller judges the exit status.
+    pub fn run(&self) -> Output {
+        Command::new("sipp")
+            .args(&self.args)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run sipp (Debian package sip-tester)")
+    }
+
+    /// Starts SIPp in the background.
+    pub fn spawn(&self) -> Child {
+        Command::new("sipp")
+            .args(&self.args)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run sipp (Debian package sip-tester)")
+    }
+}
+
+fn describe(out: &Output, dir: &tempfile::TempDir) -> String {
+    let errors = std::fs::read_to_string(dir.path().join("errors.log")).unwrap_or_default();
+    format!(
+        "status {:?}\nstderr:\n{}\nerror log:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr),
+        errors
+    )
+}
+
+/// Sends one datagram to `target` and returns the first reply, if any arrives in 5 s.
+pub fn udp_exchange(target: SocketAddr, datagram: &[u8]) -> Option<String> {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    sock.send_to(datagram, target).unwrap();
+    let mut buf = vec![0u8; 65535];
+    let (n, _) = sock.recv_from(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
