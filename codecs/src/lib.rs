@@ -7,6 +7,7 @@ pub mod g711;
 pub mod g722;
 pub mod l16;
 pub mod opus;
+pub mod resample;
 
 pub use error::{CodecError, Result};
 pub use frame::{AudioFormat, ByteOrder, EncodedFrame, PcmFrame, SampleRate};
