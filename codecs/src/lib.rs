@@ -8,6 +8,7 @@ pub mod g722;
 pub mod l16;
 pub mod opus;
 pub mod resample;
+pub mod rfc4733;
 
 pub use error::{CodecError, Result};
 pub use frame::{AudioFormat, ByteOrder, EncodedFrame, PcmFrame, SampleRate};
