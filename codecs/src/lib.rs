@@ -5,6 +5,7 @@ pub mod error;
 pub mod frame;
 pub mod g711;
 pub mod g722;
+pub mod jitter;
 pub mod l16;
 pub mod opus;
 pub mod resample;
