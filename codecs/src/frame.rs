@@ -162,6 +162,13 @@ impl PcmFrame {
         Ok(())
     }
 
+    /// Replaces rate and content in place (no copy of the whole frame).
+    pub fn fill(&mut self, rate: SampleRate, samples: &[i16]) -> Result<()> {
+        self.set_samples(samples)?;
+        self.rate = rate;
+        Ok(())
+    }
+
     /// The sample rate.
     pub fn rate(&self) -> SampleRate {
         self.rate

@@ -1,5 +1,8 @@
-//! Opus (libopus through the `opus` crate): mono, 20 ms frames at 48 kHz or 16 kHz,
-//! VOIP application, in-band FEC, optional DTX, loss concealment and FEC recovery.
+//! Opus (libopus through the `opus` crate): mono, 20 ms frames, VOIP application, in-band FEC,
+//! optional DTX, loss concealment and FEC recovery.
+//!
+//! The RTP clock of Opus is always 48 kHz, but libopus encodes from and decodes to 8, 16 or
+//! 48 kHz PCM itself; the [`crate::Transcoder`] uses that instead of a separate resampler.
 
 use crate::error::{CodecError, Result};
 use crate::frame::{SampleRate, MAX_ENCODED_BYTES};
@@ -11,7 +14,7 @@ pub const MAX_OPUS_PACKET: usize = MAX_ENCODED_BYTES;
 /// Encoder settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpusEncoderConfig {
-    /// 48 kHz or 16 kHz input.
+    /// PCM rate of the encoder input (48, 16 or 8 kHz).
     pub rate: SampleRate,
     /// Discontinuous transmission: near-empty packets during silence.
     pub dtx: bool,
@@ -35,13 +38,6 @@ impl Default for OpusEncoderConfig {
     }
 }
 
-fn check_rate(rate: SampleRate) -> Result<()> {
-    match rate {
-        SampleRate::Hz48000 | SampleRate::Hz16000 => Ok(()),
-        SampleRate::Hz8000 => Err(CodecError::BadConfig("Opus here runs at 48 kHz or 16 kHz")),
-    }
-}
-
 /// Opus encoder for 20 ms mono frames.
 pub struct OpusEncoder {
     inner: opus::Encoder,
@@ -51,7 +47,6 @@ pub struct OpusEncoder {
 impl OpusEncoder {
     /// Builds an encoder (allocates libopus state once).
     pub fn new(config: OpusEncoderConfig) -> Result<Self> {
-        check_rate(config.rate)?;
         if config.packet_loss_percent > 100 {
             return Err(CodecError::BadConfig("packet_loss_percent must be 0..=100"));
         }
@@ -114,9 +109,8 @@ pub struct OpusDecoder {
 }
 
 impl OpusDecoder {
-    /// Builds a decoder producing `rate` (48 kHz or 16 kHz) output.
+    /// Builds a decoder producing `rate` (48, 16 or 8 kHz) output.
     pub fn new(rate: SampleRate) -> Result<Self> {
-        check_rate(rate)?;
         let inner = opus::Decoder::new(rate.hz(), opus::Channels::Mono)?;
         Ok(OpusDecoder {
             inner,
@@ -201,7 +195,7 @@ mod tests {
 
     #[test]
     fn round_trip_plc_and_fec_at_both_rates() {
-        for rate in [SampleRate::Hz48000, SampleRate::Hz16000] {
+        for rate in [SampleRate::Hz48000, SampleRate::Hz16000, SampleRate::Hz8000] {
             let cfg = OpusEncoderConfig {
                 rate,
                 packet_loss_percent: 20,
@@ -249,11 +243,10 @@ mod tests {
         );
         assert!(enc.encode(&silence[..100], &mut pkt).is_err());
         assert!(OpusEncoder::new(OpusEncoderConfig {
-            rate: SampleRate::Hz8000,
+            packet_loss_percent: 101,
             ..Default::default()
         })
         .is_err());
-        assert!(OpusDecoder::new(SampleRate::Hz8000).is_err());
     }
 
     #[test]
