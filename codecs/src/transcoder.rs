@@ -27,7 +27,7 @@ enum Decoder {
     Pcma,
     L16(ByteOrder),
     Opus(OpusDecoder),
-    G722(G722Decoder),
+    G722(Box<G722Decoder>),
 }
 
 enum Encoder {
@@ -35,7 +35,7 @@ enum Encoder {
     Pcma,
     L16(ByteOrder),
     Opus(OpusEncoder),
-    G722(G722Encoder),
+    G722(Box<G722Encoder>),
 }
 
 /// Consecutive concealed frames after which concealment of non-Opus input turns to silence.
@@ -83,7 +83,7 @@ impl Transcoder {
             AudioFormat::Pcma => Decoder::Pcma,
             AudioFormat::L16 { order, .. } => Decoder::L16(order),
             AudioFormat::Opus48k => Decoder::Opus(OpusDecoder::new(dec_rate)?),
-            AudioFormat::G722 => Decoder::G722(G722Decoder::new()),
+            AudioFormat::G722 => Decoder::G722(Box::default()),
         };
         let encoder = match to {
             AudioFormat::Pcmu => Encoder::Pcmu,
@@ -93,7 +93,7 @@ impl Transcoder {
                 rate: enc_rate,
                 ..config.opus
             })?),
-            AudioFormat::G722 => Encoder::G722(G722Encoder::new()),
+            AudioFormat::G722 => Encoder::G722(Box::default()),
         };
         let resampler = if dec_rate == enc_rate {
             None
