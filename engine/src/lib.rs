@@ -5,6 +5,8 @@
 //!
 //! Notable modules:
 //! - [`config`]: the node configuration (`config/default.toml` is embedded in the binary).
+//! - [`sdp`]: SDP parsing/printing and RFC 3264 offer/answer ([`sdp::answer`], [`sdp::SdpSession`]).
 #![warn(unreachable_pub, missing_docs)]
 
 pub mod config;
+pub mod sdp;
