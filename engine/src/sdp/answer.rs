@@ -552,6 +552,16 @@ mod tests {
     }
 
     #[test]
+    fn empty_fmtp_is_not_echoed() {
+        // Found by the fuzzer: `a=fmtp:101` with no parameters was answered as `a=fmtp:101 `.
+        let text = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+                    m=audio 4000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101\r\n";
+        let a = answer(&offer(text), &AnswerPolicy::default()).unwrap();
+        assert_eq!(a.media.telephone_event.as_ref().unwrap().fmtp, None);
+        assert!(!a.sdp.to_string().contains("fmtp"));
+    }
+
+    #[test]
     fn telephone_event_only_when_offered_and_allowed() {
         let policy = AnswerPolicy {
             telephone_event: false,

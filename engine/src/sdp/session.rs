@@ -376,11 +376,13 @@ impl MediaDescription {
             .find(|m| m.payload_type == payload_type)
     }
 
-    /// The parameters of `a=fmtp:<payload_type> <params>`.
+    /// The parameters of `a=fmtp:<payload_type> <params>` (`None` when absent or empty).
     pub fn fmtp(&self, payload_type: u8) -> Option<&str> {
         self.attribute_values("fmtp").find_map(|v| {
             let (pt, params) = v.trim_start().split_once([' ', '\t']).unwrap_or((v, ""));
-            (pt.parse() == Ok(payload_type)).then_some(params.trim())
+            let params = params.trim();
+            // An empty `a=fmtp:101` says nothing; treating it as absent keeps answers clean.
+            (pt.parse() == Ok(payload_type) && !params.is_empty()).then_some(params)
         })
     }
 
