@@ -130,6 +130,8 @@ impl Answer {
 
 /// Answers `offer` as a UAS (RFC 3264 §6).
 ///
+/// ptime is the offer's when within 10..=60 ms, else 20, capped by a usable `a=maxptime`.
+///
 /// The first acceptable audio stream (RTP/AVP, port ≠ 0) is accepted with the offer's first codec
 /// the policy allows, plus telephone-event when offered; every other `m=` line is rejected with
 /// port 0, keeping count and order. No acceptable audio → an error whose
@@ -284,7 +286,11 @@ fn answer_audio(
     } else {
         None
     };
-    let ptime = clamp_ptime(offer.ptime_of(m));
+    let mut ptime = clamp_ptime(offer.ptime_of(m));
+    // Never exceed the offerer's a=maxptime when it is a usable value itself.
+    if let Some(max) = m.maxptime().filter(|max| (10..ptime).contains(max)) {
+        ptime = max;
+    }
     let direction = effective_direction(offer, m).reversed();
     let rtcp_mux = policy.rtcp_mux && m.rtcp_mux();
 
@@ -507,6 +513,10 @@ mod tests {
             ("a=ptime:5\r\n", 20),
             ("a=ptime:120\r\n", 20),
             ("a=ptime:junk\r\n", 20),
+            ("a=maxptime:10\r\n", 10),
+            ("a=ptime:30\r\na=maxptime:20\r\n", 20),
+            ("a=maxptime:5\r\n", 20),
+            ("a=ptime:20\r\na=maxptime:150\r\n", 20),
         ] {
             let text = format!(
                 "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\

@@ -11,6 +11,36 @@
 //! - [`NegotiatedMedia`]: what the media layer needs (codec, payload types, remote address, ptime,
 //!   direction, rtcp-mux).
 //!
+//! # Answering an INVITE
+//! ```
+//! use voxgate_engine::sdp::{AnswerPolicy, CodecKind, LocalMedia, SdpSession, SessionDescription};
+//!
+//! let offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\n\
+//!              m=audio 4000 RTP/AVP 8 0 101\r\na=rtpmap:101 telephone-event/8000\r\n\
+//!              a=fmtp:101 0-16\r\n";
+//! let policy = AnswerPolicy {
+//!     codecs: vec![CodecKind::Pcmu, CodecKind::Pcma],
+//!     local: LocalMedia {
+//!         address: "203.0.113.5".parse().unwrap(),
+//!         rtp_port: 20_000,
+//!         session_id: 1234,
+//!         session_version: 1,
+//!     },
+//!     ..AnswerPolicy::default()
+//! };
+//! let mut session = SdpSession::new(policy);
+//! let offer = match SessionDescription::parse(offer.as_bytes()) {
+//!     Ok(offer) => offer,
+//!     Err(e) => panic!("respond {} ({:?})", e.status_code(), e.warning()),
+//! };
+//! let (answer, _renegotiation) = session.handle_offer(&offer).expect("488 otherwise");
+//! assert_eq!(answer.codec().name(), "PCMA"); // the offer's first allowed codec
+//! assert_eq!(answer.telephone_event_pt(), Some(101));
+//! assert_eq!(answer.remote_rtp(), Some("192.0.2.7:4000".parse().unwrap()));
+//! let body: Vec<u8> = answer.sdp.to_bytes(); // the 200 OK body
+//! assert!(body.starts_with(b"v=0\r\no=- 1234 1 IN IP4 203.0.113.5\r\n"));
+//! ```
+//!
 //! # Why an own parser
 //! Evaluated on 2026-11-21 against the crates in the registry: `ezk-sdp-types` 0.6 is built for
 //! WebRTC; a single malformed typed attribute (`rtpmap`, `rtcp-fb`, `candidate`, `crypto`...) in
