@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use super::codec::{resolve, CodecKind, NegotiatedCodec, RtpMap, TelephoneEvent};
+use super::codec::{CodecKind, NegotiatedCodec, PayloadMaps, RtpMap, TelephoneEvent};
 use super::direction::Direction;
 use super::error::SdpError;
 use super::session::{
@@ -213,9 +213,10 @@ pub(crate) fn find_telephone_event(
     m: &MediaDescription,
     codec_rate: u32,
 ) -> Option<TelephoneEvent> {
+    let maps = PayloadMaps::of(m);
     let events: Vec<RtpMap> = m
         .payload_types()
-        .filter_map(|pt| m.rtpmap(pt))
+        .filter_map(|pt| maps.resolve(pt))
         .filter(RtpMap::is_telephone_event)
         .collect();
     let pick = events
@@ -269,8 +270,9 @@ fn answer_audio(
     m: &MediaDescription,
     policy: &AnswerPolicy,
 ) -> Option<(NegotiatedMedia, MediaDescription)> {
+    let maps = PayloadMaps::of(m);
     let (kind, map) = m.payload_types().find_map(|pt| {
-        let map = resolve(m, pt)?;
+        let map = maps.resolve(pt)?;
         let kind = CodecKind::from_rtpmap(&map)?;
         policy.codecs.contains(&kind).then_some((kind, map))
     })?;

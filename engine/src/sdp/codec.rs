@@ -188,11 +188,28 @@ pub struct TelephoneEvent {
     pub fmtp: Option<String>,
 }
 
-/// The rtpmap that applies to `payload_type` in `media`: its `a=rtpmap`, else the static table.
-pub(crate) fn resolve(media: &MediaDescription, payload_type: u8) -> Option<RtpMap> {
-    media
-        .rtpmap(payload_type)
-        .or_else(|| RtpMap::static_for(payload_type))
+/// The well-formed `a=rtpmap`s of one media section, parsed once so that looking up every
+/// format costs no re-parsing (formats and attributes are both bounded by [`super::Limits`]).
+pub(crate) struct PayloadMaps(Vec<RtpMap>);
+
+impl PayloadMaps {
+    pub(crate) fn of(media: &MediaDescription) -> Self {
+        Self(
+            media
+                .attribute_values("rtpmap")
+                .filter_map(RtpMap::parse)
+                .collect(),
+        )
+    }
+
+    /// The rtpmap that applies to `payload_type`: its `a=rtpmap`, else the static table.
+    pub(crate) fn resolve(&self, payload_type: u8) -> Option<RtpMap> {
+        self.0
+            .iter()
+            .find(|m| m.payload_type == payload_type)
+            .cloned()
+            .or_else(|| RtpMap::static_for(payload_type))
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,12 @@ pub enum SdpError {
         /// Configured limit.
         max: usize,
     },
+    /// An `m=` line lists more formats than the configured limit.
+    #[error("SDP media line has more than {max} formats")]
+    TooManyFormats {
+        /// Configured limit.
+        max: usize,
+    },
     /// The body is not UTF-8.
     #[error("SDP is not valid UTF-8")]
     NotUtf8,
@@ -85,6 +91,7 @@ impl SdpError {
             Self::TooLarge { .. }
             | Self::TooManyMedia { .. }
             | Self::TooManyAttributes { .. }
+            | Self::TooManyFormats { .. }
             | Self::NotUtf8
             | Self::Missing(_)
             | Self::Malformed { .. } => 400,

@@ -4,7 +4,7 @@ use super::answer::{
     audio_attributes, clamp_ptime, effective_direction, find_telephone_event, remote_rtp,
     AnswerPolicy, NegotiatedMedia, DEFAULT_PTIME,
 };
-use super::codec::{resolve, CodecKind, NegotiatedCodec, TelephoneEvent};
+use super::codec::{CodecKind, NegotiatedCodec, PayloadMaps, TelephoneEvent};
 use super::direction::Direction;
 use super::error::SdpError;
 use super::session::{Connection, MediaDescription, MediaKind, Origin, Proto, SessionDescription};
@@ -94,21 +94,21 @@ pub fn process_answer(
         return Err(SdpError::AnswerRejected);
     }
 
+    let our_maps = PayloadMaps::of(ours);
+    let their_maps = PayloadMaps::of(theirs);
+    // The answer should repeat our rtpmaps, but a missing one means ours (same payload type).
+    let resolve = |pt| their_maps.resolve(pt).or_else(|| our_maps.resolve(pt));
     let offered: Vec<CodecKind> = ours
         .payload_types()
-        .filter_map(|pt| resolve(ours, pt))
+        .filter_map(|pt| our_maps.resolve(pt))
         .filter_map(|map| CodecKind::from_rtpmap(&map))
         .collect();
     // The answerer's first non-event format is the codec it will use (RFC 3264 §6.1).
     let pt = theirs
         .payload_types()
-        .find(|&pt| {
-            let map = theirs.rtpmap(pt).or_else(|| resolve(ours, pt));
-            !map.is_some_and(|m| m.is_telephone_event())
-        })
+        .find(|&pt| !resolve(pt).is_some_and(|m| m.is_telephone_event()))
         .ok_or(SdpError::NoAcceptableCodec)?;
-    let map = theirs.rtpmap(pt).or_else(|| resolve(ours, pt));
-    let kind = map
+    let kind = resolve(pt)
         .as_ref()
         .and_then(CodecKind::from_rtpmap)
         .filter(|k| offered.contains(k))
@@ -122,7 +122,7 @@ pub fn process_answer(
     };
     let offered_event = ours
         .payload_types()
-        .any(|pt| resolve(ours, pt).is_some_and(|m| m.is_telephone_event()));
+        .any(|pt| our_maps.resolve(pt).is_some_and(|m| m.is_telephone_event()));
     let telephone_event = if offered_event {
         find_telephone_event(theirs, codec.clock_rate)
     } else {

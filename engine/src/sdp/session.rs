@@ -20,6 +20,8 @@ pub struct Limits {
     pub max_media: usize,
     /// Maximum number of `a=` and other non-structural lines, session and media together.
     pub max_attributes: usize,
+    /// Maximum number of formats on one `m=` line (RTP has 128 payload types).
+    pub max_formats: usize,
 }
 
 impl Default for Limits {
@@ -28,6 +30,7 @@ impl Default for Limits {
             max_bytes: 32 * 1024,
             max_media: 16,
             max_attributes: 512,
+            max_formats: 128,
         }
     }
 }
@@ -546,7 +549,13 @@ impl SessionDescription {
                             max: limits.max_media,
                         });
                     }
-                    media.push(MediaDescription::parse(value, n)?);
+                    let m = MediaDescription::parse(value, n)?;
+                    if m.formats.len() > limits.max_formats {
+                        return Err(SdpError::TooManyFormats {
+                            max: limits.max_formats,
+                        });
+                    }
+                    media.push(m);
                 }
                 'c' => {
                     let c = Connection::parse(value, n)?;
@@ -821,6 +830,7 @@ mod tests {
             max_bytes: 200,
             max_media: 2,
             max_attributes: 3,
+            max_formats: 4,
         };
         let big = vec![b'a'; 201];
         assert_eq!(
@@ -838,6 +848,11 @@ mod tests {
         assert_eq!(
             SessionDescription::parse_with_limits(attrs.as_bytes(), &limits),
             Err(SdpError::TooManyAttributes { max: 3 })
+        );
+        let formats = "v=0\r\no=- 1 1 IN IP4 a\r\nm=audio 1 RTP/AVP 0 8 9 18 101\r\n";
+        assert_eq!(
+            SessionDescription::parse_with_limits(formats.as_bytes(), &limits),
+            Err(SdpError::TooManyFormats { max: 4 })
         );
     }
 
