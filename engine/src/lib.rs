@@ -6,9 +6,11 @@
 //! Notable modules:
 //! - [`config`]: the node configuration (`config/default.toml` is embedded in the binary).
 //! - [`routing`]: node policy for out-of-dialog requests (ACL, DID routes, refusals).
+//! - [`sdp`]: SDP parsing/printing and RFC 3264 offer/answer ([`sdp::answer`], [`sdp::SdpSession`]).
 //! - [`sip`]: the SIP message facade, transactions and dialogs.
 #![warn(unreachable_pub, missing_docs)]
 
 pub mod config;
 pub mod routing;
+pub mod sdp;
 pub mod sip;
