@@ -141,14 +141,11 @@ impl ParseError {
         }
     }
 
-    /// The best error response the transport can send: `Some` when the failed message was a
-    /// request other than ACK whose Via, From, To, Call-ID and CSeq were all read and the top
-    /// Via parses (so the response can be routed); `None` means drop silently.
-    pub fn error_response(&self) -> Option<Response> {
+    /// The best error response the transport can send (see [`super::error_response`]): `Some`
+    /// when the failed message was a request other than ACK whose top Via and CSeq were read;
+    /// `None` means drop it silently. `to_tag` is added to To when it has none.
+    pub fn error_response(&self, to_tag: Option<&str>) -> Option<Response> {
         let partial = self.partial.as_deref()?;
-        if partial.method == Method::Ack {
-            return None;
-        }
         let req = Request {
             method: partial.method.clone(),
             uri: partial.uri.clone(),
@@ -156,24 +153,8 @@ impl ParseError {
             headers: partial.headers.clone(),
             body: Vec::new(),
         };
-        req.top_via().ok()?;
-        for name in [
-            HeaderName::From,
-            HeaderName::To,
-            HeaderName::CallId,
-            HeaderName::CSeq,
-        ] {
-            if req.headers.get_all(&name).count() != 1 {
-                return None;
-            }
-        }
         let (status, reason) = self.kind.status();
-        let mut resp = req.response(status, reason, None);
-        resp.headers.push(
-            HeaderName::Warning,
-            format!("399 voxgate \"{}\"", self.kind),
-        );
-        Some(resp)
+        super::validate::error_response(&req, status, reason, &self.kind.to_string(), to_tag)
     }
 }
 

@@ -20,6 +20,8 @@ mod method;
 mod model;
 mod parse;
 pub mod typed;
+mod uri;
+mod validate;
 
 pub use error::{ParseError, ParseErrorKind, PartialRequest};
 pub use framer::{frame_stream, FrameResult, Framer};
@@ -29,3 +31,8 @@ pub use method::Method;
 pub use model::{Request, Response, SipMessage, Version};
 pub use parse::parse;
 pub use typed::{CSeq, NameAddr, Param, TypedError, Via, ViaTransport};
+pub use uri::{check_uri, uri_scheme, SipUri, UriScheme};
+pub use validate::{
+    error_response, validate_request, validate_request_with, validate_response, Policy, Rejection,
+    DEFAULT_SUPPORTED,
+};

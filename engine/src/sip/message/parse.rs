@@ -390,7 +390,7 @@ mod tests {
                 available: 3
             }
         );
-        let resp = e.error_response().unwrap();
+        let resp = e.error_response(None).unwrap();
         assert_eq!(resp.status, 400);
         assert_eq!(resp.headers.get(&HeaderName::CallId), Some("x1"));
     }
@@ -420,7 +420,7 @@ mod tests {
         ] {
             let e = p(&format!("{bad}\r\n\r\n")).unwrap_err();
             assert!(matches!(e.kind, ParseErrorKind::StartLine(_)), "{bad}");
-            assert!(e.error_response().is_none());
+            assert!(e.error_response(None).is_none());
         }
     }
 

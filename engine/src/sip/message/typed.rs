@@ -360,6 +360,13 @@ impl NameAddr {
             (Some(text), quoted[used..].trim_start())
         } else if let Some(lt) = raw.find('<') {
             let name = raw[..lt].trim();
+            // display-name = *(token LWS) / quoted-string (RFC 3261 §25.1).
+            if !name
+                .chars()
+                .all(|c| is_token_char(c) || c == ' ' || c == '\t')
+            {
+                return Err(malformed(H, "unquoted display name is not tokens"));
+            }
             ((!name.is_empty()).then(|| name.to_owned()), &raw[lt..])
         } else {
             (None, raw)
@@ -386,6 +393,10 @@ impl NameAddr {
         if uri.is_empty() || !uri.contains(':') || uri.contains(char::is_whitespace) {
             return Err(malformed(H, "no URI"));
         }
+        // RFC 3261 §20.10: a URI with ',', '?' or ';' must be enclosed in '<' '>'.
+        if uri.contains(['?', ',']) {
+            return Err(malformed(H, "URI with '?' or ',' not enclosed in <>"));
+        }
         let params = parse_params(&after_display[split..]).map_err(|why| malformed(H, why))?;
         Ok(NameAddr {
             display: None,
@@ -397,6 +408,20 @@ impl NameAddr {
     /// The `tag` parameter.
     pub fn tag(&self) -> Option<&str> {
         find_param(&self.params, "tag").and_then(|p| p.value.as_deref())
+    }
+
+    /// The `expires` parameter of a Contact, in seconds (absent or not a number: `None`).
+    pub fn expires(&self) -> Option<u32> {
+        find_param(&self.params, "expires")
+            .and_then(|p| p.value.as_deref())
+            .and_then(|v| v.parse().ok())
+    }
+
+    /// The `q` parameter of a Contact (0.0..=1.0), when present and well formed.
+    pub fn q(&self) -> Option<f32> {
+        let v = find_param(&self.params, "q").and_then(|p| p.value.as_deref())?;
+        let q: f32 = v.parse().ok()?;
+        (v.len() <= 5 && (0.0..=1.0).contains(&q)).then_some(q)
     }
 }
 
@@ -454,5 +479,9 @@ mod tests {
         let c = NameAddr::parse("Anonymous <sip:c8oqz84zk7z@privacy.org>;tag=hyh8").unwrap();
         assert_eq!(c.display.as_deref(), Some("Anonymous"));
         assert!(NameAddr::parse("<sip:x").is_err());
+        assert!(NameAddr::parse("Bell, Alexander <sip:a.g.bell@example.com>").is_err());
+        assert!(NameAddr::parse("sip:user@example.com?Route=%3Csip:x%3E").is_err());
+        let m = NameAddr::parse("<sip:a@b>;expires=60;q=0.5").unwrap();
+        assert_eq!((m.expires(), m.q()), (Some(60), Some(0.5)));
     }
 }
