@@ -167,7 +167,11 @@ fn request(file: &str) -> voxgate_engine::sip::message::Request {
 #[test]
 fn every_torture_message_gets_the_rfc_verdict() {
     let cats = categories();
-    assert_eq!(cats.len(), EXPECTED.len(), "verdicts.tsv and the table differ");
+    assert_eq!(
+        cats.len(),
+        EXPECTED.len(),
+        "verdicts.tsv and the table differ"
+    );
     let mut passed = 0;
     let mut failures = Vec::new();
     for (file, category) in &cats {
@@ -213,7 +217,10 @@ fn every_torture_message_gets_the_rfc_verdict() {
             failures.push(file.clone());
         }
     }
-    println!("RFC 4475 score: {passed}/{} messages meet the RFC verdict", cats.len());
+    println!(
+        "RFC 4475 score: {passed}/{} messages meet the RFC verdict",
+        cats.len()
+    );
     assert!(failures.is_empty(), "failed: {failures:?}");
 }
 
@@ -237,13 +244,19 @@ fn valid_messages_are_read_the_way_the_rfc_explains() {
     let contact = NameAddr::parse(wsinv.headers.get(&HeaderName::Contact).unwrap()).unwrap();
     assert_eq!(contact.display.as_deref(), Some("Quoted string \"\""));
     assert_eq!(contact.q(), Some(0.33));
-    assert_eq!(wsinv.from().unwrap().display.as_deref(), Some("J Rosenberg \\\""));
+    assert_eq!(
+        wsinv.from().unwrap().display.as_deref(),
+        Some("J Rosenberg \\\"")
+    );
     assert_eq!(wsinv.from().unwrap().tag(), Some("98asjd8"));
     assert_eq!(wsinv.cseq().unwrap().seq, 9);
     assert_eq!(wsinv.body.len(), 150);
 
     let intmeth = request("intmeth.dat");
-    assert_eq!(intmeth.method.as_str(), "!interesting-Method0123456789_*+`.%indeed'~");
+    assert_eq!(
+        intmeth.method.as_str(),
+        "!interesting-Method0123456789_*+`.%indeed'~"
+    );
     assert!(intmeth.to().unwrap().display.unwrap().contains('\0'));
 
     let esc02 = request("esc02.dat");

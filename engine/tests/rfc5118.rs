@@ -106,10 +106,16 @@ fn ipv6_references_are_read_right() {
     let unamb = SipUri::parse(&unamb).unwrap();
     assert_eq!((unamb.host, unamb.port), ("[2001:db8::10]", Some(5070)));
 
-    for file in ["via-received-param-with-delim", "via-received-param-no-delim"] {
+    for file in [
+        "via-received-param-with-delim",
+        "via-received-param-no-delim",
+    ] {
         let via = request(file).top_via().unwrap();
         assert_eq!(via.host, "2001:db8::9:1");
-        assert!(via.received().unwrap().contains("2001:db8::9:255"), "{file}");
+        assert!(
+            via.received().unwrap().contains("2001:db8::9:255"),
+            "{file}"
+        );
     }
 
     let multi = request("mult-ip-in-header");

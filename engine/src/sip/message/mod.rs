@@ -30,7 +30,11 @@ pub use limits::Limits;
 pub use method::Method;
 pub use model::{Request, Response, SipMessage, Version};
 pub use parse::parse;
-pub use typed::{CSeq, NameAddr, Param, TypedError, Via, ViaTransport};
+pub use typed::{
+    CSeq, Contact, Event, MinSe, NameAddr, Param, RAck, RSeq, Reason, ReferTo, ReferredBy,
+    Refresher, Replaces, RetryAfter, SessionExpires, SubState, SubscriptionState, TypedError,
+    TypedHeader, UserToUser, Via, ViaTransport,
+};
 pub use uri::{check_uri, uri_scheme, SipUri, UriScheme};
 pub use validate::{
     error_response, validate_request, validate_request_with, validate_response, Policy, Rejection,

@@ -1,10 +1,36 @@
 //! Typed views of the headers the transaction and dialog layers depend on (Via, CSeq, From/To,
 //! Contact). They are parsed strictly: a message whose Via or CSeq does not parse is answered
 //! 400 rather than guessed at.
+//!
+//! The submodules add the extension headers rsip lacks, each with parse, `Display` and
+//! [`TypedHeader`]: Refer-To/Referred-By, Replaces, Session-Expires/Min-SE, RSeq/RAck,
+//! Event/Subscription-State, User-to-User, Reason, Retry-After and Contact.
 
 use std::fmt;
 
 use super::method::Method;
+
+mod contact;
+mod event;
+mod header_trait;
+mod reason;
+mod refer;
+mod reliable;
+mod replaces;
+mod retry_after;
+mod session_timer;
+mod user_to_user;
+
+pub use contact::Contact;
+pub use event::{Event, SubState, SubscriptionState};
+pub use header_trait::TypedHeader;
+pub use reason::Reason;
+pub use refer::{percent_decode, percent_encode, ReferTo, ReferredBy};
+pub use reliable::{RAck, RSeq};
+pub use replaces::Replaces;
+pub use retry_after::RetryAfter;
+pub use session_timer::{MinSe, Refresher, SessionExpires};
+pub use user_to_user::{hex_decode, hex_encode, UserToUser};
 
 /// Why a typed header could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,6 +110,17 @@ pub fn parse_params(text: &str) -> Result<Vec<Param>, &'static str> {
         });
     }
     Ok(params)
+}
+
+/// Splits `value;params` (value trimmed) and parses the parameters.
+fn value_and_params<'a>(
+    header: &'static str,
+    raw: &'a str,
+) -> Result<(&'a str, Vec<Param>), TypedError> {
+    let raw = raw.trim();
+    let end = raw.find(';').unwrap_or(raw.len());
+    let params = parse_params(&raw[end..]).map_err(|why| malformed(header, why))?;
+    Ok((raw[..end].trim(), params))
 }
 
 /// Reads a quoted string body (after the opening quote). Returns the unescaped text and the
