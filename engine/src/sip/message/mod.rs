@@ -19,6 +19,8 @@ mod limits;
 mod method;
 mod model;
 mod parse;
+#[cfg(test)]
+mod proptests;
 pub mod typed;
 mod uri;
 mod validate;
