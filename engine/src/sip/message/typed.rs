@@ -1,10 +1,36 @@
 //! Typed views of the headers the transaction and dialog layers depend on (Via, CSeq, From/To,
 //! Contact). They are parsed strictly: a message whose Via or CSeq does not parse is answered
 //! 400 rather than guessed at.
+//!
+//! The submodules add the extension headers rsip lacks, each with parse, `Display` and
+//! [`TypedHeader`]: Refer-To/Referred-By, Replaces, Session-Expires/Min-SE, RSeq/RAck,
+//! Event/Subscription-State, User-to-User, Reason, Retry-After and Contact.
 
 use std::fmt;
 
 use super::method::Method;
+
+mod contact;
+mod event;
+mod header_trait;
+mod reason;
+mod refer;
+mod reliable;
+mod replaces;
+mod retry_after;
+mod session_timer;
+mod user_to_user;
+
+pub use contact::Contact;
+pub use event::{Event, SubState, SubscriptionState};
+pub use header_trait::TypedHeader;
+pub use reason::Reason;
+pub use refer::{percent_decode, percent_encode, ReferTo, ReferredBy};
+pub use reliable::{RAck, RSeq};
+pub use replaces::Replaces;
+pub use retry_after::RetryAfter;
+pub use session_timer::{MinSe, Refresher, SessionExpires};
+pub use user_to_user::{hex_decode, hex_encode, UserToUser};
 
 /// Why a typed header could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,6 +110,17 @@ pub fn parse_params(text: &str) -> Result<Vec<Param>, &'static str> {
         });
     }
     Ok(params)
+}
+
+/// Splits `value;params` (value trimmed) and parses the parameters.
+fn value_and_params<'a>(
+    header: &'static str,
+    raw: &'a str,
+) -> Result<(&'a str, Vec<Param>), TypedError> {
+    let raw = raw.trim();
+    let end = raw.find(';').unwrap_or(raw.len());
+    let params = parse_params(&raw[end..]).map_err(|why| malformed(header, why))?;
+    Ok((raw[..end].trim(), params))
 }
 
 /// Reads a quoted string body (after the opening quote). Returns the unescaped text and the
@@ -360,6 +397,13 @@ impl NameAddr {
             (Some(text), quoted[used..].trim_start())
         } else if let Some(lt) = raw.find('<') {
             let name = raw[..lt].trim();
+            // display-name = *(token LWS) / quoted-string (RFC 3261 §25.1).
+            if !name
+                .chars()
+                .all(|c| is_token_char(c) || c == ' ' || c == '\t')
+            {
+                return Err(malformed(H, "unquoted display name is not tokens"));
+            }
             ((!name.is_empty()).then(|| name.to_owned()), &raw[lt..])
         } else {
             (None, raw)
@@ -386,6 +430,10 @@ impl NameAddr {
         if uri.is_empty() || !uri.contains(':') || uri.contains(char::is_whitespace) {
             return Err(malformed(H, "no URI"));
         }
+        // RFC 3261 §20.10: a URI with ',', '?' or ';' must be enclosed in '<' '>'.
+        if uri.contains(['?', ',']) {
+            return Err(malformed(H, "URI with '?' or ',' not enclosed in <>"));
+        }
         let params = parse_params(&after_display[split..]).map_err(|why| malformed(H, why))?;
         Ok(NameAddr {
             display: None,
@@ -397,6 +445,20 @@ impl NameAddr {
     /// The `tag` parameter.
     pub fn tag(&self) -> Option<&str> {
         find_param(&self.params, "tag").and_then(|p| p.value.as_deref())
+    }
+
+    /// The `expires` parameter of a Contact, in seconds (absent or not a number: `None`).
+    pub fn expires(&self) -> Option<u32> {
+        find_param(&self.params, "expires")
+            .and_then(|p| p.value.as_deref())
+            .and_then(|v| v.parse().ok())
+    }
+
+    /// The `q` parameter of a Contact (0.0..=1.0), when present and well formed.
+    pub fn q(&self) -> Option<f32> {
+        let v = find_param(&self.params, "q").and_then(|p| p.value.as_deref())?;
+        let q: f32 = v.parse().ok()?;
+        (v.len() <= 5 && (0.0..=1.0).contains(&q)).then_some(q)
     }
 }
 
@@ -454,5 +516,9 @@ mod tests {
         let c = NameAddr::parse("Anonymous <sip:c8oqz84zk7z@privacy.org>;tag=hyh8").unwrap();
         assert_eq!(c.display.as_deref(), Some("Anonymous"));
         assert!(NameAddr::parse("<sip:x").is_err());
+        assert!(NameAddr::parse("Bell, Alexander <sip:a.g.bell@example.com>").is_err());
+        assert!(NameAddr::parse("sip:user@example.com?Route=%3Csip:x%3E").is_err());
+        let m = NameAddr::parse("<sip:a@b>;expires=60;q=0.5").unwrap();
+        assert_eq!((m.expires(), m.q()), (Some(60), Some(0.5)));
     }
 }
