@@ -168,7 +168,7 @@ impl TransactionLayer {
         let reply_to = response_destination(&via, &source);
 
         match request.method {
-            Method::Ack => self.receive_ack(now, key, request, source),
+            Method::Ack => self.receive_ack(now, &key, request, source),
             Method::Cancel if !self.servers.contains_key(&key) => {
                 self.receive_cancel(now, key, request, source, reply_to)
             }
@@ -229,11 +229,11 @@ impl TransactionLayer {
     fn receive_ack(
         &mut self,
         now: Instant,
-        key: TransactionKey,
+        key: &TransactionKey,
         request: Request,
         source: TransportInfo,
     ) {
-        let Some(server) = self.servers.get_mut(&key) else {
+        let Some(server) = self.servers.get_mut(key) else {
             // An ACK to a 2xx: a transaction of its own at the TU (RFC 3261 §17.2.3).
             self.events.push_back(TuEvent::Ack { request, source });
             return;
@@ -245,13 +245,13 @@ impl TransactionLayer {
         let dest = server.reply_to;
         dispatch(
             out,
-            &key,
+            key,
             dest,
             Some(source),
             &mut self.transmits,
             &mut self.events,
         );
-        self.reap_server(&key);
+        self.reap_server(key);
     }
 
     fn receive_cancel(

@@ -221,7 +221,8 @@ pub(crate) mod test_support {
     }
 
     pub(crate) fn request(method: Method, branch: &str, cseq: u32) -> Request {
-        let mut r = Request::new(method.clone(), "sip:+15551234@gw.example");
+        let cseq = format!("{cseq} {method}");
+        let mut r = Request::new(method, "sip:+15551234@gw.example");
         r.headers.push(
             HeaderName::Via,
             format!("SIP/2.0/UDP 192.0.2.10:5060;branch={branch};rport"),
@@ -232,7 +233,7 @@ pub(crate) mod test_support {
             .push(HeaderName::From, "\"Alice\" <sip:alice@a.example>;tag=a1");
         r.headers.push(HeaderName::To, "<sip:+15551234@gw.example>");
         r.headers.push(HeaderName::CallId, "call-1@a.example");
-        r.headers.push(HeaderName::CSeq, format!("{cseq} {method}"));
+        r.headers.push(HeaderName::CSeq, cseq);
         r.headers
             .push(HeaderName::Contact, "<sip:alice@192.0.2.10:5060>");
         r
