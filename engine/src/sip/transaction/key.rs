@@ -14,6 +14,12 @@ use crate::sip::message::{Method, Request, Response, TypedError};
 /// The RFC 3261 magic cookie every branch we generate starts with.
 pub const MAGIC_COOKIE: &str = "z9hG4bK";
 
+/// A fresh RFC 3261 branch: the magic cookie and 64 random bits. The randomness is injected so
+/// tests are deterministic.
+pub fn new_branch(rng: &mut impl rand::RngCore) -> String {
+    format!("{MAGIC_COOKIE}{:016x}", rng.next_u64())
+}
+
 /// Which side of a transaction a key names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {

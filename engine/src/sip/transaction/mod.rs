@@ -27,7 +27,7 @@ pub mod timers;
 pub use cancel::{cancel_for, request_terminated};
 pub use invite_client::{ack_for_non_2xx, InviteClientState};
 pub use invite_server::InviteServerState;
-pub use key::{Role, TransactionKey};
+pub use key::{new_branch, Role, TransactionKey};
 pub use layer::TransactionLayer;
 pub use non_invite_client::NonInviteClientState;
 pub use non_invite_server::NonInviteServerState;
@@ -48,6 +48,15 @@ impl TransportKind {
     /// Whether the transport is reliable (RFC 3261 sets several timers to zero then).
     pub fn is_reliable(self) -> bool {
         !matches!(self, TransportKind::Udp)
+    }
+
+    /// The transport token of a Via header (`UDP`, `TCP`, `TLS`).
+    pub fn via_token(self) -> &'static str {
+        match self {
+            TransportKind::Udp => "UDP",
+            TransportKind::Tcp => "TCP",
+            TransportKind::Tls => "TLS",
+        }
     }
 }
 
