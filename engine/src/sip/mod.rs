@@ -3,5 +3,11 @@
 //! - [`message`]: the wire model ([`message::SipMessage`], [`message::Request`],
 //!   [`message::Response`], [`message::Headers`]) with the tolerant framing parser and the
 //!   typed headers rsip lacks.
+//! - [`transaction`]: the RFC 3261 §17 / RFC 6026 transaction layer
+//!   ([`transaction::TransactionLayer`]), sans-IO on virtual time.
+//! - [`dialog`]: RFC 3261 §12 dialogs ([`dialog::DialogLayer`]), in-dialog request building and
+//!   the UAS 2xx retransmission.
 
+pub mod dialog;
 pub mod message;
+pub mod transaction;
