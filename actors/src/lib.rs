@@ -1,2 +1,16 @@
 //! voxgate-actors: the actix shells that own sockets and timers and drive the engine cores.
+//!
+//! Notable parts:
+//! - [`node::run`]: binds everything and runs a node until SIGTERM, then drains.
+//! - [`sip::endpoint::SipEndpoint`]: the SIP UA core (transactions, dialogs, node answers).
+//! - [`calls::CallRegistry`] and [`calls::Call`]: live calls by Call-ID.
+//! - [`http`]: health, readiness, metrics.
 #![warn(unreachable_pub, missing_docs)]
+
+pub mod calls;
+pub mod http;
+pub mod media;
+pub mod metrics;
+pub mod node;
+pub mod sip;
+pub mod state;

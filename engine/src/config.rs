@@ -280,6 +280,8 @@ pub struct BuiltinBotConfig {
     pub hangup_reason: String,
     /// Variables handed back on escalation.
     pub escalate_variables: BTreeMap<String, String>,
+    /// Ring time before answering, in ms (0 answers at once; a ringing call sends 180).
+    pub answer_delay_ms: u64,
 }
 
 impl Default for BuiltinBotConfig {
@@ -291,6 +293,7 @@ impl Default for BuiltinBotConfig {
             escalate_reason: "TransferToAgent".into(),
             hangup_reason: "HangUp".into(),
             escalate_variables: BTreeMap::from([("ringGroup".into(), "agents".into())]),
+            answer_delay_ms: 0,
         }
     }
 }

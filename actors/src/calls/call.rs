@@ -1,0 +1,414 @@
+//! The call actor. This is the minimal call of the SIP stack: it answers the INVITE with an
+//! SDP answer (first codec of the offer the trunk allows), rings first when the bot is
+//! configured to, echoes the caller's RTP back from a real port of the configured range, and
+//! maps the SIP lifecycle (ACK, BYE, CANCEL, missing ACK, drain) onto its own. The bot legs,
+//! transcoder and escalation of the full call tree grow from here.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message};
+use rand::RngCore;
+use voxgate_engine::config::{BotConfig, PortRange, Profile, TrunkConfig};
+use voxgate_engine::sdp::{AnswerPolicy, CodecKind, LocalMedia, SdpSession, SessionDescription};
+use voxgate_engine::sip::dialog::{new_tag, DialogId};
+use voxgate_engine::sip::message::{HeaderName, Method, Request, Response};
+use voxgate_engine::sip::transaction::{TransactionKey, TransportInfo, TransportKind};
+
+use crate::media::{bind_rtp_pair, RtpPair};
+use crate::sip::endpoint::{CallGone, Respond, SendInDialog, SipEndpoint, Terminate};
+use crate::state::CallSlot;
+
+/// What the endpoint knows about a new call when it starts it.
+#[derive(Debug, Clone)]
+pub struct CallParams {
+    /// The INVITE's Call-ID.
+    pub call_id: String,
+    /// The trunk that admitted it.
+    pub trunk: TrunkConfig,
+    /// The bot its DID routes to.
+    pub bot: Option<BotConfig>,
+    /// The dialled number.
+    pub did: String,
+    /// Our address for SDP and Contact.
+    pub local_ip: IpAddr,
+    /// The transport the INVITE came on.
+    pub transport: TransportKind,
+    /// The endpoint's SIP address.
+    pub endpoint: SocketAddr,
+    /// RTP port range.
+    pub rtp_ports: PortRange,
+    /// When the INVITE arrived (setup latency).
+    pub invite_received: Instant,
+    /// The endpoint actor, which owns transactions and dialogs.
+    pub sip: Addr<SipEndpoint>,
+}
+
+/// What the endpoint tells a call.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub enum CallEvent {
+    /// The initial INVITE.
+    Invite {
+        /// Its server transaction.
+        key: TransactionKey,
+        /// The request.
+        request: Request,
+        /// Where it came from.
+        source: TransportInfo,
+    },
+    /// A request inside the call's dialog (BYE, re-INVITE, INFO…).
+    Request {
+        /// Its server transaction.
+        key: TransactionKey,
+        /// The request.
+        request: Request,
+    },
+    /// The ACK of our 2xx.
+    Ack {
+        /// The ACK.
+        request: Request,
+    },
+    /// The caller cancelled the ringing INVITE (the CANCEL has been answered 200).
+    Cancelled {
+        /// The INVITE's server transaction.
+        key: TransactionKey,
+    },
+    /// A response to a request the call sent.
+    Response {
+        /// The client transaction.
+        key: TransactionKey,
+        /// The response.
+        response: Response,
+    },
+    /// A transaction of the call failed (timeout or transport error).
+    TransactionFailed {
+        /// The transaction.
+        key: TransactionKey,
+    },
+    /// Our 2xx was never acknowledged (64·T1).
+    AckTimeout,
+}
+
+/// End the call now (drain deadline).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Starting,
+    Ringing,
+    Answered,
+    Confirmed,
+    Ended,
+}
+
+/// One call.
+pub struct Call {
+    p: CallParams,
+    slot: Option<CallSlot>,
+    session_id: String,
+    phase: Phase,
+    invite: Option<(TransactionKey, Request)>,
+    to_tag: String,
+    dialog: Option<DialogId>,
+    sdp: Option<SdpSession>,
+    media: Option<actix::prelude::SpawnHandle>,
+    echo: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Call {
+    /// A call that will answer through the endpoint.
+    pub fn new(p: CallParams, slot: CallSlot) -> Call {
+        let mut rng = rand::thread_rng();
+        let session_id = format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64());
+        let to_tag = new_tag(&mut rng);
+        Call {
+            p,
+            slot: Some(slot),
+            session_id,
+            phase: Phase::Starting,
+            invite: None,
+            to_tag,
+            dialog: None,
+            sdp: None,
+            media: None,
+            echo: None,
+        }
+    }
+
+    fn on_invite(&mut self, key: TransactionKey, req: Request, ctx: &mut Context<Self>) {
+        self.invite = Some((key.clone(), req.clone()));
+        let rtp = match bind_rtp_pair(self.p.rtp_ports, self.p.local_ip) {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!(error = %e, "no RTP port for a new call");
+                self.refuse(503, "Service Unavailable", ctx);
+                return;
+            }
+        };
+        let policy = AnswerPolicy {
+            codecs: self.p.trunk.codecs.iter().filter_map(|c| codec_kind(c)).collect(),
+            local: LocalMedia {
+                address: self.p.local_ip,
+                rtp_port: rtp.port(),
+                session_id: rand::thread_rng().next_u64() >> 1,
+                session_version: 1,
+            },
+            ..AnswerPolicy::default()
+        };
+        let mut session = SdpSession::new(policy);
+        let answer = is_sdp(&req)
+            .then(|| SessionDescription::parse(&req.body))
+            .ok_or(None)
+            .and_then(|parsed| parsed.map_err(Some))
+            .and_then(|offer| session.handle_offer(&offer).map(|(a, _)| a).map_err(Some));
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(err) => {
+                let warning = err
+                    .map(|e| e.warning().1.to_owned())
+                    .unwrap_or_else(|| "an SDP offer in the INVITE is required".into());
+                tracing::debug!(call_id = %self.p.call_id, %warning, "offer refused");
+                let mut resp = req.response(488, "Not Acceptable Here", Some(&self.to_tag));
+                resp.headers.push(HeaderName::Warning, format!("399 voxgate \"{warning}\""));
+                self.send_final(key, resp, ctx);
+                return;
+            }
+        };
+        tracing::debug!(call_id = %self.p.call_id, codec = answer.codec().name(), "offer accepted");
+        let body = answer.sdp.to_bytes();
+        self.sdp = Some(session);
+        self.start_echo(rtp);
+
+        let delay = self.p.bot.as_ref().map(|b| b.builtin.answer_delay_ms).unwrap_or(0);
+        if delay == 0 {
+            self.answer(body, ctx);
+        } else {
+            self.phase = Phase::Ringing;
+            let ringing = req.response(180, "Ringing", Some(&self.to_tag));
+            self.p.sip.do_send(Respond { key, response: with_contact(ringing, &self.p) });
+            ctx.run_later(Duration::from_millis(delay), move |call, ctx| {
+                if call.phase == Phase::Ringing {
+                    call.answer(body, ctx);
+                }
+            });
+        }
+    }
+
+    fn answer(&mut self, sdp: Vec<u8>, _ctx: &mut Context<Self>) {
+        let Some((key, req)) = self.invite.clone() else { return };
+        let mut ok = req.response(200, "OK", Some(&self.to_tag));
+        if self.p.trunk.profile == Profile::ZoomCc {
+            let names = &self.p.trunk.headers;
+            ok.headers.push(HeaderName::from_wire(&names.session_id), self.session_id.clone());
+            if let Some(bot) = &self.p.bot {
+                ok.headers.push(HeaderName::from_wire(&names.bot_id), bot.id.clone());
+            }
+        }
+        ok.headers.push(HeaderName::Allow, voxgate_engine::routing::ALLOW);
+        ok.headers.push(HeaderName::ContentType, "application/sdp");
+        ok.body = sdp;
+        let ok = with_contact(ok, &self.p);
+        self.dialog = Some(DialogId {
+            call_id: self.p.call_id.clone(),
+            local_tag: self.to_tag.clone(),
+            remote_tag: req.from().ok().and_then(|f| f.tag().map(str::to_owned)).unwrap_or_default(),
+        });
+        self.phase = Phase::Answered;
+        metrics::histogram!(crate::metrics::SETUP_SECONDS)
+            .record(self.p.invite_received.elapsed().as_secs_f64());
+        self.p.sip.do_send(Respond { key, response: ok });
+    }
+
+    fn on_request(&mut self, key: TransactionKey, req: Request, ctx: &mut Context<Self>) {
+        match req.method {
+            Method::Bye => {
+                self.reply(key, &req, 200, "OK");
+                self.end("CallerHangUp", ctx);
+            }
+            Method::Invite | Method::Update if is_sdp(&req) => self.reoffer(key, &req),
+            Method::Invite | Method::Update => self.reply(key, &req, 200, "OK"),
+            Method::Info | Method::Options => self.reply(key, &req, 200, "OK"),
+            _ => {
+                let mut resp = req.response(501, "Not Implemented", None);
+                resp.headers.push(HeaderName::Allow, voxgate_engine::routing::ALLOW);
+                self.p.sip.do_send(Respond { key, response: resp });
+            }
+        }
+    }
+
+    /// A re-INVITE or UPDATE with an offer: hold, unhold, new address or codec.
+    fn reoffer(&mut self, key: TransactionKey, req: &Request) {
+        let Some(session) = self.sdp.as_mut() else {
+            self.reply(key, req, 488, "Not Acceptable Here");
+            return;
+        };
+        let result = SessionDescription::parse(&req.body)
+            .and_then(|offer| session.handle_offer(&offer).map(|(a, _)| a));
+        match result {
+            Ok(answer) => {
+                let mut ok = req.response(200, "OK", None);
+                ok.headers.push(HeaderName::ContentType, "application/sdp");
+                ok.body = answer.sdp.to_bytes();
+                self.p.sip.do_send(Respond { key, response: with_contact(ok, &self.p) });
+            }
+            Err(e) => {
+                let status = e.status_code();
+                self.reply(key, req, status, "Not Acceptable Here");
+            }
+        }
+    }
+
+    fn reply(&self, key: TransactionKey, req: &Request, status: u16, reason: &str) {
+        self.p.sip.do_send(Respond { key, response: req.response(status, reason, None) });
+    }
+
+    /// A final non-2xx to the INVITE, then the call is over.
+    fn refuse(&mut self, status: u16, reason: &str, ctx: &mut Context<Self>) {
+        if let Some((key, req)) = self.invite.clone() {
+            let resp = req.response(status, reason, Some(&self.to_tag));
+            self.send_final(key, resp, ctx);
+        } else {
+            self.end("Refused", ctx);
+        }
+    }
+
+    fn send_final(&mut self, key: TransactionKey, resp: Response, ctx: &mut Context<Self>) {
+        let outcome = if resp.status == 488 { "SdpRejected" } else { "Refused" };
+        self.p.sip.do_send(Respond { key, response: resp });
+        self.end(outcome, ctx);
+    }
+
+    fn bye(&mut self, extra: Vec<(HeaderName, String)>) {
+        if let Some(dialog) = self.dialog.clone() {
+            self.p.sip.do_send(SendInDialog {
+                dialog,
+                method: Method::Bye,
+                headers: extra,
+                body: None,
+                reply_to: None,
+            });
+        }
+    }
+
+    fn start_echo(&mut self, pair: RtpPair) {
+        // Symmetric RTP: whatever arrives is sent back to where it came from.
+        let RtpPair { rtp, rtcp: _rtcp } = pair;
+        self.echo = Some(actix::spawn(async move {
+            let _keep_rtcp_port_bound = _rtcp;
+            let mut buf = [0u8; 2048];
+            while let Ok((n, from)) = rtp.recv_from(&mut buf).await {
+                let _ = rtp.try_send_to(&buf[..n], from);
+            }
+        }));
+    }
+
+    fn end(&mut self, outcome: &'static str, ctx: &mut Context<Self>) {
+        if self.phase == Phase::Ended {
+            return;
+        }
+        self.phase = Phase::Ended;
+        tracing::debug!(call_id = %self.p.call_id, session_id = %self.session_id, outcome, "call ended");
+        metrics::counter!(crate::metrics::CALLS_ENDED, "outcome" => outcome).increment(1);
+        if let Some(echo) = self.echo.take() {
+            echo.abort();
+        }
+        if let Some(h) = self.media.take() {
+            ctx.cancel_future(h);
+        }
+        self.p.sip.do_send(CallGone { call_id: self.p.call_id.clone(), dialog: self.dialog.clone() });
+        self.slot.take();
+        ctx.stop();
+    }
+}
+
+fn codec_kind(name: &str) -> Option<CodecKind> {
+    match name.to_ascii_uppercase().as_str() {
+        "PCMU" => Some(CodecKind::Pcmu),
+        "PCMA" => Some(CodecKind::Pcma),
+        "OPUS" => Some(CodecKind::Opus),
+        "G722" => Some(CodecKind::G722),
+        _ => None,
+    }
+}
+
+fn is_sdp(req: &Request) -> bool {
+    !req.body.is_empty()
+        && req
+            .headers
+            .get(&HeaderName::ContentType)
+            .is_some_and(|ct| ct.trim().to_ascii_lowercase().starts_with("application/sdp"))
+}
+
+fn with_contact(mut resp: Response, p: &CallParams) -> Response {
+    let transport = match p.transport {
+        TransportKind::Udp => "",
+        TransportKind::Tcp => ";transport=tcp",
+        TransportKind::Tls => ";transport=tls",
+    };
+    let addr = SocketAddr::new(p.local_ip, p.endpoint.port());
+    resp.headers.push(HeaderName::Contact, format!("<sip:voxgate@{addr}{transport}>"));
+    resp
+}
+
+impl Actor for Call {
+    type Context = Context<Self>;
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        if let Some(echo) = self.echo.take() {
+            echo.abort();
+        }
+    }
+}
+
+impl Handler<CallEvent> for Call {
+    type Result = ();
+    fn handle(&mut self, event: CallEvent, ctx: &mut Context<Self>) {
+        if self.phase == Phase::Ended {
+            return;
+        }
+        match event {
+            CallEvent::Invite { key, request, .. } => self.on_invite(key, request, ctx),
+            CallEvent::Request { key, request } => self.on_request(key, request, ctx),
+            CallEvent::Ack { .. } => {
+                if self.phase == Phase::Answered {
+                    self.phase = Phase::Confirmed;
+                }
+            }
+            CallEvent::Cancelled { key } => {
+                if matches!(self.phase, Phase::Starting | Phase::Ringing) {
+                    self.p.sip.do_send(Terminate { key, to_tag: Some(self.to_tag.clone()) });
+                    self.end("CallerCancelled", ctx);
+                }
+            }
+            CallEvent::Response { .. } => {}
+            CallEvent::TransactionFailed { key } => {
+                let invite_failed = self.invite.as_ref().is_some_and(|(k, _)| *k == key);
+                if invite_failed {
+                    self.end("TransactionFailed", ctx);
+                }
+            }
+            CallEvent::AckTimeout => {
+                self.bye(Vec::new());
+                self.end("AckTimeout", ctx);
+            }
+        }
+    }
+}
+
+impl Handler<Shutdown> for Call {
+    type Result = ();
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+        match self.phase {
+            Phase::Starting | Phase::Ringing => self.refuse(503, "Service Unavailable", ctx),
+            Phase::Answered | Phase::Confirmed => {
+                let reason = (HeaderName::Reason, "SIP;cause=503;text=\"node shutting down\"".to_owned());
+                self.bye(vec![reason]);
+                self.end("NodeShutdown", ctx);
+            }
+            Phase::Ended => {}
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! SIP on the wire: UDP and TCP transports and the endpoint actor that runs the engine's
+//! transaction and dialog layers.
+
+pub mod endpoint;
+pub mod tcp;
+pub mod transport;
+pub mod udp;
