@@ -7,8 +7,11 @@
 //! - [`config`]: the node configuration (`config/default.toml` is embedded in the binary).
 //! - [`routing`]: node policy for out-of-dialog requests (ACL, DID routes, refusals).
 //! - [`sip`]: the SIP message facade, transactions and dialogs.
+//! - [`store`]: session records, metadata handoff, conversations, credentials (SQLite, Redis);
+//!   the one module that does I/O, behind a blocking trait.
 #![warn(unreachable_pub, missing_docs)]
 
 pub mod config;
 pub mod routing;
 pub mod sip;
+pub mod store;
