@@ -57,7 +57,7 @@ pub enum StoreError {
 
 impl StoreError {
     /// A decoding failure of the stored value `key` of kind `what`.
-    pub(crate) fn corrupt(what: &'static str, key: &str, detail: impl ToString) -> Self {
+    pub(crate) fn corrupt(what: &'static str, key: &str, detail: impl std::fmt::Display) -> Self {
         StoreError::Corrupt {
             what,
             key: key.to_owned(),
