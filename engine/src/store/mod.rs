@@ -145,3 +145,37 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
 pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Invalid(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_follows_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StoreConfig {
+            kind: StoreKind::Sqlite,
+            path: dir.path().join("v.db").to_string_lossy().into_owned(),
+            url: None,
+        };
+        open(&config).unwrap().ping().unwrap();
+
+        let redis_without_url = StoreConfig {
+            kind: StoreKind::Redis,
+            ..config
+        };
+        assert!(matches!(
+            open(&redis_without_url),
+            Err(StoreError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn decode_reports_corruption() {
+        let err = decode::<SessionRecord>("session", "s1", "{").unwrap_err();
+        assert!(
+            err.to_string().contains("corrupt stored session `s1`"),
+            "{err}"
+        );
+    }
+}

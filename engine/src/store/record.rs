@@ -153,3 +153,63 @@ impl SessionRecord {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record written by an older node (optional fields absent) and one written by a newer
+    /// node (fields we do not know) both decode: nodes of mixed versions share one Redis.
+    #[test]
+    fn json_is_forward_and_backward_compatible() {
+        let old = r#"{"session_id":"s","call_id":"c","ingress":"talkdesk","did":"+1",
+            "bot_id":"b","start_ms":1,"end_ms":2,"end_reason":"HangUp"}"#;
+        let r: SessionRecord = serde_json::from_str(old).unwrap();
+        assert_eq!(r.ingress, IngressKind::Talkdesk);
+        assert!(r.transcript.is_empty() && r.escalation.is_none() && r.rtp.is_none());
+
+        let mut newer: serde_json::Value = serde_json::to_value(&r).unwrap();
+        newer["sentiment"] = serde_json::json!("positive");
+        let back: SessionRecord = serde_json::from_value(newer).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn wire_names() {
+        let e = Escalation {
+            reason: "TransferToAgent".into(),
+            target: None,
+            profile: "refer".into(),
+            outcome: EscalationOutcome::FellBack {
+                cause: "timeout".into(),
+            },
+            at_ms: 5,
+            variables: BTreeMap::new(),
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            v["outcome"],
+            serde_json::json!({"kind": "fell_back", "cause": "timeout"})
+        );
+        assert_eq!(serde_json::to_value(Role::Caller).unwrap(), "caller");
+        assert_eq!(serde_json::to_value(IngressKind::Sip).unwrap(), "sip");
+    }
+
+    #[test]
+    fn validate_refuses_what_cannot_round_trip() {
+        let mut r: SessionRecord = serde_json::from_str(
+            r#"{"session_id":"s","call_id":"c","ingress":"sip","did":"+1","bot_id":"b",
+                "start_ms":1,"end_ms":2,"end_reason":"HangUp"}"#,
+        )
+        .unwrap();
+        r.validate().unwrap();
+        r.rtp = Some(RtpCounters {
+            jitter_ms: f64::INFINITY,
+            ..RtpCounters::default()
+        });
+        assert!(r.validate().is_err());
+        r.rtp = None;
+        r.bot_id.clear();
+        assert!(r.validate().is_err());
+    }
+}
