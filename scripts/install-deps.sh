@@ -8,6 +8,7 @@ declare -A wanted=(
   [cmake]=cmake                 # the opus crate builds libopus with cmake
   [pkg-config]=pkg-config
   [sip-tester]=sipp             # SIPp, the SIP peer of the integration tests
+  [redis-server]=redis-server   # the Redis store backend is tested against a real server
 )
 
 missing=()

@@ -8,9 +8,12 @@
 //! - [`routing`]: node policy for out-of-dialog requests (ACL, DID routes, refusals).
 //! - [`sdp`]: SDP parsing/printing and RFC 3264 offer/answer ([`sdp::answer`], [`sdp::SdpSession`]).
 //! - [`sip`]: the SIP message facade, transactions and dialogs.
+//! - [`store`]: session records, metadata handoff, conversations, credentials (SQLite, Redis);
+//!   the one module that does I/O, behind a blocking trait.
 #![warn(unreachable_pub, missing_docs)]
 
 pub mod config;
 pub mod routing;
 pub mod sdp;
 pub mod sip;
+pub mod store;
