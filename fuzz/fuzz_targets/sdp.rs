@@ -21,7 +21,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         Ok(ans) => {
             assert_eq!(ans.sdp.media.len(), sdp.media.len());
             let text = ans.sdp.to_string();
-            assert_eq!(SessionDescription::parse(text.as_bytes()).as_ref(), Ok(&ans.sdp));
+            assert_eq!(
+                SessionDescription::parse(text.as_bytes()).as_ref(),
+                Ok(&ans.sdp)
+            );
         }
         Err(e) => assert!(matches!(e.status_code(), 400 | 488)),
     }
@@ -29,7 +32,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     // Twice through a dialog: a re-offer of the same SDP must keep our version.
     let mut session = SdpSession::new(policy.clone());
     if let Ok((first, _)) = session.handle_offer(&sdp) {
-        let (again, change) = session.handle_offer(&sdp).expect("same offer answers again");
+        let (again, change) = session
+            .handle_offer(&sdp)
+            .expect("same offer answers again");
         assert_eq!(first.sdp, again.sdp);
         assert!(!change.is_some_and(|c| c.any()));
     }

@@ -424,6 +424,23 @@ mod tests {
     }
 
     #[test]
+    fn g722_static_without_rtpmap_and_ipv6_remote() {
+        let text = "v=0\r\no=- 1 1 IN IP6 2001:db8::1\r\ns=-\r\nc=IN IP6 2001:db8::1\r\n\
+                    t=0 0\r\nm=audio 4000 RTP/AVP 9 0\r\n";
+        let a = answer(&offer(text), &AnswerPolicy::default()).unwrap();
+        let c = a.codec();
+        assert_eq!(
+            (c.name(), c.payload_type, c.clock_rate, c.channels),
+            ("G722", 9, 8_000, 1)
+        );
+        assert_eq!(a.remote_rtp(), Some("[2001:db8::1]:4000".parse().unwrap()));
+        assert!(a
+            .sdp
+            .to_string()
+            .contains("m=audio 20000 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n"));
+    }
+
+    #[test]
     fn dynamic_pt_without_rtpmap_is_unknown() {
         let text = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
                     m=audio 4000 RTP/AVP 96 8\r\n";

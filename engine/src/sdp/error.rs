@@ -33,9 +33,6 @@ pub enum SdpError {
         /// Configured limit.
         max: usize,
     },
-    /// The body is not UTF-8.
-    #[error("SDP is not valid UTF-8")]
-    NotUtf8,
     /// A mandatory line (`v=`, `o=`) is missing.
     #[error("SDP lacks the mandatory {0} line")]
     Missing(&'static str),
@@ -92,7 +89,6 @@ impl SdpError {
             | Self::TooManyMedia { .. }
             | Self::TooManyAttributes { .. }
             | Self::TooManyFormats { .. }
-            | Self::NotUtf8
             | Self::Missing(_)
             | Self::Malformed { .. } => 400,
             Self::EmptyPolicy => 500,

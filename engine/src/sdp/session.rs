@@ -496,7 +496,8 @@ impl SessionDescription {
                 max: limits.max_bytes,
             });
         }
-        let text = std::str::from_utf8(body).map_err(|_| SdpError::NotUtf8)?;
+        // Old PBXs put Latin-1 into `s=` or `i=`; a replacement character there beats a 400.
+        let text = String::from_utf8_lossy(body);
 
         let mut version_seen = false;
         let mut origin = None;
@@ -794,7 +795,7 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        let cases: [(&[u8], SdpError); 6] = [
+        let cases: [(&[u8], SdpError); 5] = [
             (b"", SdpError::Missing("v=0")),
             (
                 b"hello",
@@ -812,7 +813,6 @@ mod tests {
                     reason: "o= version is not a number",
                 },
             ),
-            (b"v=0\r\n\xff=\r\n", SdpError::NotUtf8),
         ];
         for (input, want) in cases {
             assert_eq!(SessionDescription::parse(input), Err(want));
@@ -822,6 +822,15 @@ mod tests {
             SessionDescription::parse(bad_port),
             Err(SdpError::Malformed { line: 3, .. })
         ));
+    }
+
+    #[test]
+    fn tolerates_latin1_session_name() {
+        let text = b"v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=Sitzung M\xfcller\r\nt=0 0\r\n\
+                     m=audio 4000 RTP/AVP 0\r\n";
+        let s = SessionDescription::parse(text).unwrap();
+        assert_eq!(s.session_name, "Sitzung M\u{fffd}ller");
+        assert_eq!(s.media[0].port, 4000);
     }
 
     #[test]
