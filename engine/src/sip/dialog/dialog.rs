@@ -245,6 +245,12 @@ impl Dialog {
             .map_or_else(|| self.remote_target.clone(), |na| na.uri)
     }
 
+    /// Changes the Contact we send in later target-refresh requests (a re-INVITE after our
+    /// address changed).
+    pub fn set_local_contact(&mut self, contact: impl Into<String>) {
+        self.local.contact = contact.into();
+    }
+
     /// Ends the dialog (BYE sent or received, a fatal in-dialog error).
     pub fn terminate(&mut self) {
         self.state = DialogState::Terminated;
