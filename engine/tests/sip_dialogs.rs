@@ -82,7 +82,13 @@ struct Peer {
 }
 
 impl Peer {
-    fn new(addr: &str, peer_addr: &str, seed: u64, scenario: Scenario) -> Peer {
+    fn new(
+        addr: &str,
+        peer_addr: &str,
+        seed: u64,
+        scenario: Scenario,
+        kind: TransportKind,
+    ) -> Peer {
         let addr: SocketAddr = addr.parse().unwrap();
         Peer {
             addr,
@@ -91,7 +97,7 @@ impl Peer {
             dialogs: DialogLayer::new(TimerConfig::default()),
             rng: StdRng::seed_from_u64(seed),
             local: LocalEndpoint {
-                transport: TransportKind::Udp,
+                transport: kind,
                 sent_by: addr.to_string(),
                 contact: format!("<sip:peer@{addr}>"),
             },
@@ -108,7 +114,7 @@ impl Peer {
 
     fn dest(&self) -> Destination {
         Destination {
-            kind: TransportKind::Udp,
+            kind: self.local.transport,
             addr: self.peer_addr,
             connection: None,
         }
@@ -126,7 +132,11 @@ impl Peer {
         let tag = new_tag(&mut self.rng);
         r.headers.push(
             HeaderName::Via,
-            format!("SIP/2.0/UDP {};branch={branch};rport", self.addr),
+            format!(
+                "SIP/2.0/{} {};branch={branch};rport",
+                self.local.transport.via_token(),
+                self.addr
+            ),
         );
         r.headers.push(HeaderName::MaxForwards, "70");
         r.headers.push(
@@ -428,17 +438,17 @@ const UAC: usize = 0;
 const UAS: usize = 1;
 
 impl Pair {
-    fn new(seed: u64, loss: f64, scenario: Scenario) -> Pair {
+    fn new(seed: u64, loss: f64, scenario: Scenario, kind: TransportKind) -> Pair {
+        assert!(
+            loss == 0.0 || !kind.is_reliable(),
+            "a reliable transport loses nothing"
+        );
+        let (a, b) = ("192.0.2.1:5060", "192.0.2.2:5060");
         Pair {
             now: Instant::now(),
             peers: [
-                Peer::new("192.0.2.1:5060", "192.0.2.2:5060", seed, scenario),
-                Peer::new(
-                    "192.0.2.2:5060",
-                    "192.0.2.1:5060",
-                    seed ^ 0xabcdef,
-                    scenario,
-                ),
+                Peer::new(a, b, seed, scenario, kind),
+                Peer::new(b, a, seed ^ 0xabcdef, scenario, kind),
             ],
             link: Link {
                 rng: StdRng::seed_from_u64(seed.wrapping_mul(31)),
@@ -497,11 +507,13 @@ impl Pair {
             self.link.in_flight = later;
             for (_, to, from, msg) in due {
                 let peer = &mut self.peers[to];
+                let kind = peer.local.transport;
                 let info = TransportInfo {
-                    kind: TransportKind::Udp,
+                    kind,
                     source: from,
                     local: peer.addr,
-                    connection: None,
+                    // One connection per direction is enough for the harness.
+                    connection: kind.is_reliable().then_some(to as u64),
                 };
                 match msg {
                     SipMessage::Request(r) => peer.tx.handle_request(now, r, info).unwrap(),
@@ -518,7 +530,11 @@ impl Pair {
 }
 
 fn run(seed: u64, loss: f64, scenario: Scenario) -> Pair {
-    let mut pair = Pair::new(seed, loss, scenario);
+    run_over(seed, loss, scenario, TransportKind::Udp)
+}
+
+fn run_over(seed: u64, loss: f64, scenario: Scenario, kind: TransportKind) -> Pair {
+    let mut pair = Pair::new(seed, loss, scenario, kind);
     let now = pair.now;
     pair.peers[UAC].start_call(now);
     pair.run_to_idle();
@@ -574,6 +590,25 @@ fn lossless_call_has_no_retransmissions() {
             (Method::Bye, 200)
         ]
     );
+}
+
+#[test]
+fn call_and_cancel_over_tcp() {
+    let started = Instant::now();
+    let pair = run_over(3, 0.0, Scenario::ReInvite, TransportKind::Tcp);
+    assert_eq!(
+        pair.peers[UAS].log.requests,
+        vec![Method::Invite, Method::Invite, Method::Bye]
+    );
+    // INVITE, 100, 180, 200, ACK, re-INVITE, 100, 200, ACK, BYE, 200: nothing retransmitted.
+    assert_eq!(pair.link.sent, 11);
+    // Only Timers L and M (64·T1 even on reliable transports) outlive the call.
+    assert!(pair.now.duration_since(started) < Duration::from_secs(40));
+    let pair = run_over(3, 0.0, Scenario::Cancel, TransportKind::Tls);
+    assert_eq!(pair.peers[UAS].log.cancels, 1);
+    assert_eq!(pair.peers[UAC].log.count_responses(&Method::Invite, 487), 1);
+    // INVITE, 100, 180, CANCEL, 200, 487, ACK.
+    assert_eq!(pair.link.sent, 7);
 }
 
 #[test]
@@ -636,7 +671,13 @@ fn reinvite_refreshes_the_target_and_ends_with_bye() {
 
 #[test]
 fn bye_for_an_unknown_dialog_is_481() {
-    let mut uas = Peer::new("192.0.2.2:5060", "192.0.2.1:5060", 5, Scenario::Call);
+    let mut uas = Peer::new(
+        "192.0.2.2:5060",
+        "192.0.2.1:5060",
+        5,
+        Scenario::Call,
+        TransportKind::Udp,
+    );
     let now = Instant::now();
     let mut bye = Request::new(Method::Bye, "sip:peer@192.0.2.2:5060");
     bye.headers.push(

@@ -324,6 +324,7 @@ impl Dialog {
             None => (self.remote_target.clone(), Vec::new()),
             Some(first) if is_loose(first) => (self.remote_target.clone(), self.route_set.clone()),
             Some(first) => {
+                // `first` exists, so `route_set[1..]` below is in bounds.
                 let uri = NameAddr::parse(first).map_or_else(|_| first.clone(), |na| na.uri);
                 // Headers (`?…`) are not allowed in a Request-URI.
                 let uri = uri.split('?').next().unwrap_or(&uri).to_owned();
@@ -524,6 +525,33 @@ mod tests {
         );
         assert_eq!(d.ack(&mut rng).unwrap().cseq().unwrap().seq, 11);
         assert_eq!(d.local_seq(), Some(11), "ACK does not consume a CSeq");
+    }
+
+    #[test]
+    fn contact_only_on_target_refresh_and_subscription_methods() {
+        let mut d = uas_dialog();
+        let mut rng = StdRng::seed_from_u64(9);
+        for (method, contact) in [
+            (Method::Invite, true),
+            (Method::Update, true),
+            (Method::Refer, true),
+            (Method::Notify, true),
+            (Method::Info, false),
+            (Method::Options, false),
+            (Method::Bye, false),
+        ] {
+            let req = d.request(method.clone(), &mut rng);
+            assert_eq!(
+                req.headers.contains(&HeaderName::Contact),
+                contact,
+                "{method}"
+            );
+            assert_eq!(req.cseq().unwrap().method, method);
+            assert_eq!(req.call_id().unwrap(), "call-9");
+        }
+        assert_eq!(d.local_seq(), Some(7));
+        let ack = d.ack(&mut rng).unwrap();
+        assert_eq!(ack.cseq().unwrap().to_string(), "1 ACK");
     }
 
     #[test]

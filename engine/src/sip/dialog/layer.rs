@@ -8,7 +8,7 @@ use super::dialog::{Dialog, DialogState, LocalEndpoint};
 use super::id::DialogId;
 use super::uas_2xx::{Uas2xx, Uas2xxAction};
 use super::{DialogError, Rejection};
-use crate::sip::message::{Request, Response};
+use crate::sip::message::{Method, Request, Response};
 use crate::sip::transaction::{TimerConfig, TransactionKey};
 
 /// What the dialog layer asks the TU to do.
@@ -105,6 +105,20 @@ impl DialogLayer {
     /// A dialog by id, mutable (to build requests).
     pub fn get_mut(&mut self, id: &DialogId) -> Option<&mut Dialog> {
         self.dialogs.get_mut(id)
+    }
+
+    /// Builds the next in-dialog request of dialog `id` (see [`Dialog::request`]).
+    pub fn request(
+        &mut self,
+        id: &DialogId,
+        method: Method,
+        rng: &mut impl rand::RngCore,
+    ) -> Result<Request, DialogError> {
+        let dialog = self
+            .dialogs
+            .get_mut(id)
+            .ok_or_else(|| DialogError::NoDialog(id.clone()))?;
+        Ok(dialog.request(method, rng))
     }
 
     /// Forgets a dialog (after BYE completed) and any 2xx still waiting for its ACK.
@@ -210,7 +224,7 @@ impl DialogLayer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sip::message::{HeaderName, Method};
+    use crate::sip::message::HeaderName;
     use crate::sip::transaction::key::Role;
     use crate::sip::transaction::TransportKind;
     use std::time::Duration;
@@ -273,6 +287,17 @@ mod tests {
         assert_eq!(d.state(), DialogState::Terminated);
         assert_eq!(layer.reap_terminated(), 1);
         assert!(layer.is_empty());
+        let mut rng = rand::rngs::mock::StepRng::new(1, 1);
+        assert!(matches!(
+            layer.request(&bye_dialog_id(), Method::Bye, &mut rng),
+            Err(DialogError::NoDialog(_))
+        ));
+    }
+
+    fn bye_dialog_id() -> DialogId {
+        DialogId::for_incoming_request(&peer_request(Method::Bye, 2))
+            .unwrap()
+            .unwrap()
     }
 
     #[test]

@@ -241,9 +241,15 @@ mod tests {
     }
 
     #[test]
-    fn reliable_transport_has_no_timer_a() {
-        let (tx, _) = start(true);
+    fn reliable_transport_has_no_timer_a_but_timer_b() {
+        let (mut tx, _) = start(true);
         assert_eq!(tx.poll_timeout(), Some(t0() + ms(32_000)));
+        let mut out = Vec::new();
+        tx.handle_timeout(t0() + ms(31_999), &mut out);
+        assert!(out.is_empty());
+        tx.handle_timeout(t0() + ms(32_000), &mut out);
+        assert_eq!(tx.state(), Terminated);
+        assert!(matches!(&out[..], [Action::Timeout]));
     }
 
     #[test]

@@ -185,10 +185,14 @@ mod tests {
     }
 
     #[test]
-    fn reliable_has_no_timer_e() {
+    fn reliable_has_no_timer_e_but_timer_f() {
         let mut out = Vec::new();
-        let tx = NonInviteClient::start(t0(), bye(), TIMERS, true, &mut out);
+        let mut tx = NonInviteClient::start(t0(), bye(), TIMERS, true, &mut out);
+        out.clear();
         assert_eq!(tx.poll_timeout(), Some(t0() + ms(32_000)));
+        tx.handle_timeout(t0() + ms(32_000), &mut out);
+        assert!(matches!(&out[..], [Action::Timeout]));
+        assert_eq!(tx.state(), Terminated);
     }
 
     #[test]
