@@ -59,6 +59,10 @@ pub struct Dialog {
     local: LocalEndpoint,
     /// CSeq number of the last INVITE we sent (the ACK to its 2xx reuses it).
     invite_seq: Option<u32>,
+    /// Our INVITE in this dialog still waits for its final response (RFC 3261 §14.1).
+    outgoing_invite: bool,
+    /// The peer's INVITE in this dialog still waits for our final response (§14.2).
+    incoming_invite: bool,
 }
 
 /// The URI of a Contact header value.
@@ -142,6 +146,8 @@ impl Dialog {
             secure: invite.uri.starts_with("sips:"),
             local,
             invite_seq: None,
+            outgoing_invite: false,
+            incoming_invite: response.status < 200,
         })
     }
 
@@ -193,6 +199,8 @@ impl Dialog {
             secure: invite.uri.starts_with("sips:"),
             local,
             invite_seq: Some(seq),
+            outgoing_invite: response.status < 200,
+            incoming_invite: false,
         })
     }
 
@@ -273,6 +281,7 @@ impl Dialog {
         };
         if method == Method::Invite {
             self.invite_seq = Some(seq);
+            self.outgoing_invite = true;
         }
         self.build(method, seq, rng)
     }
@@ -336,8 +345,9 @@ impl Dialog {
     }
 
     /// Checks a request received in this dialog (RFC 3261 §12.2.2): a CSeq lower than the
-    /// last one is out of order (answer 500). Updates the remote CSeq; a BYE terminates the
-    /// dialog. The remote target is refreshed only when we accept a re-INVITE/UPDATE, see
+    /// last one is out of order (answer 500). A re-INVITE while the peer's previous INVITE is
+    /// unanswered gets 500 with Retry-After (§14.2), while ours is unanswered 491 (§14.1).
+    /// Updates the remote CSeq; a BYE terminates the dialog. The remote target is refreshed only when we accept a re-INVITE/UPDATE, see
     /// [`Dialog::on_response_sent`].
     pub fn receive_request(&mut self, req: &Request) -> Result<(), Rejection> {
         let seq = req.cseq().map_err(|_| Rejection::BadRequest)?.seq;
@@ -352,9 +362,23 @@ impl Dialog {
                 });
             }
         }
+        if req.method == Method::Invite {
+            if self.incoming_invite {
+                return Err(Rejection::InviteInProgress {
+                    // §14.2 wants 0–10 s at random; the CSeq is random enough and keeps this
+                    // core free of an RNG on the receive path.
+                    retry_after: (seq % 11) as u8,
+                });
+            }
+            if self.outgoing_invite {
+                return Err(Rejection::Glare);
+            }
+        }
         self.remote_seq = Some(seq);
-        if req.method == Method::Bye {
-            self.state = DialogState::Terminated;
+        match req.method {
+            Method::Bye => self.state = DialogState::Terminated,
+            Method::Invite => self.incoming_invite = true,
+            _ => {}
         }
         Ok(())
     }
@@ -364,6 +388,9 @@ impl Dialog {
     /// target (RFC 3261 §12.2.2, RFC 3311), a non-2xx final to the initial INVITE of an
     /// early dialog terminates it.
     pub fn on_response_sent(&mut self, req: &Request, resp: &Response) {
+        if req.method == Method::Invite && resp.status >= 200 {
+            self.incoming_invite = false;
+        }
         self.apply_final(&req.method, req.headers.get(&HeaderName::Contact), resp);
     }
 
@@ -371,6 +398,9 @@ impl Dialog {
     /// INVITE confirms an early dialog and recomputes its route set; a 2xx to a
     /// target-refresh request takes the new Contact; 481 and 408 end the dialog.
     pub fn on_response_received(&mut self, req: &Request, resp: &Response) {
+        if req.method == Method::Invite && resp.status >= 200 {
+            self.outgoing_invite = false;
+        }
         if matches!(resp.status, 408 | 481) {
             self.state = DialogState::Terminated;
             return;
@@ -602,6 +632,28 @@ mod tests {
         bye.headers.set(HeaderName::CSeq, "12 BYE");
         d.receive_request(&bye).unwrap();
         assert_eq!(d.state(), DialogState::Terminated);
+    }
+
+    #[test]
+    fn overlapping_invites_get_500_or_491() {
+        let mut d = uas_dialog();
+        let mut reinvite = incoming_invite();
+        reinvite.headers.set(HeaderName::CSeq, "11 INVITE");
+        d.receive_request(&reinvite).unwrap();
+        let mut second = incoming_invite();
+        second.headers.set(HeaderName::CSeq, "12 INVITE");
+        let err = d.receive_request(&second).unwrap_err();
+        assert_eq!(err.status(), 500);
+        let resp = err.response(&second);
+        assert_eq!(resp.headers.get(&HeaderName::RetryAfter), Some("1"));
+        d.on_response_sent(&reinvite, &reinvite.response(200, "OK", None));
+        // Our own re-INVITE is pending: the peer's one is glare.
+        let mut rng = StdRng::seed_from_u64(2);
+        let ours = d.request(Method::Invite, &mut rng);
+        assert_eq!(d.receive_request(&second).unwrap_err(), Rejection::Glare);
+        assert_eq!(Rejection::Glare.response(&second).status, 491);
+        d.on_response_received(&ours, &ours.response(200, "OK", None));
+        assert!(d.receive_request(&second).is_ok());
     }
 
     #[test]

@@ -93,7 +93,7 @@
 //! assert!(txs.is_empty() && dialogs.is_empty());
 //! ```
 
-use crate::sip::message::{Request, Response, TypedError};
+use crate::sip::message::{HeaderName, Request, Response, TypedError};
 
 #[allow(clippy::module_inception)]
 mod dialog;
@@ -142,6 +142,14 @@ pub enum Rejection {
     },
     /// The request's dialog headers (To, From, Call-ID, CSeq) do not parse: 400.
     BadRequest,
+    /// A re-INVITE while the previous one from the peer is unanswered: 500 with Retry-After
+    /// (RFC 3261 §14.2).
+    InviteInProgress {
+        /// Seconds for the Retry-After header (0–10).
+        retry_after: u8,
+    },
+    /// A re-INVITE while ours is unanswered: 491 Request Pending (RFC 3261 §14.2).
+    Glare,
 }
 
 impl Rejection {
@@ -149,8 +157,9 @@ impl Rejection {
     pub fn status(&self) -> u16 {
         match self {
             Rejection::DoesNotExist => 481,
-            Rejection::OutOfOrder { .. } => 500,
+            Rejection::OutOfOrder { .. } | Rejection::InviteInProgress { .. } => 500,
             Rejection::BadRequest => 400,
+            Rejection::Glare => 491,
         }
     }
 
@@ -158,13 +167,21 @@ impl Rejection {
     pub fn reason(&self) -> &'static str {
         match self {
             Rejection::DoesNotExist => "Call/Transaction Does Not Exist",
-            Rejection::OutOfOrder { .. } => "Server Internal Error",
+            Rejection::OutOfOrder { .. } | Rejection::InviteInProgress { .. } => {
+                "Server Internal Error"
+            }
             Rejection::BadRequest => "Bad Request",
+            Rejection::Glare => "Request Pending",
         }
     }
 
     /// The response to `req` (its To tag is kept: it is an in-dialog request).
     pub fn response(&self, req: &Request) -> Response {
-        req.response(self.status(), self.reason(), None)
+        let mut resp = req.response(self.status(), self.reason(), None);
+        if let Rejection::InviteInProgress { retry_after } = self {
+            resp.headers
+                .push(HeaderName::RetryAfter, retry_after.to_string());
+        }
+        resp
     }
 }

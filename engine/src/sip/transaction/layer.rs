@@ -321,6 +321,16 @@ impl TransactionLayer {
         response: Response,
     ) -> Result<(), TransactionError> {
         let key = TransactionKey::for_client_response(&response)?;
+        // RFC 3261 §18.1.2: a UA's requests carry one Via, so a response with more was meant
+        // for someone else.
+        let vias = response
+            .headers
+            .get_all(&HeaderName::Via)
+            .flat_map(split_top_level_commas)
+            .count();
+        if vias > 1 {
+            return Ok(());
+        }
         let Some(client) = self.clients.get_mut(&key) else {
             if key.method == Method::Invite && (200..300).contains(&response.status) {
                 self.events.push_back(TuEvent::StrayInvite2xx { response });
@@ -1001,6 +1011,13 @@ mod tests {
         let mut wrong = bye().response(200, "OK", None);
         wrong.headers.set(HeaderName::CSeq, "2 INFO");
         layer.handle_response(t0(), wrong).unwrap();
+        assert!(events(&mut layer).is_empty());
+        // A response with two Vias is not for a UA.
+        let mut two_vias = bye().response(200, "OK", None);
+        two_vias
+            .headers
+            .push(HeaderName::Via, "SIP/2.0/UDP other.example;branch=z9hG4bKo");
+        layer.handle_response(t0(), two_vias).unwrap();
         assert!(events(&mut layer).is_empty());
         layer
             .handle_response(t0(), bye().response(200, "OK", None))
