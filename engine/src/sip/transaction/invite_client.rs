@@ -144,13 +144,19 @@ impl InviteClient {
                 interval,
             });
         }
-        if self.timer_d.is_some_and(|t| t <= now) && self.state == Completed {
+        if self.timer_d.is_some_and(|t| t <= now) {
+            // Cleared in any state so a stale deadline cannot spin the caller.
             self.timer_d = None;
-            self.state = Terminated;
+            if self.state == Completed {
+                self.state = Terminated;
+            }
         }
-        if self.timer_m.is_some_and(|t| t <= now) && self.state == Accepted {
+        if self.timer_m.is_some_and(|t| t <= now) {
+            // Cleared in any state so a stale deadline cannot spin the caller.
             self.timer_m = None;
-            self.state = Terminated;
+            if self.state == Accepted {
+                self.state = Terminated;
+            }
         }
     }
 

@@ -1112,4 +1112,43 @@ mod tests {
         assert!(layer.is_empty());
         assert_eq!(layer.poll_timeout(), None);
     }
+
+    proptest::proptest! {
+        /// Network input never panics the layer, whatever the headers the keys depend on say.
+        #[test]
+        fn arbitrary_headers_never_panic(
+            via in "(SIP/2\\.0/(UDP|TCP|xx) )?[a-z0-9.:\\[\\]]{0,20}(;[a-z]{1,7}(=[a-zA-Z0-9.\"]{0,9})?){0,3}|.{0,40}",
+            cseq in "[0-9]{0,11} ?(INVITE|ACK|CANCEL|BYE|[A-Z]{0,4})|.{0,20}",
+            from in "<sip:a@b>(;tag=[a-z0-9]{0,4})?|.{0,30}",
+            to in "<sip:c@d>(;tag=[a-z0-9]{0,4})?|.{0,30}",
+            method in 0usize..5,
+            status in 100u16..700,
+        ) {
+            let methods = [Method::Invite, Method::Ack, Method::Cancel, Method::Bye, Method::Info];
+            let mut req = Request::new(methods[method].clone(), "sip:x@y");
+            req.headers.push(HeaderName::Via, via);
+            req.headers.push(HeaderName::CSeq, cseq);
+            req.headers.push(HeaderName::From, from);
+            req.headers.push(HeaderName::To, to);
+            req.headers.push(HeaderName::CallId, "c");
+            let mut layer = TransactionLayer::new(TIMERS);
+            let src = udp_from("192.0.2.10:5060");
+            for _ in 0..2 {
+                let _ = layer.handle_request(t0(), req.clone(), src);
+                let _ = layer.handle_response(t0(), req.response(status, "X", Some("t")));
+            }
+            let _ = layer.handle_request(t0(), cancel_for(&req), src);
+            while let Some(ev) = layer.poll_event() {
+                if let TuEvent::NewRequest { key, request, .. } = ev {
+                    let _ = layer.send_response(t0(), &key, request.response(status, "X", None));
+                }
+            }
+            let mut dialogs = crate::sip::dialog::DialogLayer::new(TIMERS);
+            let _ = dialogs.match_request(&req);
+            let _ = dialogs.handle_ack(&req);
+            while let Some(at) = layer.poll_timeout() {
+                layer.handle_timeout(at);
+            }
+        }
+    }
 }

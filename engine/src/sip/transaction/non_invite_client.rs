@@ -114,9 +114,12 @@ impl NonInviteClient {
                 interval,
             });
         }
-        if self.timer_k.is_some_and(|t| t <= now) && self.state == Completed {
+        if self.timer_k.is_some_and(|t| t <= now) {
+            // Cleared in any state so a stale deadline cannot spin the caller.
             self.timer_k = None;
-            self.state = Terminated;
+            if self.state == Completed {
+                self.state = Terminated;
+            }
         }
     }
 
