@@ -546,6 +546,33 @@ impl TransactionLayer {
         }
     }
 
+    /// A reliable connection closed: every transaction bound to it ends with
+    /// [`TuEvent::TransportError`] (RFC 3261 §18.2.2 would have the UAS open a new connection
+    /// for its responses; a gateway behind trunks does not, the peer retries).
+    pub fn handle_connection_closed(&mut self, connection: u64) {
+        let mut keys: Vec<TransactionKey> = self
+            .servers
+            .iter()
+            .filter(|(_, s)| s.reply_to.connection == Some(connection))
+            .map(|(k, _)| k.clone())
+            .chain(
+                self.clients
+                    .iter()
+                    .filter(|(_, c)| c.destination.connection == Some(connection))
+                    .map(|(k, _)| k.clone()),
+            )
+            .collect();
+        // HashMap order is random; keep the events deterministic.
+        keys.sort_by(|a, b| {
+            a.branch
+                .cmp(&b.branch)
+                .then(a.method.as_str().cmp(b.method.as_str()))
+        });
+        for key in keys {
+            self.handle_transport_error(&key);
+        }
+    }
+
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         let TransactionLayer {
@@ -1086,6 +1113,32 @@ mod tests {
             layer.cancel(t0() + ms(40), &key),
             Err(TransactionError::NotPending(_))
         ));
+    }
+
+    #[test]
+    fn a_closed_connection_fails_its_transactions() {
+        let mut layer = TransactionLayer::new(TIMERS);
+        layer
+            .handle_request(t0(), invite(), tcp_from("192.0.2.10:51000", 7))
+            .unwrap();
+        layer
+            .handle_request(t0(), bye(), tcp_from("192.0.2.10:51001", 8))
+            .unwrap();
+        let keys: Vec<TransactionKey> = events(&mut layer)
+            .into_iter()
+            .filter_map(|e| match e {
+                TuEvent::NewRequest { key, .. } => Some(key),
+                _ => None,
+            })
+            .collect();
+        layer.handle_connection_closed(7);
+        assert_eq!(
+            events(&mut layer),
+            vec![TuEvent::TransportError {
+                key: keys[0].clone()
+            }]
+        );
+        assert_eq!(layer.len(), (1, 0));
     }
 
     #[test]
