@@ -429,6 +429,7 @@ impl Link {
 }
 
 struct Pair {
+    start: Instant,
     now: Instant,
     peers: [Peer; 2],
     link: Link,
@@ -444,8 +445,10 @@ impl Pair {
             "a reliable transport loses nothing"
         );
         let (a, b) = ("192.0.2.1:5060", "192.0.2.2:5060");
+        let start = Instant::now();
         Pair {
-            now: Instant::now(),
+            start,
+            now: start,
             peers: [
                 Peer::new(a, b, seed, scenario, kind),
                 Peer::new(b, a, seed ^ 0xabcdef, scenario, kind),
@@ -572,6 +575,23 @@ fn invite_200_ack_bye_over_a_lossy_link() {
     }
     assert!(dropped > 20, "the link lost messages ({dropped})");
     assert!(invites > SEEDS.count(), "some INVITEs were retransmitted");
+}
+
+#[test]
+fn same_seed_same_run() {
+    let summary = |p: &Pair| {
+        (
+            p.link.sent,
+            p.link.dropped,
+            p.now.duration_since(p.start),
+            p.peers[UAC].log.responses.clone(),
+        )
+    };
+    for scenario in [Scenario::Call, Scenario::Cancel, Scenario::ReInvite] {
+        let a = run(11, 0.3, scenario);
+        let b = run(11, 0.3, scenario);
+        assert_eq!(summary(&a), summary(&b), "{scenario:?}");
+    }
 }
 
 #[test]

@@ -172,27 +172,33 @@ impl DialogLayer {
 
     /// Fires the 2xx retransmission timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let mut gave_up = Vec::new();
-        for (id, r) in self.pending_2xx.iter_mut() {
-            if r.poll_timeout() > now {
+        // Dialog order, not hash order: the same inputs give the same outputs on every run.
+        let mut due: Vec<DialogId> = self
+            .pending_2xx
+            .iter()
+            .filter(|(_, r)| r.poll_timeout() <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        due.sort();
+        for id in due {
+            let Some(r) = self.pending_2xx.get_mut(&id) else {
                 continue;
-            }
+            };
             match r.handle_timeout(now) {
                 Some(Uas2xxAction::Retransmit(response)) => {
+                    let invite_key = r.invite_key().clone();
                     self.events.push_back(DialogEvent::Retransmit2xx {
-                        id: id.clone(),
-                        invite_key: r.invite_key().clone(),
+                        id,
+                        invite_key,
                         response,
-                    })
+                    });
                 }
-                Some(Uas2xxAction::GiveUp) => gave_up.push(id.clone()),
+                Some(Uas2xxAction::GiveUp) => {
+                    self.pending_2xx.remove(&id);
+                    self.events.push_back(DialogEvent::AckTimeout { id });
+                }
                 None => {}
             }
-        }
-        gave_up.sort_by(|a, b| a.call_id.cmp(&b.call_id));
-        for id in gave_up {
-            self.pending_2xx.remove(&id);
-            self.events.push_back(DialogEvent::AckTimeout { id });
         }
     }
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::cancel::{cancel_for, derived_tag, request_terminated};
 use super::invite_client::{InviteClient, InviteClientState};
 use super::invite_server::{InviteServer, InviteServerState};
-use super::key::{TransactionKey, MAGIC_COOKIE};
+use super::key::{Role, TransactionKey, MAGIC_COOKIE};
 use super::non_invite_client::{NonInviteClient, NonInviteClientState};
 use super::non_invite_server::{NonInviteServer, NonInviteServerState};
 use super::timers::TimerConfig;
@@ -575,35 +575,50 @@ impl TransactionLayer {
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let TransactionLayer {
-            servers,
-            clients,
-            transmits,
-            events,
-            ..
-        } = self;
-        for (key, server) in servers.iter_mut() {
-            if server.poll_timeout().is_some_and(|t| t <= now) {
-                let mut out = Vec::new();
-                match &mut server.machine {
-                    ServerMachine::Invite(m) => m.handle_timeout(now, &mut out),
-                    ServerMachine::NonInvite(m) => m.handle_timeout(now),
+        // Fire in deadline order (ties by key), not hash order, so that the outputs, and any
+        // test run on virtual time, are the same on every run.
+        let mut due: Vec<(Instant, TransactionKey)> = self
+            .servers
+            .iter()
+            .filter_map(|(k, s)| s.poll_timeout().map(|t| (t, k)))
+            .chain(
+                self.clients
+                    .iter()
+                    .filter_map(|(k, c)| c.poll_timeout().map(|t| (t, k))),
+            )
+            .filter(|(t, _)| *t <= now)
+            .map(|(t, k)| (t, k.clone()))
+            .collect();
+        due.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| key_order(&a.1, &b.1)));
+        for (_, key) in due {
+            let mut out = Vec::new();
+            match key.role {
+                Role::Server => {
+                    let Some(server) = self.servers.get_mut(&key) else {
+                        continue;
+                    };
+                    match &mut server.machine {
+                        ServerMachine::Invite(m) => m.handle_timeout(now, &mut out),
+                        ServerMachine::NonInvite(m) => m.handle_timeout(now),
+                    }
+                    let dest = server.reply_to;
+                    dispatch(out, &key, dest, None, &mut self.transmits, &mut self.events);
+                    self.reap_server(&key);
                 }
-                dispatch(out, key, server.reply_to, None, transmits, events);
+                Role::Client => {
+                    let Some(client) = self.clients.get_mut(&key) else {
+                        continue;
+                    };
+                    match &mut client.machine {
+                        ClientMachine::Invite(m) => m.handle_timeout(now, &mut out),
+                        ClientMachine::NonInvite(m) => m.handle_timeout(now, &mut out),
+                    }
+                    let dest = client.destination;
+                    dispatch(out, &key, dest, None, &mut self.transmits, &mut self.events);
+                    self.reap_client(&key);
+                }
             }
         }
-        for (key, client) in clients.iter_mut() {
-            if client.poll_timeout().is_some_and(|t| t <= now) {
-                let mut out = Vec::new();
-                match &mut client.machine {
-                    ClientMachine::Invite(m) => m.handle_timeout(now, &mut out),
-                    ClientMachine::NonInvite(m) => m.handle_timeout(now, &mut out),
-                }
-                dispatch(out, key, client.destination, None, transmits, events);
-            }
-        }
-        servers.retain(|_, s| !s.is_terminated());
-        clients.retain(|_, c| !c.is_terminated());
     }
 
     /// The next message to send.
@@ -686,6 +701,16 @@ impl Default for TransactionLayer {
     fn default() -> Self {
         TransactionLayer::new(TimerConfig::default())
     }
+}
+
+/// A total order on keys for deterministic processing (`Method` has no `Ord`).
+fn key_order(a: &TransactionKey, b: &TransactionKey) -> std::cmp::Ordering {
+    let role = |k: &TransactionKey| matches!(k.role, Role::Client);
+    role(a)
+        .cmp(&role(b))
+        .then_with(|| a.branch.cmp(&b.branch))
+        .then_with(|| a.sent_by.cmp(&b.sent_by))
+        .then_with(|| a.method.as_str().cmp(b.method.as_str()))
 }
 
 /// RFC 3261 §18.2.1 and RFC 3581 §4: record where the request really came from in its top
