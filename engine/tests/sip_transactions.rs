@@ -17,7 +17,8 @@ const CLIENT: &str = "192.0.2.1:5060";
 const SERVER: &str = "192.0.2.2:5060";
 
 fn request(method: Method, seq: u32, rng: &mut StdRng) -> Request {
-    let mut r = Request::new(method.clone(), format!("sip:svc@{SERVER}"));
+    let cseq = format!("{seq} {method}");
+    let mut r = Request::new(method, format!("sip:svc@{SERVER}"));
     r.headers.push(
         HeaderName::Via,
         format!("SIP/2.0/UDP {CLIENT};branch={};rport", new_branch(rng)),
@@ -28,7 +29,7 @@ fn request(method: Method, seq: u32, rng: &mut StdRng) -> Request {
     r.headers
         .push(HeaderName::To, format!("<sip:svc@{SERVER}>"));
     r.headers.push(HeaderName::CallId, format!("tx-{seq}"));
-    r.headers.push(HeaderName::CSeq, format!("{seq} {method}"));
+    r.headers.push(HeaderName::CSeq, cseq);
     r
 }
 
