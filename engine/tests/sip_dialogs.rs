@@ -393,7 +393,7 @@ impl Peer {
         let Some(dialog) = self.dialogs.match_response(resp) else {
             return;
         };
-        let ack = dialog.ack(&mut self.rng).unwrap();
+        let ack = dialog.ack(resp, &mut self.rng).unwrap();
         let dest = self.dest();
         self.tx.send_stateless(SipMessage::Request(ack), dest);
     }

@@ -286,10 +286,12 @@ impl Dialog {
         self.build(method, seq, rng)
     }
 
-    /// The ACK to the 2xx of our last INVITE (RFC 3261 §13.2.2.4): the INVITE's CSeq number,
-    /// a new branch, the route set. `None` if we never sent an INVITE in this dialog.
-    pub fn ack(&self, rng: &mut impl RngCore) -> Option<Request> {
-        Some(self.build(Method::Ack, self.invite_seq?, rng))
+    /// The ACK to a 2xx to one of our INVITEs (RFC 3261 §13.2.2.4): that INVITE's CSeq number
+    /// (taken from the 2xx, so a late retransmission of an older 2xx is ACKed correctly), a
+    /// new branch, the route set. `None` if `two_xx` is not a response to INVITE.
+    pub fn ack(&self, two_xx: &Response, rng: &mut impl RngCore) -> Option<Request> {
+        let cseq = two_xx.cseq().ok().filter(|c| c.method == Method::Invite)?;
+        Some(self.build(Method::Ack, cseq.seq, rng))
     }
 
     fn build(&self, method: Method, seq: u32, rng: &mut impl RngCore) -> Request {
@@ -398,7 +400,9 @@ impl Dialog {
     /// INVITE confirms an early dialog and recomputes its route set; a 2xx to a
     /// target-refresh request takes the new Contact; 481 and 408 end the dialog.
     pub fn on_response_received(&mut self, req: &Request, resp: &Response) {
-        if req.method == Method::Invite && resp.status >= 200 {
+        let answers_last_invite =
+            req.method == Method::Invite && resp.cseq().ok().map(|c| c.seq) == self.invite_seq;
+        if answers_last_invite && resp.status >= 200 {
             self.outgoing_invite = false;
         }
         if matches!(resp.status, 408 | 481) {
@@ -544,7 +548,7 @@ mod tests {
         );
         assert_eq!(d.remote_target(), "sip:bob@203.0.113.5");
         let mut rng = StdRng::seed_from_u64(1);
-        let ack = d.ack(&mut rng).unwrap();
+        let ack = d.ack(&ok, &mut rng).unwrap();
         assert_eq!(ack.cseq().unwrap().to_string(), "10 ACK");
         assert_eq!(ack.uri, "sip:bob@203.0.113.5");
         let reinvite = d.request(Method::Invite, &mut rng);
@@ -553,8 +557,15 @@ mod tests {
             reinvite.headers.get(&HeaderName::Contact),
             Some("<sip:gw@198.51.100.1:5060>")
         );
-        assert_eq!(d.ack(&mut rng).unwrap().cseq().unwrap().seq, 11);
+        let reinvite_ok = reinvite.response(200, "OK", None);
+        assert_eq!(
+            d.ack(&reinvite_ok, &mut rng).unwrap().cseq().unwrap().seq,
+            11
+        );
+        assert_eq!(d.ack(&ok, &mut rng).unwrap().cseq().unwrap().seq, 10);
         assert_eq!(d.local_seq(), Some(11), "ACK does not consume a CSeq");
+        let bye_ok = d.request(Method::Bye, &mut rng).response(200, "OK", None);
+        assert!(d.ack(&bye_ok, &mut rng).is_none());
     }
 
     #[test]
@@ -580,8 +591,6 @@ mod tests {
             assert_eq!(req.call_id().unwrap(), "call-9");
         }
         assert_eq!(d.local_seq(), Some(7));
-        let ack = d.ack(&mut rng).unwrap();
-        assert_eq!(ack.cseq().unwrap().to_string(), "1 ACK");
     }
 
     #[test]
