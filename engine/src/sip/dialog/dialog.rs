@@ -59,6 +59,10 @@ pub struct Dialog {
     local: LocalEndpoint,
     /// CSeq number of the last INVITE we sent (the ACK to its 2xx reuses it).
     invite_seq: Option<u32>,
+    /// Our INVITE in this dialog still waits for its final response (RFC 3261 §14.1).
+    outgoing_invite: bool,
+    /// The peer's INVITE in this dialog still waits for our final response (§14.2).
+    incoming_invite: bool,
 }
 
 /// The URI of a Contact header value.
@@ -142,6 +146,8 @@ impl Dialog {
             secure: invite.uri.starts_with("sips:"),
             local,
             invite_seq: None,
+            outgoing_invite: false,
+            incoming_invite: response.status < 200,
         })
     }
 
@@ -193,6 +199,8 @@ impl Dialog {
             secure: invite.uri.starts_with("sips:"),
             local,
             invite_seq: Some(seq),
+            outgoing_invite: response.status < 200,
+            incoming_invite: false,
         })
     }
 
@@ -245,6 +253,12 @@ impl Dialog {
             .map_or_else(|| self.remote_target.clone(), |na| na.uri)
     }
 
+    /// Changes the Contact we send in later target-refresh requests (a re-INVITE after our
+    /// address changed).
+    pub fn set_local_contact(&mut self, contact: impl Into<String>) {
+        self.local.contact = contact.into();
+    }
+
     /// Ends the dialog (BYE sent or received, a fatal in-dialog error).
     pub fn terminate(&mut self) {
         self.state = DialogState::Terminated;
@@ -267,14 +281,17 @@ impl Dialog {
         };
         if method == Method::Invite {
             self.invite_seq = Some(seq);
+            self.outgoing_invite = true;
         }
         self.build(method, seq, rng)
     }
 
-    /// The ACK to the 2xx of our last INVITE (RFC 3261 §13.2.2.4): the INVITE's CSeq number,
-    /// a new branch, the route set. `None` if we never sent an INVITE in this dialog.
-    pub fn ack(&self, rng: &mut impl RngCore) -> Option<Request> {
-        Some(self.build(Method::Ack, self.invite_seq?, rng))
+    /// The ACK to a 2xx to one of our INVITEs (RFC 3261 §13.2.2.4): that INVITE's CSeq number
+    /// (taken from the 2xx, so a late retransmission of an older 2xx is ACKed correctly), a
+    /// new branch, the route set. `None` if `two_xx` is not a response to INVITE.
+    pub fn ack(&self, two_xx: &Response, rng: &mut impl RngCore) -> Option<Request> {
+        let cseq = two_xx.cseq().ok().filter(|c| c.method == Method::Invite)?;
+        Some(self.build(Method::Ack, cseq.seq, rng))
     }
 
     fn build(&self, method: Method, seq: u32, rng: &mut impl RngCore) -> Request {
@@ -318,6 +335,7 @@ impl Dialog {
             None => (self.remote_target.clone(), Vec::new()),
             Some(first) if is_loose(first) => (self.remote_target.clone(), self.route_set.clone()),
             Some(first) => {
+                // `first` exists, so `route_set[1..]` below is in bounds.
                 let uri = NameAddr::parse(first).map_or_else(|_| first.clone(), |na| na.uri);
                 // Headers (`?…`) are not allowed in a Request-URI.
                 let uri = uri.split('?').next().unwrap_or(&uri).to_owned();
@@ -329,8 +347,9 @@ impl Dialog {
     }
 
     /// Checks a request received in this dialog (RFC 3261 §12.2.2): a CSeq lower than the
-    /// last one is out of order (answer 500). Updates the remote CSeq; a BYE terminates the
-    /// dialog. The remote target is refreshed only when we accept a re-INVITE/UPDATE, see
+    /// last one is out of order (answer 500). A re-INVITE while the peer's previous INVITE is
+    /// unanswered gets 500 with Retry-After (§14.2), while ours is unanswered 491 (§14.1).
+    /// Updates the remote CSeq; a BYE terminates the dialog. The remote target is refreshed only when we accept a re-INVITE/UPDATE, see
     /// [`Dialog::on_response_sent`].
     pub fn receive_request(&mut self, req: &Request) -> Result<(), Rejection> {
         let seq = req.cseq().map_err(|_| Rejection::BadRequest)?.seq;
@@ -345,9 +364,23 @@ impl Dialog {
                 });
             }
         }
+        if req.method == Method::Invite {
+            if self.incoming_invite {
+                return Err(Rejection::InviteInProgress {
+                    // §14.2 wants 0–10 s at random; the CSeq is random enough and keeps this
+                    // core free of an RNG on the receive path.
+                    retry_after: (seq % 11) as u8,
+                });
+            }
+            if self.outgoing_invite {
+                return Err(Rejection::Glare);
+            }
+        }
         self.remote_seq = Some(seq);
-        if req.method == Method::Bye {
-            self.state = DialogState::Terminated;
+        match req.method {
+            Method::Bye => self.state = DialogState::Terminated,
+            Method::Invite => self.incoming_invite = true,
+            _ => {}
         }
         Ok(())
     }
@@ -357,6 +390,9 @@ impl Dialog {
     /// target (RFC 3261 §12.2.2, RFC 3311), a non-2xx final to the initial INVITE of an
     /// early dialog terminates it.
     pub fn on_response_sent(&mut self, req: &Request, resp: &Response) {
+        if req.method == Method::Invite && resp.status >= 200 {
+            self.incoming_invite = false;
+        }
         self.apply_final(&req.method, req.headers.get(&HeaderName::Contact), resp);
     }
 
@@ -364,6 +400,11 @@ impl Dialog {
     /// INVITE confirms an early dialog and recomputes its route set; a 2xx to a
     /// target-refresh request takes the new Contact; 481 and 408 end the dialog.
     pub fn on_response_received(&mut self, req: &Request, resp: &Response) {
+        let answers_last_invite =
+            req.method == Method::Invite && resp.cseq().ok().map(|c| c.seq) == self.invite_seq;
+        if answers_last_invite && resp.status >= 200 {
+            self.outgoing_invite = false;
+        }
         if matches!(resp.status, 408 | 481) {
             self.state = DialogState::Terminated;
             return;
@@ -507,7 +548,7 @@ mod tests {
         );
         assert_eq!(d.remote_target(), "sip:bob@203.0.113.5");
         let mut rng = StdRng::seed_from_u64(1);
-        let ack = d.ack(&mut rng).unwrap();
+        let ack = d.ack(&ok, &mut rng).unwrap();
         assert_eq!(ack.cseq().unwrap().to_string(), "10 ACK");
         assert_eq!(ack.uri, "sip:bob@203.0.113.5");
         let reinvite = d.request(Method::Invite, &mut rng);
@@ -516,8 +557,40 @@ mod tests {
             reinvite.headers.get(&HeaderName::Contact),
             Some("<sip:gw@198.51.100.1:5060>")
         );
-        assert_eq!(d.ack(&mut rng).unwrap().cseq().unwrap().seq, 11);
+        let reinvite_ok = reinvite.response(200, "OK", None);
+        assert_eq!(
+            d.ack(&reinvite_ok, &mut rng).unwrap().cseq().unwrap().seq,
+            11
+        );
+        assert_eq!(d.ack(&ok, &mut rng).unwrap().cseq().unwrap().seq, 10);
         assert_eq!(d.local_seq(), Some(11), "ACK does not consume a CSeq");
+        let bye_ok = d.request(Method::Bye, &mut rng).response(200, "OK", None);
+        assert!(d.ack(&bye_ok, &mut rng).is_none());
+    }
+
+    #[test]
+    fn contact_only_on_target_refresh_and_subscription_methods() {
+        let mut d = uas_dialog();
+        let mut rng = StdRng::seed_from_u64(9);
+        for (method, contact) in [
+            (Method::Invite, true),
+            (Method::Update, true),
+            (Method::Refer, true),
+            (Method::Notify, true),
+            (Method::Info, false),
+            (Method::Options, false),
+            (Method::Bye, false),
+        ] {
+            let req = d.request(method.clone(), &mut rng);
+            assert_eq!(
+                req.headers.contains(&HeaderName::Contact),
+                contact,
+                "{method}"
+            );
+            assert_eq!(req.cseq().unwrap().method, method);
+            assert_eq!(req.call_id().unwrap(), "call-9");
+        }
+        assert_eq!(d.local_seq(), Some(7));
     }
 
     #[test]
@@ -568,6 +641,28 @@ mod tests {
         bye.headers.set(HeaderName::CSeq, "12 BYE");
         d.receive_request(&bye).unwrap();
         assert_eq!(d.state(), DialogState::Terminated);
+    }
+
+    #[test]
+    fn overlapping_invites_get_500_or_491() {
+        let mut d = uas_dialog();
+        let mut reinvite = incoming_invite();
+        reinvite.headers.set(HeaderName::CSeq, "11 INVITE");
+        d.receive_request(&reinvite).unwrap();
+        let mut second = incoming_invite();
+        second.headers.set(HeaderName::CSeq, "12 INVITE");
+        let err = d.receive_request(&second).unwrap_err();
+        assert_eq!(err.status(), 500);
+        let resp = err.response(&second);
+        assert_eq!(resp.headers.get(&HeaderName::RetryAfter), Some("1"));
+        d.on_response_sent(&reinvite, &reinvite.response(200, "OK", None));
+        // Our own re-INVITE is pending: the peer's one is glare.
+        let mut rng = StdRng::seed_from_u64(2);
+        let ours = d.request(Method::Invite, &mut rng);
+        assert_eq!(d.receive_request(&second).unwrap_err(), Rejection::Glare);
+        assert_eq!(Rejection::Glare.response(&second).status, 491);
+        d.on_response_received(&ours, &ours.response(200, "OK", None));
+        assert!(d.receive_request(&second).is_ok());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::fmt;
 use crate::sip::message::{Request, Response, TypedError};
 
 /// Identifies a dialog from our side: which tag is ours depends on the direction.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DialogId {
     /// The Call-ID.
     pub call_id: String,

@@ -8,7 +8,7 @@ use super::dialog::{Dialog, DialogState, LocalEndpoint};
 use super::id::DialogId;
 use super::uas_2xx::{Uas2xx, Uas2xxAction};
 use super::{DialogError, Rejection};
-use crate::sip::message::{Request, Response};
+use crate::sip::message::{Method, Request, Response};
 use crate::sip::transaction::{TimerConfig, TransactionKey};
 
 /// What the dialog layer asks the TU to do.
@@ -107,6 +107,20 @@ impl DialogLayer {
         self.dialogs.get_mut(id)
     }
 
+    /// Builds the next in-dialog request of dialog `id` (see [`Dialog::request`]).
+    pub fn request(
+        &mut self,
+        id: &DialogId,
+        method: Method,
+        rng: &mut impl rand::RngCore,
+    ) -> Result<Request, DialogError> {
+        let dialog = self
+            .dialogs
+            .get_mut(id)
+            .ok_or_else(|| DialogError::NoDialog(id.clone()))?;
+        Ok(dialog.request(method, rng))
+    }
+
     /// Forgets a dialog (after BYE completed) and any 2xx still waiting for its ACK.
     pub fn remove(&mut self, id: &DialogId) -> Option<Dialog> {
         self.pending_2xx.remove(id);
@@ -158,27 +172,33 @@ impl DialogLayer {
 
     /// Fires the 2xx retransmission timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let mut gave_up = Vec::new();
-        for (id, r) in self.pending_2xx.iter_mut() {
-            if r.poll_timeout() > now {
+        // Dialog order, not hash order: the same inputs give the same outputs on every run.
+        let mut due: Vec<DialogId> = self
+            .pending_2xx
+            .iter()
+            .filter(|(_, r)| r.poll_timeout() <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        due.sort();
+        for id in due {
+            let Some(r) = self.pending_2xx.get_mut(&id) else {
                 continue;
-            }
+            };
             match r.handle_timeout(now) {
                 Some(Uas2xxAction::Retransmit(response)) => {
+                    let invite_key = r.invite_key().clone();
                     self.events.push_back(DialogEvent::Retransmit2xx {
-                        id: id.clone(),
-                        invite_key: r.invite_key().clone(),
+                        id,
+                        invite_key,
                         response,
-                    })
+                    });
                 }
-                Some(Uas2xxAction::GiveUp) => gave_up.push(id.clone()),
+                Some(Uas2xxAction::GiveUp) => {
+                    self.pending_2xx.remove(&id);
+                    self.events.push_back(DialogEvent::AckTimeout { id });
+                }
                 None => {}
             }
-        }
-        gave_up.sort_by(|a, b| a.call_id.cmp(&b.call_id));
-        for id in gave_up {
-            self.pending_2xx.remove(&id);
-            self.events.push_back(DialogEvent::AckTimeout { id });
         }
     }
 
@@ -210,7 +230,7 @@ impl DialogLayer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sip::message::{HeaderName, Method};
+    use crate::sip::message::HeaderName;
     use crate::sip::transaction::key::Role;
     use crate::sip::transaction::TransportKind;
     use std::time::Duration;
@@ -273,6 +293,17 @@ mod tests {
         assert_eq!(d.state(), DialogState::Terminated);
         assert_eq!(layer.reap_terminated(), 1);
         assert!(layer.is_empty());
+        let mut rng = rand::rngs::mock::StepRng::new(1, 1);
+        assert!(matches!(
+            layer.request(&bye_dialog_id(), Method::Bye, &mut rng),
+            Err(DialogError::NoDialog(_))
+        ));
+    }
+
+    fn bye_dialog_id() -> DialogId {
+        DialogId::for_incoming_request(&peer_request(Method::Bye, 2))
+            .unwrap()
+            .unwrap()
     }
 
     #[test]

@@ -144,13 +144,19 @@ impl InviteClient {
                 interval,
             });
         }
-        if self.timer_d.is_some_and(|t| t <= now) && self.state == Completed {
+        if self.timer_d.is_some_and(|t| t <= now) {
+            // Cleared in any state so a stale deadline cannot spin the caller.
             self.timer_d = None;
-            self.state = Terminated;
+            if self.state == Completed {
+                self.state = Terminated;
+            }
         }
-        if self.timer_m.is_some_and(|t| t <= now) && self.state == Accepted {
+        if self.timer_m.is_some_and(|t| t <= now) {
+            // Cleared in any state so a stale deadline cannot spin the caller.
             self.timer_m = None;
-            self.state = Terminated;
+            if self.state == Accepted {
+                self.state = Terminated;
+            }
         }
     }
 
@@ -241,9 +247,15 @@ mod tests {
     }
 
     #[test]
-    fn reliable_transport_has_no_timer_a() {
-        let (tx, _) = start(true);
+    fn reliable_transport_has_no_timer_a_but_timer_b() {
+        let (mut tx, _) = start(true);
         assert_eq!(tx.poll_timeout(), Some(t0() + ms(32_000)));
+        let mut out = Vec::new();
+        tx.handle_timeout(t0() + ms(31_999), &mut out);
+        assert!(out.is_empty());
+        tx.handle_timeout(t0() + ms(32_000), &mut out);
+        assert_eq!(tx.state(), Terminated);
+        assert!(matches!(&out[..], [Action::Timeout]));
     }
 
     #[test]

@@ -193,13 +193,19 @@ impl InviteServer {
                 interval,
             });
         }
-        if self.timer_i.is_some_and(|t| t <= now) && self.state == Confirmed {
+        if self.timer_i.is_some_and(|t| t <= now) {
+            // Cleared in any state so a stale deadline cannot spin the caller.
             self.timer_i = None;
-            self.state = Terminated;
+            if self.state == Confirmed {
+                self.state = Terminated;
+            }
         }
-        if self.timer_l.is_some_and(|t| t <= now) && self.state == Accepted {
+        if self.timer_l.is_some_and(|t| t <= now) {
+            // Cleared in any state so a stale deadline cannot spin the caller.
             self.timer_l = None;
-            self.state = Terminated;
+            if self.state == Accepted {
+                self.state = Terminated;
+            }
         }
     }
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::cancel::{cancel_for, derived_tag, request_terminated};
 use super::invite_client::{InviteClient, InviteClientState};
 use super::invite_server::{InviteServer, InviteServerState};
-use super::key::{TransactionKey, MAGIC_COOKIE};
+use super::key::{Role, TransactionKey, MAGIC_COOKIE};
 use super::non_invite_client::{NonInviteClient, NonInviteClientState};
 use super::non_invite_server::{NonInviteServer, NonInviteServerState};
 use super::timers::TimerConfig;
@@ -321,6 +321,16 @@ impl TransactionLayer {
         response: Response,
     ) -> Result<(), TransactionError> {
         let key = TransactionKey::for_client_response(&response)?;
+        // RFC 3261 §18.1.2: a UA's requests carry one Via, so a response with more was meant
+        // for someone else.
+        let vias = response
+            .headers
+            .get_all(&HeaderName::Via)
+            .flat_map(split_top_level_commas)
+            .count();
+        if vias > 1 {
+            return Ok(());
+        }
         let Some(client) = self.clients.get_mut(&key) else {
             if key.method == Method::Invite && (200..300).contains(&response.status) {
                 self.events.push_back(TuEvent::StrayInvite2xx { response });
@@ -536,37 +546,79 @@ impl TransactionLayer {
         }
     }
 
+    /// A reliable connection closed: every transaction bound to it ends with
+    /// [`TuEvent::TransportError`] (RFC 3261 §18.2.2 would have the UAS open a new connection
+    /// for its responses; a gateway behind trunks does not, the peer retries).
+    pub fn handle_connection_closed(&mut self, connection: u64) {
+        let mut keys: Vec<TransactionKey> = self
+            .servers
+            .iter()
+            .filter(|(_, s)| s.reply_to.connection == Some(connection))
+            .map(|(k, _)| k.clone())
+            .chain(
+                self.clients
+                    .iter()
+                    .filter(|(_, c)| c.destination.connection == Some(connection))
+                    .map(|(k, _)| k.clone()),
+            )
+            .collect();
+        // HashMap order is random; keep the events deterministic.
+        keys.sort_by(|a, b| {
+            a.branch
+                .cmp(&b.branch)
+                .then(a.method.as_str().cmp(b.method.as_str()))
+        });
+        for key in keys {
+            self.handle_transport_error(&key);
+        }
+    }
+
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let TransactionLayer {
-            servers,
-            clients,
-            transmits,
-            events,
-            ..
-        } = self;
-        for (key, server) in servers.iter_mut() {
-            if server.poll_timeout().is_some_and(|t| t <= now) {
-                let mut out = Vec::new();
-                match &mut server.machine {
-                    ServerMachine::Invite(m) => m.handle_timeout(now, &mut out),
-                    ServerMachine::NonInvite(m) => m.handle_timeout(now),
+        // Fire in deadline order (ties by key), not hash order, so that the outputs, and any
+        // test run on virtual time, are the same on every run.
+        let mut due: Vec<(Instant, TransactionKey)> = self
+            .servers
+            .iter()
+            .filter_map(|(k, s)| s.poll_timeout().map(|t| (t, k)))
+            .chain(
+                self.clients
+                    .iter()
+                    .filter_map(|(k, c)| c.poll_timeout().map(|t| (t, k))),
+            )
+            .filter(|(t, _)| *t <= now)
+            .map(|(t, k)| (t, k.clone()))
+            .collect();
+        due.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| key_order(&a.1, &b.1)));
+        for (_, key) in due {
+            let mut out = Vec::new();
+            match key.role {
+                Role::Server => {
+                    let Some(server) = self.servers.get_mut(&key) else {
+                        continue;
+                    };
+                    match &mut server.machine {
+                        ServerMachine::Invite(m) => m.handle_timeout(now, &mut out),
+                        ServerMachine::NonInvite(m) => m.handle_timeout(now),
+                    }
+                    let dest = server.reply_to;
+                    dispatch(out, &key, dest, None, &mut self.transmits, &mut self.events);
+                    self.reap_server(&key);
                 }
-                dispatch(out, key, server.reply_to, None, transmits, events);
+                Role::Client => {
+                    let Some(client) = self.clients.get_mut(&key) else {
+                        continue;
+                    };
+                    match &mut client.machine {
+                        ClientMachine::Invite(m) => m.handle_timeout(now, &mut out),
+                        ClientMachine::NonInvite(m) => m.handle_timeout(now, &mut out),
+                    }
+                    let dest = client.destination;
+                    dispatch(out, &key, dest, None, &mut self.transmits, &mut self.events);
+                    self.reap_client(&key);
+                }
             }
         }
-        for (key, client) in clients.iter_mut() {
-            if client.poll_timeout().is_some_and(|t| t <= now) {
-                let mut out = Vec::new();
-                match &mut client.machine {
-                    ClientMachine::Invite(m) => m.handle_timeout(now, &mut out),
-                    ClientMachine::NonInvite(m) => m.handle_timeout(now, &mut out),
-                }
-                dispatch(out, key, client.destination, None, transmits, events);
-            }
-        }
-        servers.retain(|_, s| !s.is_terminated());
-        clients.retain(|_, c| !c.is_terminated());
     }
 
     /// The next message to send.
@@ -649,6 +701,16 @@ impl Default for TransactionLayer {
     fn default() -> Self {
         TransactionLayer::new(TimerConfig::default())
     }
+}
+
+/// A total order on keys for deterministic processing (`Method` has no `Ord`).
+fn key_order(a: &TransactionKey, b: &TransactionKey) -> std::cmp::Ordering {
+    let role = |k: &TransactionKey| matches!(k.role, Role::Client);
+    role(a)
+        .cmp(&role(b))
+        .then_with(|| a.branch.cmp(&b.branch))
+        .then_with(|| a.sent_by.cmp(&b.sent_by))
+        .then_with(|| a.method.as_str().cmp(b.method.as_str()))
 }
 
 /// RFC 3261 §18.2.1 and RFC 3581 §4: record where the request really came from in its top
@@ -1002,6 +1064,13 @@ mod tests {
         wrong.headers.set(HeaderName::CSeq, "2 INFO");
         layer.handle_response(t0(), wrong).unwrap();
         assert!(events(&mut layer).is_empty());
+        // A response with two Vias is not for a UA.
+        let mut two_vias = bye().response(200, "OK", None);
+        two_vias
+            .headers
+            .push(HeaderName::Via, "SIP/2.0/UDP other.example;branch=z9hG4bKo");
+        layer.handle_response(t0(), two_vias).unwrap();
+        assert!(events(&mut layer).is_empty());
         layer
             .handle_response(t0(), bye().response(200, "OK", None))
             .unwrap();
@@ -1072,6 +1141,32 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_connection_fails_its_transactions() {
+        let mut layer = TransactionLayer::new(TIMERS);
+        layer
+            .handle_request(t0(), invite(), tcp_from("192.0.2.10:51000", 7))
+            .unwrap();
+        layer
+            .handle_request(t0(), bye(), tcp_from("192.0.2.10:51001", 8))
+            .unwrap();
+        let keys: Vec<TransactionKey> = events(&mut layer)
+            .into_iter()
+            .filter_map(|e| match e {
+                TuEvent::NewRequest { key, .. } => Some(key),
+                _ => None,
+            })
+            .collect();
+        layer.handle_connection_closed(7);
+        assert_eq!(
+            events(&mut layer),
+            vec![TuEvent::TransportError {
+                key: keys[0].clone()
+            }]
+        );
+        assert_eq!(layer.len(), (1, 0));
+    }
+
+    #[test]
     fn timeout_and_transport_error_events() {
         let mut layer = TransactionLayer::new(TIMERS);
         let dest = Destination {
@@ -1094,5 +1189,44 @@ mod tests {
         );
         assert!(layer.is_empty());
         assert_eq!(layer.poll_timeout(), None);
+    }
+
+    proptest::proptest! {
+        /// Network input never panics the layer, whatever the headers the keys depend on say.
+        #[test]
+        fn arbitrary_headers_never_panic(
+            via in "(SIP/2\\.0/(UDP|TCP|xx) )?[a-z0-9.:\\[\\]]{0,20}(;[a-z]{1,7}(=[a-zA-Z0-9.\"]{0,9})?){0,3}|.{0,40}",
+            cseq in "[0-9]{0,11} ?(INVITE|ACK|CANCEL|BYE|[A-Z]{0,4})|.{0,20}",
+            from in "<sip:a@b>(;tag=[a-z0-9]{0,4})?|.{0,30}",
+            to in "<sip:c@d>(;tag=[a-z0-9]{0,4})?|.{0,30}",
+            method in 0usize..5,
+            status in 100u16..700,
+        ) {
+            let methods = [Method::Invite, Method::Ack, Method::Cancel, Method::Bye, Method::Info];
+            let mut req = Request::new(methods[method].clone(), "sip:x@y");
+            req.headers.push(HeaderName::Via, via);
+            req.headers.push(HeaderName::CSeq, cseq);
+            req.headers.push(HeaderName::From, from);
+            req.headers.push(HeaderName::To, to);
+            req.headers.push(HeaderName::CallId, "c");
+            let mut layer = TransactionLayer::new(TIMERS);
+            let src = udp_from("192.0.2.10:5060");
+            for _ in 0..2 {
+                let _ = layer.handle_request(t0(), req.clone(), src);
+                let _ = layer.handle_response(t0(), req.response(status, "X", Some("t")));
+            }
+            let _ = layer.handle_request(t0(), cancel_for(&req), src);
+            while let Some(ev) = layer.poll_event() {
+                if let TuEvent::NewRequest { key, request, .. } = ev {
+                    let _ = layer.send_response(t0(), &key, request.response(status, "X", None));
+                }
+            }
+            let mut dialogs = crate::sip::dialog::DialogLayer::new(TIMERS);
+            let _ = dialogs.match_request(&req);
+            let _ = dialogs.handle_ack(&req);
+            while let Some(at) = layer.poll_timeout() {
+                layer.handle_timeout(at);
+            }
+        }
     }
 }

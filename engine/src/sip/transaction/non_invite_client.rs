@@ -114,9 +114,12 @@ impl NonInviteClient {
                 interval,
             });
         }
-        if self.timer_k.is_some_and(|t| t <= now) && self.state == Completed {
+        if self.timer_k.is_some_and(|t| t <= now) {
+            // Cleared in any state so a stale deadline cannot spin the caller.
             self.timer_k = None;
-            self.state = Terminated;
+            if self.state == Completed {
+                self.state = Terminated;
+            }
         }
     }
 
@@ -185,10 +188,14 @@ mod tests {
     }
 
     #[test]
-    fn reliable_has_no_timer_e() {
+    fn reliable_has_no_timer_e_but_timer_f() {
         let mut out = Vec::new();
-        let tx = NonInviteClient::start(t0(), bye(), TIMERS, true, &mut out);
+        let mut tx = NonInviteClient::start(t0(), bye(), TIMERS, true, &mut out);
+        out.clear();
         assert_eq!(tx.poll_timeout(), Some(t0() + ms(32_000)));
+        tx.handle_timeout(t0() + ms(32_000), &mut out);
+        assert!(matches!(&out[..], [Action::Timeout]));
+        assert_eq!(tx.state(), Terminated);
     }
 
     #[test]
