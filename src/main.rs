@@ -81,7 +81,8 @@ fn main() -> ExitCode {
 }
 
 fn read_config(file: &PathBuf) -> anyhow::Result<Config> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     Ok(Config::from_toml(&text)?)
 }
 
@@ -112,7 +113,9 @@ fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("warn,voxgate=info,voxgate_actors=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if std::env::var_os("VOXGATE_LOG_JSON").is_some() {
         builder.json().init();
     } else {

@@ -13,13 +13,18 @@ fn sigterm_drains_live_calls_then_exits_zero() {
     let live = Sipp::new("uac_call.xml", node.sip).arg("-d").arg("3000");
     let mut live_child = live.spawn();
     assert!(
-        wait_until(Duration::from_secs(10), || node.metric("voxgate_active_calls") == 1.0),
+        wait_until(Duration::from_secs(10), || node
+            .metric("voxgate_active_calls")
+            == 1.0),
         "the live call did not start:\n{}",
         node.log()
     );
 
     node.terminate();
-    assert!(wait_until(Duration::from_secs(5), || node.http_get("/readyz").0 == 503));
+    assert!(wait_until(Duration::from_secs(5), || node
+        .http_get("/readyz")
+        .0
+        == 503));
 
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(common::scenario("invite_refused.xml")).unwrap();
@@ -28,6 +33,14 @@ fn sigterm_drains_live_calls_then_exits_zero() {
     Sipp::with_scenario_file(&path, node.sip).run_ok();
 
     let status = live_child.wait().expect("sipp ran");
-    assert!(status.success(), "the live call must finish normally during the drain");
-    assert_eq!(node.wait_exit(Duration::from_secs(20)), Some(0), "log:\n{}", node.log());
+    assert!(
+        status.success(),
+        "the live call must finish normally during the drain"
+    );
+    assert_eq!(
+        node.wait_exit(Duration::from_secs(20)),
+        Some(0),
+        "log:\n{}",
+        node.log()
+    );
 }

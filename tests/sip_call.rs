@@ -16,7 +16,9 @@ fn call_over_udp_ends_with_caller_bye() {
         node.metric("voxgate_calls_ended_total{outcome=\"CallerHangUp\"}") >= 1.0
     });
     assert!(ended, "call not counted as ended:\n{}", node.log());
-    assert!(wait_until(Duration::from_secs(10), || node.metric("voxgate_active_calls") == 0.0));
+    assert!(wait_until(Duration::from_secs(10), || node
+        .metric("voxgate_active_calls")
+        == 0.0));
 }
 
 #[test]
@@ -71,9 +73,11 @@ fn answered_rtp_port_echoes_media() {
         .expect("answer port");
     // An RTP packet (PCMA, seq 1) to the answered port comes straight back.
     let mut rtp = vec![0x80, 8, 0, 1, 0, 0, 0, 160, 0x11, 0x22, 0x33, 0x44];
-    rtp.extend(std::iter::repeat(0xd5).take(160));
+    rtp.extend(std::iter::repeat_n(0xd5, 160));
     let media = UdpSocket::bind("127.0.0.1:0").unwrap();
-    media.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    media
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     media.send_to(&rtp, ("127.0.0.1", port)).unwrap();
     let (n, _) = media.recv_from(&mut buf).expect("echoed RTP");
     assert_eq!(&buf[..n], &rtp[..]);

@@ -14,5 +14,7 @@ fn cancel_while_ringing_gets_487() {
         node.metric("voxgate_calls_ended_total{outcome=\"CallerCancelled\"}") >= 1.0
     });
     assert!(counted, "cancel not counted:\n{}", node.log());
-    assert!(wait_until(Duration::from_secs(10), || node.metric("voxgate_active_calls") == 0.0));
+    assert!(wait_until(Duration::from_secs(10), || node
+        .metric("voxgate_active_calls")
+        == 0.0));
 }

@@ -26,7 +26,10 @@ fn source_outside_every_trunk_acl_gets_403() {
     let (_dir, path) = refused_scenario(403);
     Sipp::with_scenario_file(&path, node.sip).run_ok();
     Sipp::with_scenario_file(&path, node.sip).tcp().run_ok();
-    assert_eq!(node.metric("voxgate_sip_requests_refused_total{status=\"403\"}"), 2.0);
+    assert_eq!(
+        node.metric("voxgate_sip_requests_refused_total{status=\"403\"}"),
+        2.0
+    );
 }
 
 #[test]
@@ -78,7 +81,8 @@ fn methods_and_malformed_messages_get_protocol_answers() {
 
     // Garbage: no answer can be routed, so none comes; counted as dropped.
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.send_to(b"\x16\x03\x01 not sip at all \xff\xfe", node.sip).unwrap();
+    sock.send_to(b"\x16\x03\x01 not sip at all \xff\xfe", node.sip)
+        .unwrap();
     assert!(wait_until(Duration::from_secs(5), || {
         node.metric("voxgate_sip_messages_rejected_total{status=\"dropped\"}") >= 1.0
     }));

@@ -14,6 +14,12 @@ fn retransmitted_invite_is_absorbed() {
         node.metric("voxgate_calls_ended_total{outcome=\"CallerHangUp\"}") == 1.0
     }));
     let setups = node.metric("voxgate_call_setup_seconds_count");
-    assert_eq!(setups, 1.0, "the retransmission must not start a second call");
-    assert_eq!(node.metric("voxgate_sip_requests_refused_total{status=\"482\"}"), 0.0);
+    assert_eq!(
+        setups, 1.0,
+        "the retransmission must not start a second call"
+    );
+    assert_eq!(
+        node.metric("voxgate_sip_requests_refused_total{status=\"482\"}"),
+        0.0
+    );
 }

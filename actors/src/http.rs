@@ -30,11 +30,17 @@ async fn readyz(state: web::Data<Arc<NodeState>>) -> HttpResponse {
 }
 
 async fn metrics(handle: web::Data<PrometheusHandle>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(handle.render())
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(handle.render())
 }
 
 async fn not_found() -> HttpResponse {
-    json_error(actix_web::http::StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+    json_error(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint",
+    )
 }
 
 /// Binds the HTTP server and returns it with the address it is bound to; the server must be
@@ -57,8 +63,9 @@ pub fn server(
     .disable_signals()
     .shutdown_timeout(2)
     .bind(addr)?;
-    let bound = server.addrs().first().copied().ok_or_else(|| {
-        std::io::Error::other(format!("HTTP listener {addr} bound no address"))
-    })?;
+    let bound =
+        server.addrs().first().copied().ok_or_else(|| {
+            std::io::Error::other(format!("HTTP listener {addr} bound no address"))
+        })?;
     Ok((server.run(), bound))
 }

@@ -30,9 +30,13 @@ pub fn run(config: voxgate_engine::config::Config) -> std::io::Result<()> {
         let registry = CallRegistry::new(arbiters.iter().map(|a| a.handle()).collect());
         let udp = Arc::new(udp);
         let outbound = Outbound::new(Arc::clone(&udp));
-        let endpoint =
-            SipEndpoint::new(Arc::clone(&state), outbound.clone(), registry.clone(), sip_addr)
-                .start();
+        let endpoint = SipEndpoint::new(
+            Arc::clone(&state),
+            outbound.clone(),
+            registry.clone(),
+            sip_addr,
+        )
+        .start();
         actix::spawn(crate::sip::udp::receive_loop(udp, endpoint.clone()));
         actix::spawn(crate::sip::tcp::accept_loop(
             tcp,
@@ -64,7 +68,9 @@ pub fn run(config: voxgate_engine::config::Config) -> std::io::Result<()> {
 
 /// One arbiter per core for the calls; the endpoint stays on the main one.
 fn worker_count() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// Binds UDP and TCP on the same port. With port 0 the kernel picks the UDP port and TCP
@@ -93,7 +99,12 @@ fn announce(sip: SocketAddr, http: SocketAddr) {
 
 fn is_demo_secret_exposed(state: &NodeState) -> bool {
     let public = !state.config.node.http_listen.ip().is_loopback();
-    public && state.config.bots.iter().any(|b| b.client_secret.as_deref() == Some("demo-secret"))
+    public
+        && state
+            .config
+            .bots
+            .iter()
+            .any(|b| b.client_secret.as_deref() == Some("demo-secret"))
 }
 
 async fn wait_for_shutdown_signal() {
@@ -124,7 +135,10 @@ async fn drain(state: &Arc<NodeState>, registry: &CallRegistry) {
         actix_rt::time::sleep(Duration::from_millis(100)).await;
     }
     if state.active_calls() > 0 {
-        tracing::warn!(active_calls = state.active_calls(), "drain deadline reached; ending calls");
+        tracing::warn!(
+            active_calls = state.active_calls(),
+            "drain deadline reached; ending calls"
+        );
         registry.hang_up_all();
         let grace = Instant::now();
         while state.active_calls() > 0 && grace.elapsed() < Duration::from_secs(5) {

@@ -55,7 +55,9 @@ impl NodeState {
             ) {
                 Ok(_) => {
                     metrics::gauge!(crate::metrics::ACTIVE_CALLS).set((current + 1) as f64);
-                    return Some(CallSlot { state: Arc::clone(self) });
+                    return Some(CallSlot {
+                        state: Arc::clone(self),
+                    });
                 }
                 Err(seen) => current = seen,
             }

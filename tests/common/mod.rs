@@ -66,7 +66,12 @@ impl Node {
             .arg("run")
             .arg("--config")
             .arg(&config_path)
-            .args(["--sip-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+            .args([
+                "--sip-listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+            ])
             .args(["--rtp-ports", &format!("{}-{}", rtp_lo, rtp_lo + 999)])
             .current_dir(dir.path())
             .env("RUST_LOG", "warn,voxgate=info,voxgate_actors=debug")
@@ -105,7 +110,13 @@ impl Node {
                 }
             }
         }
-        Node { child, sip: sip.unwrap(), http: http.unwrap(), dir, stderr_log }
+        Node {
+            child,
+            sip: sip.unwrap(),
+            http: http.unwrap(),
+            dir,
+            stderr_log,
+        }
     }
 
     /// Starts a node on the default configuration.
@@ -120,8 +131,13 @@ impl Node {
 
     /// Sends SIGTERM.
     pub fn terminate(&self) {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        assert!(status.map(|s| s.success()).unwrap_or(false), "kill -TERM failed");
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        assert!(
+            status.map(|s| s.success()).unwrap_or(false),
+            "kill -TERM failed"
+        );
     }
 
     /// Waits for the process to exit and returns its exit code.
@@ -165,19 +181,33 @@ impl Drop for Node {
 
 /// A tiny HTTP/1.0 GET, enough for health and metrics probes.
 pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect http");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut stream =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect http");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
     let mut text = String::new();
-    stream.read_to_string(&mut text).expect("read http response");
-    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    stream
+        .read_to_string(&mut text)
+        .expect("read http response");
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
 /// Where the SIPp scenarios live.
 pub fn scenario(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sipp")
+        .join(name)
 }
 
 /// A SIPp run against a node.
@@ -236,7 +266,11 @@ impl Sipp {
     /// Runs to completion and returns SIPp's output; panics with its error log if it failed.
     pub fn run_ok(self) -> Output {
         let out = self.run();
-        assert!(out.status.success(), "sipp failed: {}", describe(&out, &self.dir));
+        assert!(
+            out.status.success(),
+            "sipp failed: {}",
+            describe(&out, &self.dir)
+        );
         out
     }
 

@@ -139,7 +139,10 @@ impl Call {
     }
 
     fn on_invite(&mut self, key: TransactionKey, req: Request, ctx: &mut Context<Self>) {
-        self.invite = Some((key.clone(), req.clone()));
+        self.invite = Some((key.clone(), req));
+        let Some((_, req)) = self.invite.clone() else {
+            return;
+        };
         let rtp = match bind_rtp_pair(self.p.rtp_ports, self.p.local_ip) {
             Ok(pair) => pair,
             Err(e) => {
@@ -149,7 +152,13 @@ impl Call {
             }
         };
         let policy = AnswerPolicy {
-            codecs: self.p.trunk.codecs.iter().filter_map(|c| codec_kind(c)).collect(),
+            codecs: self
+                .p
+                .trunk
+                .codecs
+                .iter()
+                .filter_map(|c| codec_kind(c))
+                .collect(),
             local: LocalMedia {
                 address: self.p.local_ip,
                 rtp_port: rtp.port(),
@@ -172,7 +181,8 @@ impl Call {
                     .unwrap_or_else(|| "an SDP offer in the INVITE is required".into());
                 tracing::debug!(call_id = %self.p.call_id, %warning, "offer refused");
                 let mut resp = req.response(488, "Not Acceptable Here", Some(&self.to_tag));
-                resp.headers.push(HeaderName::Warning, format!("399 voxgate \"{warning}\""));
+                resp.headers
+                    .push(HeaderName::Warning, format!("399 voxgate \"{warning}\""));
                 self.send_final(key, resp, ctx);
                 return;
             }
@@ -182,13 +192,21 @@ impl Call {
         self.sdp = Some(session);
         self.start_echo(rtp);
 
-        let delay = self.p.bot.as_ref().map(|b| b.builtin.answer_delay_ms).unwrap_or(0);
+        let delay = self
+            .p
+            .bot
+            .as_ref()
+            .map(|b| b.builtin.answer_delay_ms)
+            .unwrap_or(0);
         if delay == 0 {
             self.answer(body, ctx);
         } else {
             self.phase = Phase::Ringing;
             let ringing = req.response(180, "Ringing", Some(&self.to_tag));
-            self.p.sip.do_send(Respond { key, response: with_contact(ringing, &self.p) });
+            self.p.sip.do_send(Respond {
+                key,
+                response: with_contact(ringing, &self.p),
+            });
             ctx.run_later(Duration::from_millis(delay), move |call, ctx| {
                 if call.phase == Phase::Ringing {
                     call.answer(body, ctx);
@@ -198,23 +216,34 @@ impl Call {
     }
 
     fn answer(&mut self, sdp: Vec<u8>, _ctx: &mut Context<Self>) {
-        let Some((key, req)) = self.invite.clone() else { return };
+        let Some((key, req)) = self.invite.clone() else {
+            return;
+        };
         let mut ok = req.response(200, "OK", Some(&self.to_tag));
         if self.p.trunk.profile == Profile::ZoomCc {
             let names = &self.p.trunk.headers;
-            ok.headers.push(HeaderName::from_wire(&names.session_id), self.session_id.clone());
+            ok.headers.push(
+                HeaderName::from_wire(&names.session_id),
+                self.session_id.clone(),
+            );
             if let Some(bot) = &self.p.bot {
-                ok.headers.push(HeaderName::from_wire(&names.bot_id), bot.id.clone());
+                ok.headers
+                    .push(HeaderName::from_wire(&names.bot_id), bot.id.clone());
             }
         }
-        ok.headers.push(HeaderName::Allow, voxgate_engine::routing::ALLOW);
+        ok.headers
+            .push(HeaderName::Allow, voxgate_engine::routing::ALLOW);
         ok.headers.push(HeaderName::ContentType, "application/sdp");
         ok.body = sdp;
         let ok = with_contact(ok, &self.p);
         self.dialog = Some(DialogId {
             call_id: self.p.call_id.clone(),
             local_tag: self.to_tag.clone(),
-            remote_tag: req.from().ok().and_then(|f| f.tag().map(str::to_owned)).unwrap_or_default(),
+            remote_tag: req
+                .from()
+                .ok()
+                .and_then(|f| f.tag().map(str::to_owned))
+                .unwrap_or_default(),
         });
         self.phase = Phase::Answered;
         metrics::histogram!(crate::metrics::SETUP_SECONDS)
@@ -222,19 +251,23 @@ impl Call {
         self.p.sip.do_send(Respond { key, response: ok });
     }
 
-    fn on_request(&mut self, key: TransactionKey, req: Request, ctx: &mut Context<Self>) {
+    fn on_request(&mut self, key: TransactionKey, req: &Request, ctx: &mut Context<Self>) {
         match req.method {
             Method::Bye => {
-                self.reply(key, &req, 200, "OK");
+                self.reply(key, req, 200, "OK");
                 self.end("CallerHangUp", ctx);
             }
-            Method::Invite | Method::Update if is_sdp(&req) => self.reoffer(key, &req),
-            Method::Invite | Method::Update => self.reply(key, &req, 200, "OK"),
-            Method::Info | Method::Options => self.reply(key, &req, 200, "OK"),
+            Method::Invite | Method::Update if is_sdp(req) => self.reoffer(key, req),
+            Method::Invite | Method::Update => self.reply(key, req, 200, "OK"),
+            Method::Info | Method::Options => self.reply(key, req, 200, "OK"),
             _ => {
                 let mut resp = req.response(501, "Not Implemented", None);
-                resp.headers.push(HeaderName::Allow, voxgate_engine::routing::ALLOW);
-                self.p.sip.do_send(Respond { key, response: resp });
+                resp.headers
+                    .push(HeaderName::Allow, voxgate_engine::routing::ALLOW);
+                self.p.sip.do_send(Respond {
+                    key,
+                    response: resp,
+                });
             }
         }
     }
@@ -252,7 +285,10 @@ impl Call {
                 let mut ok = req.response(200, "OK", None);
                 ok.headers.push(HeaderName::ContentType, "application/sdp");
                 ok.body = answer.sdp.to_bytes();
-                self.p.sip.do_send(Respond { key, response: with_contact(ok, &self.p) });
+                self.p.sip.do_send(Respond {
+                    key,
+                    response: with_contact(ok, &self.p),
+                });
             }
             Err(e) => {
                 let status = e.status_code();
@@ -262,7 +298,10 @@ impl Call {
     }
 
     fn reply(&self, key: TransactionKey, req: &Request, status: u16, reason: &str) {
-        self.p.sip.do_send(Respond { key, response: req.response(status, reason, None) });
+        self.p.sip.do_send(Respond {
+            key,
+            response: req.response(status, reason, None),
+        });
     }
 
     /// A final non-2xx to the INVITE, then the call is over.
@@ -276,8 +315,15 @@ impl Call {
     }
 
     fn send_final(&mut self, key: TransactionKey, resp: Response, ctx: &mut Context<Self>) {
-        let outcome = if resp.status == 488 { "SdpRejected" } else { "Refused" };
-        self.p.sip.do_send(Respond { key, response: resp });
+        let outcome = if resp.status == 488 {
+            "SdpRejected"
+        } else {
+            "Refused"
+        };
+        self.p.sip.do_send(Respond {
+            key,
+            response: resp,
+        });
         self.end(outcome, ctx);
     }
 
@@ -318,7 +364,10 @@ impl Call {
         if let Some(h) = self.media.take() {
             ctx.cancel_future(h);
         }
-        self.p.sip.do_send(CallGone { call_id: self.p.call_id.clone(), dialog: self.dialog.clone() });
+        self.p.sip.do_send(CallGone {
+            call_id: self.p.call_id.clone(),
+            dialog: self.dialog.clone(),
+        });
         self.slot.take();
         ctx.stop();
     }
@@ -336,10 +385,11 @@ fn codec_kind(name: &str) -> Option<CodecKind> {
 
 fn is_sdp(req: &Request) -> bool {
     !req.body.is_empty()
-        && req
-            .headers
-            .get(&HeaderName::ContentType)
-            .is_some_and(|ct| ct.trim().to_ascii_lowercase().starts_with("application/sdp"))
+        && req.headers.get(&HeaderName::ContentType).is_some_and(|ct| {
+            ct.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/sdp")
+        })
 }
 
 fn with_contact(mut resp: Response, p: &CallParams) -> Response {
@@ -349,7 +399,10 @@ fn with_contact(mut resp: Response, p: &CallParams) -> Response {
         TransportKind::Tls => ";transport=tls",
     };
     let addr = SocketAddr::new(p.local_ip, p.endpoint.port());
-    resp.headers.push(HeaderName::Contact, format!("<sip:voxgate@{addr}{transport}>"));
+    resp.headers.push(
+        HeaderName::Contact,
+        format!("<sip:voxgate@{addr}{transport}>"),
+    );
     resp
 }
 
@@ -371,7 +424,7 @@ impl Handler<CallEvent> for Call {
         }
         match event {
             CallEvent::Invite { key, request, .. } => self.on_invite(key, request, ctx),
-            CallEvent::Request { key, request } => self.on_request(key, request, ctx),
+            CallEvent::Request { key, request } => self.on_request(key, &request, ctx),
             CallEvent::Ack { .. } => {
                 if self.phase == Phase::Answered {
                     self.phase = Phase::Confirmed;
@@ -379,7 +432,10 @@ impl Handler<CallEvent> for Call {
             }
             CallEvent::Cancelled { key } => {
                 if matches!(self.phase, Phase::Starting | Phase::Ringing) {
-                    self.p.sip.do_send(Terminate { key, to_tag: Some(self.to_tag.clone()) });
+                    self.p.sip.do_send(Terminate {
+                        key,
+                        to_tag: Some(self.to_tag.clone()),
+                    });
                     self.end("CallerCancelled", ctx);
                 }
             }
@@ -404,7 +460,10 @@ impl Handler<Shutdown> for Call {
         match self.phase {
             Phase::Starting | Phase::Ringing => self.refuse(503, "Service Unavailable", ctx),
             Phase::Answered | Phase::Confirmed => {
-                let reason = (HeaderName::Reason, "SIP;cause=503;text=\"node shutting down\"".to_owned());
+                let reason = (
+                    HeaderName::Reason,
+                    "SIP;cause=503;text=\"node shutting down\"".to_owned(),
+                );
                 self.bye(vec![reason]);
                 self.end("NodeShutdown", ctx);
             }

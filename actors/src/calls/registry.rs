@@ -25,7 +25,11 @@ impl CallRegistry {
     /// A registry that starts calls on `arbiters` in turn (on the current one if empty).
     pub fn new(arbiters: Vec<ArbiterHandle>) -> CallRegistry {
         CallRegistry {
-            inner: Arc::new(Inner { calls: DashMap::new(), arbiters, next: AtomicUsize::new(0) }),
+            inner: Arc::new(Inner {
+                calls: DashMap::new(),
+                arbiters,
+                next: AtomicUsize::new(0),
+            }),
         }
     }
 

@@ -32,17 +32,29 @@ pub fn bind_rtp_pair(range: PortRange, ip: IpAddr) -> std::io::Result<RtpPair> {
     let first_even = range.lo + (range.lo & 1);
     let pairs = u32::from(range.hi.saturating_sub(first_even) + 1) / 2;
     if pairs == 0 {
-        return Err(std::io::Error::other(format!("RTP range {range} holds no port pair")));
+        return Err(std::io::Error::other(format!(
+            "RTP range {range} holds no port pair"
+        )));
     }
     let start = CURSOR.fetch_add(1, Ordering::Relaxed);
     for i in 0..pairs {
         // pairs <= 32768 and the port stays within range.hi, so the cast cannot truncate.
         let port = first_even + (((start + i) % pairs) * 2) as u16;
-        let Ok(rtp) = std::net::UdpSocket::bind(SocketAddr::new(ip, port)) else { continue };
-        let Ok(rtcp) = std::net::UdpSocket::bind(SocketAddr::new(ip, port + 1)) else { continue };
+        let Ok(rtp) = std::net::UdpSocket::bind(SocketAddr::new(ip, port)) else {
+            continue;
+        };
+        let Ok(rtcp) = std::net::UdpSocket::bind(SocketAddr::new(ip, port + 1)) else {
+            continue;
+        };
         rtp.set_nonblocking(true)?;
         rtcp.set_nonblocking(true)?;
-        return Ok(RtpPair { rtp: UdpSocket::from_std(rtp)?, rtcp: UdpSocket::from_std(rtcp)? });
+        return Ok(RtpPair {
+            rtp: UdpSocket::from_std(rtp)?,
+            rtcp: UdpSocket::from_std(rtcp)?,
+        });
     }
-    Err(std::io::Error::new(std::io::ErrorKind::AddrInUse, format!("no free RTP port pair in {range}")))
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        format!("no free RTP port pair in {range}"),
+    ))
 }

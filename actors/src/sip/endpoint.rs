@@ -144,7 +144,7 @@ impl SipEndpoint {
 
     fn on_inbound(&mut self, now: Instant, origin: Origin, bytes: &[u8]) {
         let info = transport_info(origin);
-        let message = match parse(&bytes, &self.limits) {
+        let message = match parse(bytes, &self.limits) {
             Ok(m) => m,
             Err(e) => {
                 let tag = new_tag(&mut self.rng);
@@ -222,7 +222,10 @@ impl SipEndpoint {
     }
 
     fn arm_timer(&mut self, ctx: &mut Context<Self>) {
-        let next = match (self.transactions.poll_timeout(), self.dialogs.poll_timeout()) {
+        let next = match (
+            self.transactions.poll_timeout(),
+            self.dialogs.poll_timeout(),
+        ) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -247,7 +250,11 @@ impl SipEndpoint {
 
     fn on_tu_event(&mut self, now: Instant, event: TuEvent) {
         match event {
-            TuEvent::NewRequest { key, request, source } => self.on_new_request(now, key, request, source),
+            TuEvent::NewRequest {
+                key,
+                request,
+                source,
+            } => self.on_new_request(now, key, request, source),
             TuEvent::Response { key, response } => {
                 let final_response = response.status >= 200;
                 let owner = if final_response {
@@ -260,7 +267,9 @@ impl SipEndpoint {
                 }
             }
             TuEvent::Ack { request, .. } => {
-                let Ok(call_id) = request.call_id().map(str::to_owned) else { return };
+                let Ok(call_id) = request.call_id().map(str::to_owned) else {
+                    return;
+                };
                 if self.dialogs.handle_ack(&request).is_some() {
                     if let Some(call) = self.registry.get(&call_id) {
                         call.do_send(CallEvent::Ack { request });
@@ -272,11 +281,17 @@ impl SipEndpoint {
                     call.do_send(CallEvent::Cancelled { key: invite_key });
                 } else {
                     // No call owns it (refused INVITE already answered): end it here.
-                    let _ = self.transactions.send_request_terminated(now, &invite_key, None);
+                    let _ = self
+                        .transactions
+                        .send_request_terminated(now, &invite_key, None);
                 }
             }
             TuEvent::Timeout { key } | TuEvent::TransportError { key } => {
-                if let Some(call) = self.server_owner.remove(&key).or_else(|| self.client_owner.remove(&key)) {
+                if let Some(call) = self
+                    .server_owner
+                    .remove(&key)
+                    .or_else(|| self.client_owner.remove(&key))
+                {
                     call.do_send(CallEvent::TransactionFailed { key });
                 }
             }
@@ -289,7 +304,11 @@ impl SipEndpoint {
 
     fn on_dialog_event(&mut self, now: Instant, event: DialogEvent) {
         match event {
-            DialogEvent::Retransmit2xx { invite_key, response, .. } => {
+            DialogEvent::Retransmit2xx {
+                invite_key,
+                response,
+                ..
+            } => {
                 let _ = self.transactions.send_response(now, &invite_key, response);
             }
             DialogEvent::AckTimeout { id } => {
@@ -301,8 +320,18 @@ impl SipEndpoint {
         }
     }
 
-    fn on_new_request(&mut self, now: Instant, key: TransactionKey, req: Request, source: TransportInfo) {
-        let in_dialog = req.to().ok().and_then(|to| to.tag().map(str::to_owned)).is_some();
+    fn on_new_request(
+        &mut self,
+        now: Instant,
+        key: TransactionKey,
+        req: Request,
+        source: TransportInfo,
+    ) {
+        let in_dialog = req
+            .to()
+            .ok()
+            .and_then(|to| to.tag().map(str::to_owned))
+            .is_some();
         if in_dialog {
             let call_id = req.call_id().unwrap_or_default().to_owned();
             match self.dialogs.match_request(&req) {
@@ -324,7 +353,10 @@ impl SipEndpoint {
         }
 
         let config = Arc::clone(&self.state.config);
-        let load = Load { draining: self.state.is_draining(), full: false };
+        let load = Load {
+            draining: self.state.is_draining(),
+            full: false,
+        };
         match routing::decide(&config, source.source.ip(), &req, load) {
             Decision::Options => {
                 let tag = new_tag(&mut self.rng);
@@ -360,17 +392,34 @@ impl SipEndpoint {
                 let call = Call::new(params, slot);
                 let addr = self.registry.spawn(&call_id, call);
                 self.server_owner.insert(key.clone(), addr.clone());
-                addr.do_send(CallEvent::Invite { key, request: req, source });
+                addr.do_send(CallEvent::Invite {
+                    key,
+                    request: req,
+                    source,
+                });
             }
         }
     }
 
     /// Answers a request with the node's own refusal (or 481) and counts it.
-    fn answer(&mut self, now: Instant, key: &TransactionKey, req: &Request, status: u16, reason: &'static str) {
+    fn answer(
+        &mut self,
+        now: Instant,
+        key: &TransactionKey,
+        req: &Request,
+        status: u16,
+        reason: &'static str,
+    ) {
         metrics::counter!(crate::metrics::SIP_REFUSED, "status" => status.to_string()).increment(1);
         tracing::debug!(status, method = %req.method, "refusing request");
         let tag = new_tag(&mut self.rng);
-        let resp = routing::refusal(req, status, reason, &tag, self.state.config.node.retry_after_secs);
+        let resp = routing::refusal(
+            req,
+            status,
+            reason,
+            &tag,
+            self.state.config.node.retry_after_secs,
+        );
         let _ = self.transactions.send_response(now, key, resp);
     }
 
@@ -446,7 +495,11 @@ fn kind_of(kind: TransportKind) -> Kind {
 
 /// Where a stateless error answer goes: back where the message came from.
 fn reply_destination(info: &TransportInfo) -> Destination {
-    Destination { kind: info.kind, addr: info.source, connection: info.connection }
+    Destination {
+        kind: info.kind,
+        addr: info.source,
+        connection: info.connection,
+    }
 }
 
 impl Actor for SipEndpoint {
@@ -478,7 +531,11 @@ impl Handler<Respond> for SipEndpoint {
         if let (Some(req), Some(source)) = (request, source) {
             let creates_dialog = req.method == Method::Invite
                 && (101..300).contains(&response.status)
-                && response.to().ok().and_then(|t| t.tag().map(|_| ())).is_some();
+                && response
+                    .to()
+                    .ok()
+                    .and_then(|t| t.tag().map(|_| ()))
+                    .is_some();
             if creates_dialog {
                 let local = self.local_endpoint(source.kind, self.media_ip(source));
                 match self.dialogs.create_uas(&req, &response, local) {
@@ -524,7 +581,9 @@ impl Handler<Terminate> for SipEndpoint {
     fn handle(&mut self, msg: Terminate, ctx: &mut Context<Self>) {
         let now = Instant::now();
         self.server_owner.remove(&msg.key);
-        let _ = self.transactions.send_request_terminated(now, &msg.key, msg.to_tag.as_deref());
+        let _ = self
+            .transactions
+            .send_request_terminated(now, &msg.key, msg.to_tag.as_deref());
         self.pump(now, ctx);
     }
 }
@@ -533,8 +592,12 @@ impl Handler<SendInDialog> for SipEndpoint {
     type Result = ();
     fn handle(&mut self, msg: SendInDialog, ctx: &mut Context<Self>) {
         let now = Instant::now();
-        let Some(flow) = self.flows.get(&msg.dialog).copied() else { return };
-        let Some(dialog) = self.dialogs.get_mut(&msg.dialog) else { return };
+        let Some(flow) = self.flows.get(&msg.dialog).copied() else {
+            return;
+        };
+        let Some(dialog) = self.dialogs.get_mut(&msg.dialog) else {
+            return;
+        };
         let mut req = dialog.request(msg.method.clone(), &mut self.rng);
         if msg.method == Method::Bye {
             dialog.terminate();
@@ -546,10 +609,17 @@ impl Handler<SendInDialog> for SipEndpoint {
             req.headers.push(HeaderName::ContentType, content_type);
             req.body = body;
         }
-        req.headers.push(HeaderName::UserAgent, self.state.config.sip.user_agent.clone());
+        req.headers.push(
+            HeaderName::UserAgent,
+            self.state.config.sip.user_agent.clone(),
+        );
         // In-dialog requests go back over the flow the dialog came in on (the caller's source
         // address and connection): it traverses NAT and reuses the TCP connection.
-        let destination = Destination { kind: flow.kind, addr: flow.source, connection: flow.connection };
+        let destination = Destination {
+            kind: flow.kind,
+            addr: flow.source,
+            connection: flow.connection,
+        };
         match self.transactions.send_request(now, req, destination) {
             Ok(key) => {
                 if let Some(call) = msg.reply_to {

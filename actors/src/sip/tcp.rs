@@ -26,7 +26,10 @@ pub(crate) async fn accept_loop(
     max_message_bytes: usize,
 ) {
     let permits = Arc::new(Semaphore::new(max_connections.max(1)));
-    let framer = Framer::new(Limits { max_message_bytes, ..Limits::DEFAULT });
+    let framer = Framer::new(Limits {
+        max_message_bytes,
+        ..Limits::DEFAULT
+    });
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(v) => v,
@@ -58,7 +61,9 @@ async fn serve_connection(
     outbound: Outbound,
     framer: Framer,
 ) {
-    let Ok(local) = stream.local_addr() else { return };
+    let Ok(local) = stream.local_addr() else {
+        return;
+    };
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
@@ -72,7 +77,12 @@ async fn serve_connection(
         let _ = writer.shutdown().await;
     });
 
-    let origin = Origin { kind: Kind::Tcp, source: peer, local, connection: Some(id) };
+    let origin = Origin {
+        kind: Kind::Tcp,
+        source: peer,
+        local,
+        connection: Some(id),
+    };
     let mut buf: Vec<u8> = Vec::with_capacity(8192);
     let mut chunk = vec![0u8; 16 * 1024];
     'read: loop {

@@ -32,11 +32,25 @@ pub(crate) async fn receive_loop(socket: Arc<UdpSocket>, endpoint: Addr<SipEndpo
                 return;
             }
         };
-        if buf[..n].iter().all(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t' | 0)) {
+        if buf[..n]
+            .iter()
+            .all(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t' | 0))
+        {
             continue; // keep-alive (RFC 5626 CRLF) or padding
         }
-        let origin = Origin { kind: Kind::Udp, source, local, connection: None };
-        if endpoint.try_send(Inbound { origin, bytes: buf[..n].to_vec() }).is_err() {
+        let origin = Origin {
+            kind: Kind::Udp,
+            source,
+            local,
+            connection: None,
+        };
+        if endpoint
+            .try_send(Inbound {
+                origin,
+                bytes: buf[..n].to_vec(),
+            })
+            .is_err()
+        {
             metrics::counter!(crate::metrics::SIP_REJECTED, "status" => "dropped").increment(1);
         }
     }
