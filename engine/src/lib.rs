@@ -7,8 +7,10 @@
 //! - [`config`]: the node configuration (`config/default.toml` is embedded in the binary).
 //! - [`routing`]: node policy for out-of-dialog requests (ACL, DID routes, refusals).
 //! - [`sip`]: the SIP message facade, transactions and dialogs.
+//! - [`rtp`]: the RTP/RTCP session core (latching, sequencing, statistics, reports, sending).
 #![warn(unreachable_pub, missing_docs)]
 
 pub mod config;
 pub mod routing;
+pub mod rtp;
 pub mod sip;
