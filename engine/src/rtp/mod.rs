@@ -11,8 +11,14 @@
 mod error;
 pub mod packet;
 pub mod rtcp;
+pub mod sender;
 pub mod sequence;
+pub mod session;
 pub mod stats;
 
 pub use error::RtpError;
 pub use packet::{RtpHeader, RtpPacket};
+pub use sender::{Sender, SenderConfig, Sent};
+pub use session::{
+    Channel, Event, MediaKind, Received, RtpSession, SessionConfig, SessionStats, Transmit,
+};
