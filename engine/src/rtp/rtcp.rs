@@ -461,7 +461,6 @@ impl<'a> RtcpCompound<'a> {
         let buf = self.rest;
         let (&[b0, pt, l0, l1], _) = buf
             .split_first_chunk::<HEADER_LEN>()
-            .map(|(h, r)| (h, r))
             .ok_or(RtpError::TooShort(buf.len()))?;
         let version = b0 >> 6;
         if version != 2 {

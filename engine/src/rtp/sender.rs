@@ -66,7 +66,7 @@ pub enum Sent {
 
 impl Sent {
     /// Length of the packet written, if any.
-    pub fn len(self) -> Option<usize> {
+    pub fn packet_len(self) -> Option<usize> {
         match self {
             Self::Nothing => None,
             Self::Audio(n) | Self::Dtmf(n) => Some(n),
@@ -281,7 +281,7 @@ mod tests {
     fn send(s: &mut Sender, audio: Option<&[u8]>) -> Option<(RtpPacket<'static>, Sent)> {
         let buf: &'static mut [u8] = Box::leak(vec![0u8; 256].into_boxed_slice());
         let sent = s.next_packet(audio, 160, buf).unwrap();
-        let len = sent.len()?;
+        let len = sent.packet_len()?;
         Some((RtpPacket::parse(&buf[..len]).unwrap(), sent))
     }
 

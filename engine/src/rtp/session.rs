@@ -584,7 +584,7 @@ impl RtpSession {
         }
         let timestamp = self.sender.timestamp();
         let sent = self.sender.next_packet(audio, samples, out)?;
-        let (Some(len), Some(destination)) = (sent.len(), self.remote()) else {
+        let (Some(len), Some(destination)) = (sent.packet_len(), self.remote()) else {
             return Ok(None);
         };
         self.last_frame = Some((now, timestamp));
@@ -781,4 +781,507 @@ fn pt_set(pts: &[u8]) -> u128 {
     pts.iter()
         .filter(|pt| **pt < 128)
         .fold(0, |set, pt| set | (1u128 << pt))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rtp::rtcp::{parse_compound, RtcpPacket};
+    use crate::rtp::RtpHeader;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+    use std::time::UNIX_EPOCH;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn config() -> SessionConfig {
+        let mut c = SessionConfig::new(0, 8000, "test@voxgate");
+        c.dtmf_payload_type = Some(101);
+        c.remote = Some(addr("10.0.0.2:4000"));
+        c
+    }
+
+    fn session(c: SessionConfig, now: Instant, seed: u64) -> RtpSession {
+        let wallclock = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        RtpSession::new(c, now, wallclock, Box::new(StdRng::seed_from_u64(seed)))
+    }
+
+    fn rtp(seq: u16, ts: u32, ssrc: u32, pt: u8) -> Vec<u8> {
+        let mut buf = vec![0u8; 200];
+        let header = RtpHeader {
+            payload_type: pt,
+            marker: false,
+            sequence: seq,
+            timestamp: ts,
+            ssrc,
+        };
+        let len = header.build(&[0xd5; 160], &mut buf).unwrap();
+        buf.truncate(len);
+        buf
+    }
+
+    fn events(s: &mut RtpSession) -> Vec<Event> {
+        std::iter::from_fn(|| s.poll_event()).collect()
+    }
+
+    /// Feeds packets `seqs` of `ssrc` from `from`, 20 ms apart starting at `t`; returns how many
+    /// were delivered.
+    fn feed(
+        s: &mut RtpSession,
+        t: &mut Instant,
+        from: SocketAddr,
+        ssrc: u32,
+        seqs: &[u16],
+    ) -> usize {
+        let mut delivered = 0;
+        for &seq in seqs {
+            let p = rtp(seq, u32::from(seq).wrapping_mul(160), ssrc, 0);
+            if s.handle_packet(*t, from, &p).unwrap().is_some() {
+                delivered += 1;
+            }
+            *t += Duration::from_millis(20);
+        }
+        delivered
+    }
+
+    #[test]
+    fn latches_to_the_first_source_and_sends_there() {
+        let t0 = Instant::now();
+        let mut s = session(config(), t0, 1);
+        let mut out = [0u8; 1500];
+        let tx = s
+            .send_frame(t0, Some(&[0; 160]), 160, &mut out)
+            .unwrap()
+            .unwrap();
+        assert_eq!(tx.destination, addr("10.0.0.2:4000"));
+        let nat = addr("192.0.2.9:5000");
+        let mut t = t0;
+        assert_eq!(feed(&mut s, &mut t, nat, 7, &[100, 101, 102]), 2);
+        assert_eq!(
+            events(&mut s),
+            [
+                Event::Latched { remote: nat },
+                Event::SourceChanged { old: None, new: 7 }
+            ]
+        );
+        let tx = s
+            .send_frame(t, Some(&[0; 160]), 160, &mut out)
+            .unwrap()
+            .unwrap();
+        assert_eq!(tx.destination, nat);
+        assert_eq!(s.stats().latched, Some(nat));
+        assert_eq!(s.stats().remote_ssrc, Some(7));
+    }
+
+    #[test]
+    fn relatching_needs_consecutive_packets_from_the_new_address() {
+        let t0 = Instant::now();
+        let mut s = session(config(), t0, 1);
+        let a = addr("192.0.2.1:5000");
+        let b = addr("192.0.2.2:6000");
+        let mut t = t0;
+        feed(&mut s, &mut t, a, 7, &[1, 2, 3]);
+        events(&mut s);
+        // A spoofer interleaved with the genuine stream never reaches 5 in a row.
+        assert_eq!(feed(&mut s, &mut t, b, 7, &[4, 5, 6, 7]), 0);
+        assert_eq!(feed(&mut s, &mut t, a, 7, &[8]), 1);
+        assert_eq!(feed(&mut s, &mut t, b, 7, &[9, 10, 11, 12]), 0);
+        assert!(events(&mut s).is_empty());
+        assert_eq!(s.remote(), Some(a));
+        // The stream really moved: the fifth consecutive packet re-latches.
+        assert_eq!(feed(&mut s, &mut t, b, 7, &[13, 14]), 2);
+        assert_eq!(events(&mut s), [Event::Relatched { from: a, to: b }]);
+        assert_eq!(s.remote(), Some(b));
+        assert_eq!(s.stats().dropped_source, 8);
+        // Now the old address is the stranger.
+        assert_eq!(feed(&mut s, &mut t, a, 7, &[15]), 0);
+    }
+
+    #[test]
+    fn restricting_to_the_signalled_ip_ignores_other_hosts() {
+        let t0 = Instant::now();
+        let mut c = config();
+        c.restrict_to_signalled_ip = true;
+        let mut s = session(c, t0, 1);
+        let mut t = t0;
+        assert_eq!(
+            feed(&mut s, &mut t, addr("192.0.2.1:4000"), 7, &[1, 2, 3]),
+            0
+        );
+        assert_eq!(s.stats().latched, None);
+        // Same IP, other port (a NAT keeping the address): latched.
+        assert_eq!(
+            feed(&mut s, &mut t, addr("10.0.0.2:4444"), 7, &[4, 5, 6]),
+            2
+        );
+        assert_eq!(s.remote(), Some(addr("10.0.0.2:4444")));
+    }
+
+    #[test]
+    fn payload_types_are_filtered_and_events_classified() {
+        let t0 = Instant::now();
+        let mut c = config();
+        c.min_sequential = 1;
+        let mut s = session(c, t0, 1);
+        let from = addr("10.0.0.2:4000");
+        assert!(s
+            .handle_packet(t0, from, &rtp(1, 0, 7, 8))
+            .unwrap()
+            .is_none());
+        assert_eq!(s.stats().dropped_payload_type, 1);
+        // A packet with a wrong payload type does not latch.
+        assert_eq!(s.stats().latched, None);
+        let audio = rtp(2, 160, 7, 0);
+        let audio = s.handle_packet(t0, from, &audio).unwrap().unwrap();
+        assert_eq!(audio.kind, MediaKind::Audio);
+        let event = rtp(3, 320, 7, 101);
+        let r = s.handle_packet(t0, from, &event).unwrap().unwrap();
+        assert_eq!(r.kind, MediaKind::TelephoneEvent);
+        assert_eq!(r.timestamp, 320);
+        assert_eq!(r.payload.len(), 160);
+        assert!(s.handle_packet(t0, from, &[1, 2, 3]).is_err());
+        assert_eq!(s.stats().malformed, 1);
+    }
+
+    #[test]
+    fn ssrc_change_switches_after_probation_and_keeps_totals() {
+        let t0 = Instant::now();
+        let mut s = session(config(), t0, 1);
+        let from = addr("10.0.0.2:4000");
+        let mut t = t0;
+        // Source 7: valid from seq 2, 5 and 6 lost.
+        feed(&mut s, &mut t, from, 7, &[1, 2, 3, 4, 7, 8]);
+        assert_eq!(s.stats().packets_lost, 2);
+        events(&mut s);
+        // Source 9 replaces it (e.g. the far end switched media servers).
+        assert_eq!(feed(&mut s, &mut t, from, 9, &[500]), 0);
+        assert_eq!(s.stats().remote_ssrc, Some(7));
+        assert_eq!(feed(&mut s, &mut t, from, 9, &[501, 502]), 2);
+        assert_eq!(
+            events(&mut s),
+            [Event::SourceChanged {
+                old: Some(7),
+                new: 9
+            }]
+        );
+        // A stray packet of the old source does not flip back.
+        assert_eq!(feed(&mut s, &mut t, from, 7, &[9]), 0);
+        assert_eq!(feed(&mut s, &mut t, from, 9, &[503, 505]), 2);
+        let st = s.stats();
+        assert_eq!(st.remote_ssrc, Some(9));
+        assert_eq!(st.packets_lost, 3);
+        assert_eq!(st.packets_received, 5 + 4);
+    }
+
+    #[test]
+    fn loss_reordering_and_duplicates_across_sequence_wrap() {
+        let t0 = Instant::now();
+        let mut s = session(config(), t0, 1);
+        let from = addr("10.0.0.2:4000");
+        let mut t = t0;
+        let seqs = [65531, 65532, 65533, 65535, 0, 65534, 2, 2, 3, 5];
+        // 65531 is probation; 1 and 4 are lost; 65534 is late; one 2 is a duplicate.
+        assert_eq!(feed(&mut s, &mut t, from, 7, &seqs), 8);
+        let st = s.stats();
+        assert_eq!(st.packets_lost, 2);
+        assert_eq!(st.late, 1);
+        assert_eq!(st.duplicates, 1);
+        let late = rtp(4, 4 * 160, 7, 0);
+        let r = s.handle_packet(t, from, &late).unwrap().unwrap();
+        assert!(r.late);
+        assert_eq!(r.extended_sequence, 65536 + 4);
+        assert_eq!(s.stats().packets_lost, 1);
+    }
+
+    #[test]
+    fn jitter_in_ms_from_arrival_times() {
+        let t0 = Instant::now();
+        let mut c = config();
+        c.min_sequential = 1;
+        let mut s = session(c, t0, 1);
+        let from = addr("10.0.0.2:4000");
+        // Transit in ms: 0, 1.25, 0, 2.5 → in 8 kHz units 0, 10, 0, 20 (the stats.rs vector).
+        for (i, extra_us) in [0u64, 1250, 0, 2500].into_iter().enumerate() {
+            let at = t0 + Duration::from_millis(20 * i as u64) + Duration::from_micros(extra_us);
+            s.handle_packet(at, from, &rtp(i as u16, 160 * i as u32, 7, 0))
+                .unwrap();
+        }
+        let st = s.stats();
+        assert!(
+            (st.jitter_ms - 2.385_253_906_25 / 8.0).abs() < 1e-9,
+            "{}",
+            st.jitter_ms
+        );
+        assert!((st.max_jitter_ms - st.jitter_ms).abs() < 1e-12);
+        let mean = (0.625 + 1.210_937_5 + 2.385_253_906_25) / 3.0 / 8.0;
+        assert!((st.mean_jitter_ms - mean).abs() < 1e-9);
+    }
+
+    fn rtcp_schedule(seed: u64, reports: usize) -> Vec<Duration> {
+        let t0 = Instant::now();
+        let mut c = config();
+        c.inactivity_timeout = None;
+        let mut s = session(c, t0, seed);
+        let mut buf = [0u8; 1500];
+        let mut last = t0;
+        let mut gaps = Vec::new();
+        while gaps.len() < reports {
+            let at = s.poll_timeout().unwrap();
+            s.handle_timeout(at);
+            let tx = s.poll_transmit(&mut buf).unwrap();
+            assert_eq!(tx.channel, Channel::Rtcp);
+            assert_eq!(tx.destination, addr("10.0.0.2:4001"));
+            gaps.push(at - last);
+            last = at;
+        }
+        gaps
+    }
+
+    #[test]
+    fn rtcp_interval_is_randomised_within_bounds_and_deterministic() {
+        let mut min = Duration::MAX;
+        let mut max = Duration::ZERO;
+        for seed in 0..50 {
+            let gaps = rtcp_schedule(seed, 20);
+            let first = gaps[0];
+            assert!(first >= Duration::from_millis(1250) && first < Duration::from_millis(3750));
+            for g in &gaps[1..] {
+                assert!(*g >= Duration::from_millis(2500) && *g < Duration::from_millis(7500));
+                min = min.min(*g);
+                max = max.max(*g);
+            }
+            assert_eq!(gaps, rtcp_schedule(seed, 20));
+        }
+        // The spread is really used, not a constant.
+        assert!(min < Duration::from_millis(3000) && max > Duration::from_millis(7000));
+        assert_ne!(rtcp_schedule(1, 5), rtcp_schedule(2, 5));
+    }
+
+    #[test]
+    fn inactivity_timeout_fires_once_and_rearms_on_media() {
+        let t0 = Instant::now();
+        let mut c = config();
+        c.inactivity_timeout = Some(Duration::from_secs(10));
+        c.rtcp_interval = Duration::from_secs(600);
+        c.min_sequential = 1;
+        let mut s = session(c, t0, 1);
+        s.handle_timeout(t0 + Duration::from_millis(9999));
+        assert!(events(&mut s).is_empty());
+        assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(10)));
+        s.handle_timeout(t0 + Duration::from_secs(10));
+        assert_eq!(
+            events(&mut s),
+            [Event::Inactive {
+                silent_for: Duration::from_secs(10)
+            }]
+        );
+        s.handle_timeout(t0 + Duration::from_secs(11));
+        assert!(events(&mut s).is_empty());
+        // Media resumes, then stops again.
+        let t1 = t0 + Duration::from_secs(12);
+        s.handle_packet(t1, addr("10.0.0.2:4000"), &rtp(1, 0, 7, 0))
+            .unwrap();
+        events(&mut s);
+        assert_eq!(s.poll_timeout(), Some(t1 + Duration::from_secs(10)));
+        s.handle_timeout(t1 + Duration::from_secs(10));
+        assert!(matches!(events(&mut s)[..], [Event::Inactive { .. }]));
+        // On hold the actor disables it.
+        s.set_inactivity_timeout(t1, None);
+        s.handle_timeout(t1 + Duration::from_secs(100));
+        assert!(!events(&mut s)
+            .iter()
+            .any(|e| matches!(e, Event::Inactive { .. })));
+    }
+
+    #[test]
+    fn sender_report_timestamp_is_extrapolated_from_the_last_frame() {
+        let t0 = Instant::now();
+        let mut s = session(config(), t0, 3);
+        let mut out = [0u8; 1500];
+        let ts0 = s.sender().timestamp();
+        for i in 0..10 {
+            s.send_frame(
+                t0 + Duration::from_millis(20 * i),
+                Some(&[0; 160]),
+                160,
+                &mut out,
+            )
+            .unwrap();
+        }
+        let at = t0 + Duration::from_millis(180 + 25);
+        s.close(at);
+        let tx = s.poll_transmit(&mut out).unwrap();
+        let packets: Vec<_> = parse_compound(&out[..tx.len])
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let RtcpPacket::SenderReport(sr) = &packets[0] else {
+            panic!("{packets:?}")
+        };
+        assert_eq!(sr.ssrc, s.ssrc());
+        assert_eq!(sr.info.rtp_timestamp, ts0.wrapping_add(9 * 160 + 200));
+        assert_eq!(sr.info.packet_count, 10);
+        assert_eq!(sr.info.octet_count, 1600);
+        let wall = UNIX_EPOCH + Duration::from_secs(1_700_000_000) + Duration::from_millis(205);
+        assert_eq!(sr.info.ntp_timestamp, ntp_timestamp(wall));
+        assert!(matches!(&packets[1], RtcpPacket::Sdes(_)));
+        assert!(matches!(&packets[2], RtcpPacket::Bye(_)));
+        // Closed: nothing more goes out.
+        assert!(s
+            .send_frame(at, Some(&[0; 160]), 160, &mut out)
+            .unwrap()
+            .is_none());
+        s.handle_timeout(at + Duration::from_secs(30));
+        assert!(s.poll_transmit(&mut out).is_none());
+        assert_eq!(s.poll_timeout(), None);
+    }
+
+    #[test]
+    fn rtcp_mux_demultiplexes_and_reports_to_the_rtp_address() {
+        let t0 = Instant::now();
+        let mut c = config();
+        c.rtcp_mux = true;
+        c.min_sequential = 1;
+        let mut s = session(c, t0, 1);
+        let from = addr("10.0.0.2:4000");
+        s.handle_packet(t0, from, &rtp(1, 0, 7, 0)).unwrap();
+        let mut buf = [0u8; 64];
+        let mut w = RtcpWriter::new(&mut buf);
+        w.bye(&[7], None).unwrap();
+        let len = w.finish();
+        assert!(s.handle_packet(t0, from, &buf[..len]).unwrap().is_none());
+        assert!(events(&mut s).contains(&Event::Bye { ssrc: 7 }));
+        let at = s.poll_timeout().unwrap();
+        s.handle_timeout(at);
+        let mut out = [0u8; 1500];
+        let tx = s.poll_transmit(&mut out).unwrap();
+        assert_eq!(tx.destination, from);
+        assert_eq!(tx.channel, Channel::Rtcp);
+    }
+
+    #[test]
+    fn dtmf_goes_out_through_the_session() {
+        let t0 = Instant::now();
+        let mut s = session(config(), t0, 1);
+        let mut out = [0u8; 1500];
+        s.send_dtmf(0, 320, 10).unwrap();
+        let mut kinds = Vec::new();
+        for i in 0..6 {
+            let tx = s
+                .send_frame(
+                    t0 + Duration::from_millis(20 * i),
+                    Some(&[0; 160]),
+                    160,
+                    &mut out,
+                )
+                .unwrap()
+                .unwrap();
+            kinds.push(RtpPacket::parse(&out[..tx.len]).unwrap().payload_type);
+        }
+        assert_eq!(kinds, [101, 101, 101, 101, 0, 0]);
+    }
+
+    /// Two sessions talking over a virtual network with a fixed one-way delay and loss.
+    #[test]
+    fn two_peers_exchange_reports_with_rtt_and_loss() {
+        let t0 = Instant::now();
+        let a_addr = addr("10.0.0.1:4000");
+        let b_addr = addr("10.0.0.2:5000");
+        let mut ca = config();
+        ca.remote = Some(b_addr);
+        ca.ssrc = Some(0xaaaa);
+        let mut cb = config();
+        cb.remote = Some(a_addr);
+        cb.ssrc = Some(0xbbbb);
+        let mut peers = [session(ca, t0, 11), session(cb, t0, 22)];
+        let addrs = [a_addr, b_addr];
+        let delay = Duration::from_millis(30);
+        // (deliver at, to peer, from address, channel, bytes)
+        let mut wire: Vec<(Instant, usize, SocketAddr, Channel, Vec<u8>)> = Vec::new();
+        let mut out = [0u8; 1500];
+        let mut sent_by_a = 0u32;
+        let mut reports = [Vec::new(), Vec::new()];
+        for ms in 0..12_000u64 {
+            let now = t0 + Duration::from_millis(ms);
+            let (due, later): (Vec<_>, Vec<_>) = wire.drain(..).partition(|w| w.0 <= now);
+            wire = later;
+            for (_, to, from, channel, bytes) in due {
+                match channel {
+                    Channel::Rtp => {
+                        peers[to].handle_packet(now, from, &bytes).unwrap();
+                    }
+                    Channel::Rtcp => peers[to].handle_rtcp(now, from, &bytes).unwrap(),
+                }
+            }
+            for i in 0..2 {
+                if ms % 20 == 0 {
+                    if let Some(tx) = peers[i]
+                        .send_frame(now, Some(&[0x55; 160]), 160, &mut out)
+                        .unwrap()
+                    {
+                        // Every 10th packet from A is lost.
+                        if i == 0 {
+                            sent_by_a += 1;
+                        }
+                        if !(i == 0 && sent_by_a % 10 == 0) {
+                            wire.push((
+                                now + delay,
+                                1 - i,
+                                addrs[i],
+                                tx.channel,
+                                out[..tx.len].to_vec(),
+                            ));
+                        }
+                    }
+                }
+                if peers[i].poll_timeout().is_some_and(|t| t <= now) {
+                    peers[i].handle_timeout(now);
+                }
+                while let Some(tx) = peers[i].poll_transmit(&mut out) {
+                    assert_eq!(tx.destination.port(), addrs[1 - i].port() + 1);
+                    let mut from = addrs[i];
+                    from.set_port(from.port() + 1);
+                    wire.push((now + delay, 1 - i, from, tx.channel, out[..tx.len].to_vec()));
+                }
+                while let Some(e) = peers[i].poll_event() {
+                    if let Event::ReportReceived { .. } = e {
+                        reports[i].push(e);
+                    }
+                }
+            }
+        }
+        // B lost every 10th of A's packets: about 10 %.
+        let b = peers[1].stats();
+        assert_eq!(b.remote_ssrc, Some(0xaaaa));
+        assert_eq!(b.latched, Some(a_addr));
+        let expected_lost = u64::from(sent_by_a / 10);
+        assert!(
+            b.packets_lost.abs_diff(expected_lost) <= 1,
+            "{} vs {expected_lost}",
+            b.packets_lost
+        );
+        assert_eq!(b.jitter_ms, 0.0);
+        // A heard about it, with an RTT of twice the one-way delay.
+        assert!(reports[0].len() >= 2, "{:?}", reports[0]);
+        let Some(Event::ReportReceived {
+            fraction_lost,
+            cumulative_lost,
+            rtt,
+            ..
+        }) = reports[0].last()
+        else {
+            panic!()
+        };
+        assert!((20..=32).contains(fraction_lost), "{fraction_lost}");
+        assert!(*cumulative_lost > 0);
+        let rtt = rtt.unwrap();
+        assert!(
+            rtt.abs_diff(2 * delay) < Duration::from_millis(1),
+            "{rtt:?}"
+        );
+        assert_eq!(peers[0].stats().rtt, Some(rtt));
+        // B's stream had no loss.
+        assert_eq!(peers[0].stats().packets_lost, 0);
+    }
 }
