@@ -11,7 +11,8 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
-use rand::{Rng, RngCore};
+use rand::rngs::StdRng;
+use rand::{Rng, RngCore, SeedableRng};
 
 use super::packet::{is_rtcp, RtpPacket};
 use super::rtcp::{
@@ -332,6 +333,22 @@ impl RtpSession {
             events: VecDeque::new(),
             config,
         }
+    }
+
+    /// [`new`](Self::new) with a seeded standard RNG (pass OS entropy in production, a fixed
+    /// seed in tests).
+    pub fn with_seed(
+        config: SessionConfig,
+        now: Instant,
+        wallclock: SystemTime,
+        seed: u64,
+    ) -> Self {
+        Self::new(
+            config,
+            now,
+            wallclock,
+            Box::new(StdRng::seed_from_u64(seed)),
+        )
     }
 
     /// Our SSRC.
@@ -788,8 +805,6 @@ mod tests {
     use super::*;
     use crate::rtp::rtcp::{parse_compound, RtcpPacket};
     use crate::rtp::RtpHeader;
-    use rand::rngs::StdRng;
-    use rand::SeedableRng;
     use std::time::UNIX_EPOCH;
 
     fn addr(s: &str) -> SocketAddr {
@@ -805,7 +820,7 @@ mod tests {
 
     fn session(c: SessionConfig, now: Instant, seed: u64) -> RtpSession {
         let wallclock = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        RtpSession::new(c, now, wallclock, Box::new(StdRng::seed_from_u64(seed)))
+        RtpSession::with_seed(c, now, wallclock, seed)
     }
 
     fn rtp(seq: u16, ts: u32, ssrc: u32, pt: u8) -> Vec<u8> {
