@@ -215,6 +215,14 @@ impl Sender {
         Ok(Sent::Audio(len))
     }
 
+    /// One frame of media time with nothing sent at all (no destination yet, or muted):
+    /// the timestamp advances, the next audio packet carries the marker, a pending DTMF event
+    /// waits.
+    pub fn skip(&mut self, samples: u32) {
+        self.elapsed += u64::from(samples);
+        self.talkspurt_start = true;
+    }
+
     fn dtmf_packet(
         &mut self,
         dtmf: &mut DtmfSend,
@@ -372,6 +380,20 @@ mod tests {
         assert_eq!(s.timestamp(), before.wrapping_add(160));
         assert_eq!(s.next_sequence(), 65534);
         assert_eq!(s.packets_sent(), 0);
+    }
+
+    #[test]
+    fn skipped_frames_keep_time_and_mark_the_next_packet() {
+        let mut s = sender();
+        let base = s.timestamp();
+        send(&mut s, Some(&[0; 160])).unwrap();
+        s.skip(160);
+        s.skip(160);
+        let (p, _) = send(&mut s, Some(&[0; 160])).unwrap();
+        assert!(p.marker);
+        assert_eq!(p.timestamp, base.wrapping_add(3 * 160));
+        assert_eq!(p.sequence, 65535);
+        assert_eq!(s.packets_sent(), 2);
     }
 
     #[test]

@@ -55,6 +55,7 @@ pub struct SessionConfig {
     /// Nominal RTCP report interval (randomised 0.5–1.5×; the first one is halved).
     pub rtcp_interval: Duration,
     /// No valid media for this long raises [`Event::Inactive`]; `None` disables it (hold).
+    /// RTCP does not count as media.
     pub inactivity_timeout: Option<Duration>,
 }
 
@@ -596,12 +597,16 @@ impl RtpSession {
         samples: u32,
         out: &mut [u8],
     ) -> Result<Option<Transmit>, RtpError> {
-        if self.closed {
-            return Ok(None);
-        }
+        let destination = match self.remote() {
+            Some(d) if !self.closing => d,
+            _ => {
+                self.sender.skip(samples);
+                return Ok(None);
+            }
+        };
         let timestamp = self.sender.timestamp();
         let sent = self.sender.next_packet(audio, samples, out)?;
-        let (Some(len), Some(destination)) = (sent.packet_len(), self.remote()) else {
+        let Some(len) = sent.packet_len() else {
             return Ok(None);
         };
         self.last_frame = Some((now, timestamp));
@@ -1173,6 +1178,22 @@ mod tests {
         let tx = s.poll_transmit(&mut out).unwrap();
         assert_eq!(tx.destination, from);
         assert_eq!(tx.channel, Channel::Rtcp);
+    }
+
+    #[test]
+    fn frames_without_a_destination_are_not_counted() {
+        let t0 = Instant::now();
+        let mut c = config();
+        c.remote = None;
+        let mut s = session(c, t0, 1);
+        let mut out = [0u8; 1500];
+        let ts = s.sender().timestamp();
+        assert!(s
+            .send_frame(t0, Some(&[0; 160]), 160, &mut out)
+            .unwrap()
+            .is_none());
+        assert_eq!(s.stats().packets_sent, 0);
+        assert_eq!(s.sender().timestamp(), ts.wrapping_add(160));
     }
 
     #[test]
