@@ -10,10 +10,12 @@
 //! - [`sip`]: the SIP message facade, transactions and dialogs.
 //! - [`store`]: session records, metadata handoff, conversations, credentials (SQLite, Redis);
 //!   the one module that does I/O, behind a blocking trait.
+//! - [`rtp`]: the RTP/RTCP session core (latching, sequencing, statistics, reports, sending).
 #![warn(unreachable_pub, missing_docs)]
 
 pub mod config;
 pub mod routing;
+pub mod rtp;
 pub mod sdp;
 pub mod sip;
 pub mod store;
