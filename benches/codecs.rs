@@ -30,8 +30,14 @@ fn frame(rate: SampleRate, idx: usize) -> Vec<i16> {
 
 fn encoded(format: AudioFormat, frames: usize) -> Vec<Vec<u8>> {
     let rate = format.pcm_rate();
-    let mut t =
-        Transcoder::new(AudioFormat::L16 { rate, order: ByteOrder::BigEndian }, format).unwrap();
+    let mut t = Transcoder::new(
+        AudioFormat::L16 {
+            rate,
+            order: ByteOrder::BigEndian,
+        },
+        format,
+    )
+    .unwrap();
     (0..frames)
         .map(|i| {
             let pcm = frame(rate, i);
@@ -71,7 +77,10 @@ fn l16_benches(c: &mut Criterion) {
     let mut bytes = [0u8; 640];
     let mut out = [0i16; 320];
     let mut g = c.benchmark_group("l16");
-    for (name, order) in [("be", ByteOrder::BigEndian), ("le", ByteOrder::LittleEndian)] {
+    for (name, order) in [
+        ("be", ByteOrder::BigEndian),
+        ("le", ByteOrder::LittleEndian),
+    ] {
         g.bench_function(format!("pack_{name}_320"), |b| {
             b.iter(|| l16::pack(black_box(&pcm), order, black_box(&mut bytes)).unwrap())
         });
@@ -103,14 +112,18 @@ fn opus_benches(c: &mut Criterion) {
     for rate in [SampleRate::Hz48000, SampleRate::Hz16000] {
         let khz = rate.hz() / 1000;
         let frames: Vec<Vec<i16>> = (0..50).map(|i| frame(rate, i)).collect();
-        let mut enc =
-            OpusEncoder::new(OpusEncoderConfig { rate, ..Default::default() }).unwrap();
+        let mut enc = OpusEncoder::new(OpusEncoderConfig {
+            rate,
+            ..Default::default()
+        })
+        .unwrap();
         let mut pkt = [0u8; 1500];
         let mut i = 0;
         g.bench_function(format!("encode_{khz}k"), |b| {
             b.iter(|| {
                 i = (i + 1) % frames.len();
-                enc.encode(black_box(&frames[i]), black_box(&mut pkt)).unwrap()
+                enc.encode(black_box(&frames[i]), black_box(&mut pkt))
+                    .unwrap()
             })
         });
         let packets: Vec<Vec<u8>> = frames
@@ -126,13 +139,30 @@ fn opus_benches(c: &mut Criterion) {
         g.bench_function(format!("decode_{khz}k"), |b| {
             b.iter(|| {
                 j = (j + 1) % packets.len();
-                dec.decode(black_box(&packets[j]), black_box(&mut out)).unwrap()
+                dec.decode(black_box(&packets[j]), black_box(&mut out))
+                    .unwrap()
             })
         });
         g.bench_function(format!("plc_{khz}k"), |b| {
             b.iter(|| dec.conceal(black_box(&mut out)).unwrap())
         });
     }
+    // libopus' default complexity, for comparison with our default of 5.
+    let frames: Vec<Vec<i16>> = (0..50).map(|i| frame(SampleRate::Hz48000, i)).collect();
+    let mut enc = OpusEncoder::new(OpusEncoderConfig {
+        complexity: 10,
+        ..Default::default()
+    })
+    .unwrap();
+    let mut pkt = [0u8; 1500];
+    let mut i = 0;
+    g.bench_function("encode_48k_complexity10", |b| {
+        b.iter(|| {
+            i = (i + 1) % frames.len();
+            enc.encode(black_box(&frames[i]), black_box(&mut pkt))
+                .unwrap()
+        })
+    });
     g.finish();
 }
 
@@ -150,9 +180,10 @@ fn resample_benches(c: &mut Criterion) {
         let mut r = Resampler::new(from, to).unwrap();
         let input = frame(from, 3);
         let mut out = [0i16; 960];
-        g.bench_function(format!("{}k_to_{}k", from.hz() / 1000, to.hz() / 1000), |b| {
-            b.iter(|| r.process(black_box(&input), black_box(&mut out)).unwrap())
-        });
+        g.bench_function(
+            format!("{}k_to_{}k", from.hz() / 1000, to.hz() / 1000),
+            |b| b.iter(|| r.process(black_box(&input), black_box(&mut out)).unwrap()),
+        );
     }
     g.finish();
 }
@@ -177,7 +208,8 @@ fn transcode_benches(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter(|| {
                 i = (i + 1) % src.len();
-                t.transcode(black_box(&src[i]), black_box(&mut out)).unwrap()
+                t.transcode(black_box(&src[i]), black_box(&mut out))
+                    .unwrap()
             })
         });
     }
@@ -186,7 +218,13 @@ fn transcode_benches(c: &mut Criterion) {
 
 fn dtmf_and_jitter_benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("media_path");
-    let payload = TelephoneEvent { event: 5, end: false, volume: 10, duration: 160 }.encode();
+    let payload = TelephoneEvent {
+        event: 5,
+        end: false,
+        volume: 10,
+        duration: 160,
+    }
+    .encode();
     let mut rx = DtmfReceiver::new();
     g.bench_function("rfc4733_receive", |b| {
         b.iter(|| rx.on_packet(black_box(1000), black_box(&payload)).unwrap())

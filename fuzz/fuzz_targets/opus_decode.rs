@@ -8,7 +8,9 @@ use voxgate_codecs::opus::OpusDecoder;
 use voxgate_codecs::Transcoder;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Some((&sel, mut rest)) = data.split_first() else { return };
+    let Some((&sel, mut rest)) = data.split_first() else {
+        return;
+    };
     let rate = match sel % 3 {
         0 => SampleRate::Hz48000,
         1 => SampleRate::Hz16000,

@@ -19,7 +19,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         if step.len() == 2 {
             // Mostly small forward steps, sometimes a backwards jump.
             let s = u16::from_be_bytes([step[0], step[1]]);
-            ts = ts.wrapping_add(u32::from(s) * 20).wrapping_sub(if s & 0x8000 != 0 { 400_000 } else { 0 });
+            ts = ts
+                .wrapping_add(u32::from(s) * 20)
+                .wrapping_sub(if s & 0x8000 != 0 { 400_000 } else { 0 });
         }
         match rx.on_packet(ts, payload) {
             Ok(Some(DtmfEvent::Began(t))) | Ok(Some(DtmfEvent::Complete(t))) => {
