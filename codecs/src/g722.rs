@@ -223,10 +223,10 @@ impl G722Encoder {
         // Lower sub-band: 6-bit adaptive quantiser.
         let el = sat16(xlow - self.low.s);
         let mag = if el >= 0 { el } else { -(el + 1) };
-        let mut interval = 1;
-        while interval < 30 && mag >= (Q6[interval] * self.low.det) >> 12 {
-            interval += 1;
-        }
+        // First interval whose (scaled) upper decision level exceeds `mag`; the levels grow
+        // with the index, so a binary search finds the same interval as a linear scan.
+        let det = self.low.det;
+        let interval = 1 + Q6[1..30].partition_point(|&q| mag >= (q * det) >> 12);
         let ilow = if el < 0 { ILN[interval] } else { ILP[interval] };
         let ril = (ilow >> 2) as usize;
         let dlow = (self.low.det * QM4[ril]) >> 15;
