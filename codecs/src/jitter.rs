@@ -246,6 +246,8 @@ impl JitterBuffer {
         self.next = None;
         self.highest = None;
         self.started = false;
+        // A new stream has a new timestamp origin: restart the transit-time reference.
+        self.last_transit = None;
         self.state = State::Buffering;
     }
 

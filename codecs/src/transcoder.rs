@@ -176,7 +176,8 @@ impl Transcoder {
         }
     }
 
-    /// Decodes one frame and resamples it to the output format's PCM rate (PCM-out entry).
+    /// Decodes one frame and resamples it to the rate the output encoder consumes (the output
+    /// format's PCM rate; for Opus output, the input's rate): the PCM-out entry point.
     pub fn decode_to_pcm(&mut self, input: &[u8], out: &mut PcmFrame) -> Result<()> {
         self.decode_into_buffer(input)?;
         self.conceal_run = 0;
@@ -188,6 +189,7 @@ impl Transcoder {
     /// Encodes one 20 ms PCM frame given at the *input* format's PCM rate (PCM-in entry):
     /// resamples if needed and encodes to the output format.
     pub fn encode_pcm(&mut self, pcm: &[i16], out: &mut [u8]) -> Result<usize> {
+        self.conceal_run = 0;
         let n = self.dec_rate.frame_samples();
         if pcm.len() != n {
             return Err(CodecError::BadLength {
