@@ -41,9 +41,6 @@ pub enum CodecError {
         /// Output rate in Hz.
         to: u32,
     },
-    /// A codec/format this build cannot provide.
-    #[error("unsupported format: {0}")]
-    UnsupportedFormat(&'static str),
     /// An RFC 4733 telephone-event payload was malformed.
     #[error("bad telephone-event payload: {0}")]
     BadTelephoneEvent(&'static str),

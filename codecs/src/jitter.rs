@@ -118,7 +118,6 @@ enum State {
 const LATE_DECAY_TICKS: u32 = 250;
 
 /// The playout buffer (see the module docs).
-#[derive(Debug)]
 pub struct JitterBuffer {
     cfg: JitterConfig,
     slots: Vec<Slot>,
@@ -247,6 +246,8 @@ impl JitterBuffer {
         self.next = None;
         self.highest = None;
         self.started = false;
+        // A new stream has a new timestamp origin: restart the transit-time reference.
+        self.last_transit = None;
         self.state = State::Buffering;
     }
 
@@ -372,6 +373,18 @@ impl JitterBuffer {
             self.stats.lost += 1;
             Playout::Lost { seq }
         }
+    }
+}
+
+impl std::fmt::Debug for JitterBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JitterBuffer")
+            .field("state", &self.state)
+            .field("next", &self.next)
+            .field("buffered", &self.buffered)
+            .field("target", &self.target)
+            .field("stats", &self.stats)
+            .finish()
     }
 }
 

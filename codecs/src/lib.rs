@@ -8,7 +8,7 @@
 //! - [`PcmFrame`], [`EncodedFrame`]: fixed-size inline frames for the actor messages.
 //! - [`g711`]: µ-law/A-law, table driven, bit-exact with SoX.
 //! - [`l16`]: big-endian (RTP) and little-endian (WebSocket) linear PCM.
-//! - [`g722`]: G.722 64 kbit/s via `ezk-g722`.
+//! - [`g722`]: G.722 64 kbit/s, own allocation-free implementation.
 //! - [`opus`]: [`opus::OpusEncoder`] / [`opus::OpusDecoder`] with FEC, DTX and PLC.
 //! - [`resample::Resampler`]: 8k ↔ 16k ↔ 48k on exact frames (rubato `Fft`), 10 ms delay.
 //! - [`rfc4733`]: telephone-event payloads, [`rfc4733::DtmfReceiver`] and

@@ -24,6 +24,9 @@ pub struct OpusEncoderConfig {
     pub packet_loss_percent: u8,
     /// Target bitrate in bit/s, or `None` for libopus' choice.
     pub bitrate: Option<i32>,
+    /// Encoder complexity 0..=10 (libopus' own default is 10). The default here is 5: for
+    /// telephone speech the quality difference is small and it roughly halves encode CPU.
+    pub complexity: u8,
 }
 
 impl Default for OpusEncoderConfig {
@@ -34,6 +37,7 @@ impl Default for OpusEncoderConfig {
             inband_fec: true,
             packet_loss_percent: 5,
             bitrate: None,
+            complexity: 5,
         }
     }
 }
@@ -50,6 +54,9 @@ impl OpusEncoder {
         if config.packet_loss_percent > 100 {
             return Err(CodecError::BadConfig("packet_loss_percent must be 0..=100"));
         }
+        if config.complexity > 10 {
+            return Err(CodecError::BadConfig("complexity must be 0..=10"));
+        }
         let mut inner = opus::Encoder::new(
             config.rate.hz(),
             opus::Channels::Mono,
@@ -58,6 +65,7 @@ impl OpusEncoder {
         inner.set_inband_fec(config.inband_fec)?;
         inner.set_dtx(config.dtx)?;
         inner.set_packet_loss_perc(i32::from(config.packet_loss_percent))?;
+        inner.set_complexity(i32::from(config.complexity))?;
         if let Some(b) = config.bitrate {
             inner.set_bitrate(opus::Bitrate::Bits(b))?;
         }

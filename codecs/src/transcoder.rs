@@ -1,8 +1,8 @@
 //! One direction of 20 ms frame conversion between two [`AudioFormat`]s.
 //!
 //! A `Transcoder` owns its codec states, an optional resampler and fixed PCM buffers, all made
-//! in [`Transcoder::new`]; converting a frame allocates nothing (except inside `ezk-g722` for
-//! G.722 frames, see [`crate::g722`]). Opus never needs the resampler: libopus decodes to and
+//! in [`Transcoder::new`]; converting a frame allocates nothing (proved for every pair by
+//! `tests/transcoder_no_alloc.rs`). Opus never needs the resampler: libopus decodes to and
 //! encodes from the other side's PCM rate directly (8, 16 or 48 kHz). Other rate changes
 //! (8k ↔ 16k for G.711/L16/G.722) go through [`Resampler`] and add its 10 ms delay.
 
@@ -176,7 +176,8 @@ impl Transcoder {
         }
     }
 
-    /// Decodes one frame and resamples it to the output format's PCM rate (PCM-out entry).
+    /// Decodes one frame and resamples it to the rate the output encoder consumes (the output
+    /// format's PCM rate; for Opus output, the input's rate): the PCM-out entry point.
     pub fn decode_to_pcm(&mut self, input: &[u8], out: &mut PcmFrame) -> Result<()> {
         self.decode_into_buffer(input)?;
         self.conceal_run = 0;
@@ -188,6 +189,7 @@ impl Transcoder {
     /// Encodes one 20 ms PCM frame given at the *input* format's PCM rate (PCM-in entry):
     /// resamples if needed and encodes to the output format.
     pub fn encode_pcm(&mut self, pcm: &[i16], out: &mut [u8]) -> Result<usize> {
+        self.conceal_run = 0;
         let n = self.dec_rate.frame_samples();
         if pcm.len() != n {
             return Err(CodecError::BadLength {
