@@ -19,6 +19,10 @@ pub const SIP_REFUSED: &str = "voxgate_sip_requests_refused_total";
 pub const FRAMES_DROPPED: &str = "voxgate_media_frames_dropped_total";
 /// Counter: outgoing datagrams the socket would not take.
 pub const SEND_ERRORS: &str = "voxgate_transport_send_errors_total";
+/// Counter: store writes that failed, label `what`.
+pub const STORE_ERRORS: &str = "voxgate_store_errors_total";
+/// Counter: call handlers that panicked (each ended its call cleanly).
+pub const CALL_PANICS: &str = "voxgate_call_panics_total";
 /// Counter: TCP connections refused at the connection cap.
 pub const TCP_REFUSED: &str = "voxgate_tcp_connections_refused_total";
 

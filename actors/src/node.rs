@@ -16,8 +16,14 @@ use crate::state::NodeState;
 
 /// Runs a node on `config` until it is told to stop; returns once it has drained.
 pub fn run(config: voxgate_engine::config::Config) -> std::io::Result<()> {
+    let store = voxgate_engine::store::open(&config.store).map_err(|e| {
+        std::io::Error::other(format!(
+            "cannot open the {:?} store: {e}",
+            config.store.kind
+        ))
+    })?;
     let system = System::new();
-    let state = NodeState::new(config);
+    let state = NodeState::new(config, store);
     let result: std::io::Result<()> = system.block_on(async move {
         let prometheus = crate::metrics::install();
         let (udp, tcp) = bind_sip(state.config.node.sip_listen).await?;

@@ -4,21 +4,24 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use voxgate_engine::config::Config;
+use voxgate_engine::store::Store;
 
 /// What every part of a node can see: the configuration, whether it drains, how many calls live.
-#[derive(Debug)]
 pub struct NodeState {
     /// The configuration the node runs on.
     pub config: Arc<Config>,
+    /// Where session records and hand-back data go. Blocking: call it off the event loops.
+    pub store: Arc<dyn Store>,
     draining: AtomicBool,
     active_calls: AtomicUsize,
 }
 
 impl NodeState {
-    /// Fresh state for a node starting on `config`.
-    pub fn new(config: Config) -> Arc<NodeState> {
+    /// Fresh state for a node starting on `config` with `store`.
+    pub fn new(config: Config, store: Arc<dyn Store>) -> Arc<NodeState> {
         Arc::new(NodeState {
             config: Arc::new(config),
+            store,
             draining: AtomicBool::new(false),
             active_calls: AtomicUsize::new(0),
         })
@@ -62,6 +65,15 @@ impl NodeState {
                 Err(seen) => current = seen,
             }
         }
+    }
+}
+
+impl std::fmt::Debug for NodeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeState")
+            .field("draining", &self.is_draining())
+            .field("active_calls", &self.active_calls())
+            .finish_non_exhaustive()
     }
 }
 

@@ -56,6 +56,11 @@ impl Node {
     /// Starts a node on `config` (TOML text) with ephemeral SIP/HTTP ports on loopback and
     /// waits until it says it listens.
     pub fn start(config: &str) -> Node {
+        Node::start_with_env(config, &[])
+    }
+
+    /// Same as [`Node::start`] with extra environment variables (test hooks).
+    pub fn start_with_env(config: &str, env: &[(&str, &str)]) -> Node {
         let dir = tempfile::tempdir().expect("tempdir");
         let config_path = dir.path().join("voxgate.toml");
         std::fs::write(&config_path, config).expect("write config");
@@ -74,6 +79,7 @@ impl Node {
             ])
             .args(["--rtp-ports", &format!("{}-{}", rtp_lo, rtp_lo + 999)])
             .current_dir(dir.path())
+            .envs(env.iter().copied())
             .env("RUST_LOG", "warn,voxgate=info,voxgate_actors=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -305,6 +311,27 @@ fn describe(out: &Output, dir: &tempfile::TempDir) -> String {
         String::from_utf8_lossy(&out.stderr),
         errors
     )
+}
+
+/// Writes scenario `name` with `@KEY@` placeholders replaced into a temp dir; keep the dir
+/// alive while the scenario runs.
+pub fn scenario_with(name: &str, replacements: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut text = std::fs::read_to_string(scenario(name)).expect("scenario");
+    for (key, value) in replacements {
+        text = text.replace(&format!("@{key}@"), value);
+    }
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("write scenario");
+    (dir, path)
+}
+
+/// The session records the node stored (its SQLite file), newest first.
+pub fn session_records(node: &Node) -> Vec<voxgate_engine::store::SessionRecord> {
+    use voxgate_engine::store::Store as _;
+    let store = voxgate_engine::store::SqliteStore::open(node.dir.path().join("voxgate.db"))
+        .expect("open the node's store");
+    store.list_sessions("demo", 0, 100).expect("list sessions")
 }
 
 /// Sends one datagram to `target` and returns the first reply, if any arrives in 5 s.

@@ -5,7 +5,10 @@
 //! transcoder and escalation of the full call tree grow from here.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message};
 use rand::RngCore;
@@ -15,9 +18,14 @@ use voxgate_engine::sip::dialog::{new_tag, DialogId};
 use voxgate_engine::sip::message::{HeaderName, Method, Request, Response};
 use voxgate_engine::sip::transaction::{TransactionKey, TransportInfo, TransportKind};
 
+use voxgate_engine::store::{self, EscalationOutcome, IngressKind, SessionRecord};
+
+use super::escalation::{ByeAnswered, EscalationLeg, HandBack, HandBackDone};
+use super::messages::{Escalate, ExitCause, Hangup, LegExited, Transcript};
 use crate::media::{bind_rtp_pair, RtpPair};
 use crate::sip::endpoint::{CallGone, Respond, SendInDialog, SipEndpoint, Terminate};
 use crate::state::CallSlot;
+use crate::state::NodeState;
 
 /// What the endpoint knows about a new call when it starts it.
 #[derive(Debug, Clone)]
@@ -42,6 +50,8 @@ pub struct CallParams {
     pub invite_received: Instant,
     /// The endpoint actor, which owns transactions and dialogs.
     pub sip: Addr<SipEndpoint>,
+    /// The node (store, config).
+    pub node: Arc<NodeState>,
 }
 
 /// What the endpoint tells a call.
@@ -116,6 +126,28 @@ pub struct Call {
     sdp: Option<SdpSession>,
     media: Option<actix::prelude::SpawnHandle>,
     echo: Option<tokio::task::JoinHandle<()>>,
+    escalation: Option<Addr<EscalationLeg>>,
+    /// The hand-back asked for, kept for the session record.
+    pending_escalation: Option<Escalate>,
+    record: RecordDraft,
+}
+
+/// What the session record collects while the call lives.
+#[derive(Debug, Default)]
+struct RecordDraft {
+    start_ms: i64,
+    answer_ms: Option<i64>,
+    codec: Option<String>,
+    dtmf: String,
+    transcript: Vec<store::TranscriptLine>,
+    escalation: Option<store::Escalation>,
+}
+
+fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 impl Call {
@@ -135,6 +167,12 @@ impl Call {
             sdp: None,
             media: None,
             echo: None,
+            escalation: None,
+            pending_escalation: None,
+            record: RecordDraft {
+                start_ms: unix_ms(),
+                ..RecordDraft::default()
+            },
         }
     }
 
@@ -188,6 +226,11 @@ impl Call {
             }
         };
         tracing::debug!(call_id = %self.p.call_id, codec = answer.codec().name(), "offer accepted");
+        let codec = answer.codec();
+        self.record.codec = Some(match codec.channels {
+            1 => format!("{}/{}", codec.name(), codec.clock_rate),
+            n => format!("{}/{}/{n}", codec.name(), codec.clock_rate),
+        });
         let body = answer.sdp.to_bytes();
         self.sdp = Some(session);
         self.start_echo(rtp);
@@ -246,6 +289,7 @@ impl Call {
                 .unwrap_or_default(),
         });
         self.phase = Phase::Answered;
+        self.record.answer_ms = Some(unix_ms());
         metrics::histogram!(crate::metrics::SETUP_SECONDS)
             .record(self.p.invite_received.elapsed().as_secs_f64());
         self.p.sip.do_send(Respond { key, response: ok });
@@ -351,25 +395,124 @@ impl Call {
         }));
     }
 
-    fn end(&mut self, outcome: &'static str, ctx: &mut Context<Self>) {
+    fn end(&mut self, outcome: &str, ctx: &mut Context<Self>) {
         if self.phase == Phase::Ended {
             return;
         }
         self.phase = Phase::Ended;
         tracing::debug!(call_id = %self.p.call_id, session_id = %self.session_id, outcome, "call ended");
-        metrics::counter!(crate::metrics::CALLS_ENDED, "outcome" => outcome).increment(1);
+        metrics::counter!(crate::metrics::CALLS_ENDED, "outcome" => outcome.to_owned())
+            .increment(1);
         if let Some(echo) = self.echo.take() {
             echo.abort();
         }
         if let Some(h) = self.media.take() {
             ctx.cancel_future(h);
         }
+        self.write_record(outcome);
         self.p.sip.do_send(CallGone {
             call_id: self.p.call_id.clone(),
             dialog: self.dialog.clone(),
         });
         self.slot.take();
         ctx.stop();
+    }
+
+    /// Hands the session record to the store on the blocking pool: the call's arbiter never
+    /// waits on disk or network. A failed write is logged and counted; the call is over anyway.
+    fn write_record(&mut self, end_reason: &str) {
+        let draft = std::mem::take(&mut self.record);
+        let record = SessionRecord {
+            session_id: self.session_id.clone(),
+            call_id: self.p.call_id.clone(),
+            ingress: IngressKind::Sip,
+            did: self.p.did.clone(),
+            trunk: Some(self.p.trunk.name.clone()),
+            bot_id: self
+                .p
+                .bot
+                .as_ref()
+                .map(|b| b.id.clone())
+                .unwrap_or_default(),
+            contact_id: None,
+            start_ms: draft.start_ms,
+            answer_ms: draft.answer_ms,
+            end_ms: unix_ms(),
+            end_reason: end_reason.to_owned(),
+            escalation: draft.escalation,
+            codec: draft.codec,
+            rtp: None,
+            dtmf: draft.dtmf,
+            transcript: draft.transcript,
+        };
+        let store = Arc::clone(&self.p.node.store);
+        actix_rt::task::spawn_blocking(move || {
+            if let Err(e) = store.put_session(&record) {
+                metrics::counter!(crate::metrics::STORE_ERRORS, "what" => "session").increment(1);
+                tracing::warn!(session_id = %record.session_id, error = %e, "session record not stored");
+            }
+        });
+    }
+
+    /// Performs the trunk profile's hand-back (escalation or bot hang-up) once.
+    fn hand_back(
+        &mut self,
+        reason: String,
+        headers: Vec<(String, String)>,
+        ctx: &mut Context<Self>,
+    ) {
+        if self.escalation.is_some() || self.phase == Phase::Ended {
+            return;
+        }
+        match self.phase {
+            Phase::Answered | Phase::Confirmed => {}
+            // Not answered yet: nothing to hand back over; refuse so the platform routes on.
+            _ => {
+                self.refuse(480, "Temporarily Unavailable", ctx);
+                return;
+            }
+        }
+        let Some(dialog) = self.dialog.clone() else {
+            return;
+        };
+        let leg = EscalationLeg::new(
+            self.p.trunk.clone(),
+            dialog,
+            self.p.sip.clone(),
+            ctx.address(),
+            HandBack { reason, headers },
+        );
+        self.escalation = Some(leg.start());
+    }
+
+    /// Runs `f` so that a panic in this call's code ends this call cleanly (hand-back with
+    /// reason `BotFailure`, or 503 before answer) instead of silently losing the caller.
+    fn guarded(&mut self, ctx: &mut Context<Self>, f: impl FnOnce(&mut Self, &mut Context<Self>)) {
+        if catch_unwind(AssertUnwindSafe(|| f(self, ctx))).is_ok() {
+            return;
+        }
+        metrics::counter!(crate::metrics::CALL_PANICS).increment(1);
+        tracing::error!(call_id = %self.p.call_id, session_id = %self.session_id, "a call handler panicked; ending the call cleanly");
+        let recovered = catch_unwind(AssertUnwindSafe(|| match self.phase {
+            Phase::Answered | Phase::Confirmed => {
+                self.hand_back("BotFailure".into(), Vec::new(), ctx);
+                if self.escalation.is_none() {
+                    self.end("InternalError", ctx);
+                }
+            }
+            Phase::Starting | Phase::Ringing => self.refuse(503, "Service Unavailable", ctx),
+            Phase::Ended => {}
+        }));
+        if recovered.is_err() {
+            // Even the clean-up failed: at least free the slot and the registration.
+            self.phase = Phase::Ended;
+            self.p.sip.do_send(CallGone {
+                call_id: self.p.call_id.clone(),
+                dialog: self.dialog.clone(),
+            });
+            self.slot.take();
+            ctx.stop();
+        }
     }
 }
 
@@ -422,12 +565,21 @@ impl Handler<CallEvent> for Call {
         if self.phase == Phase::Ended {
             return;
         }
+        self.guarded(ctx, |call, ctx| call.on_event(event, ctx));
+    }
+}
+
+impl Call {
+    fn on_event(&mut self, event: CallEvent, ctx: &mut Context<Self>) {
         match event {
             CallEvent::Invite { key, request, .. } => self.on_invite(key, request, ctx),
             CallEvent::Request { key, request } => self.on_request(key, &request, ctx),
             CallEvent::Ack { .. } => {
                 if self.phase == Phase::Answered {
                     self.phase = Phase::Confirmed;
+                }
+                if test_hooks::panics_on(&self.p.did) {
+                    panic!("test hook: VOXGATE_TEST_PANIC_DID matched {}", self.p.did);
                 }
             }
             CallEvent::Cancelled { key } => {
@@ -439,11 +591,24 @@ impl Handler<CallEvent> for Call {
                     self.end("CallerCancelled", ctx);
                 }
             }
-            CallEvent::Response { .. } => {}
+            CallEvent::Response { response, .. } => {
+                let is_bye = response.cseq().is_ok_and(|c| c.method == Method::Bye);
+                if is_bye && response.status >= 200 {
+                    if let Some(leg) = &self.escalation {
+                        leg.do_send(ByeAnswered {
+                            status: Some(response.status),
+                        });
+                    }
+                }
+            }
             CallEvent::TransactionFailed { key } => {
                 let invite_failed = self.invite.as_ref().is_some_and(|(k, _)| *k == key);
                 if invite_failed {
                     self.end("TransactionFailed", ctx);
+                } else if key.method == Method::Bye {
+                    if let Some(leg) = &self.escalation {
+                        leg.do_send(ByeAnswered { status: None });
+                    }
                 }
             }
             CallEvent::AckTimeout => {
@@ -451,6 +616,99 @@ impl Handler<CallEvent> for Call {
                 self.end("AckTimeout", ctx);
             }
         }
+    }
+}
+
+impl Handler<Escalate> for Call {
+    type Result = ();
+    fn handle(&mut self, msg: Escalate, ctx: &mut Context<Self>) {
+        self.guarded(ctx, |call, ctx| {
+            call.pending_escalation = Some(msg.clone());
+            call.hand_back(msg.reason, msg.headers, ctx);
+        });
+    }
+}
+
+impl Handler<Hangup> for Call {
+    type Result = ();
+    fn handle(&mut self, msg: Hangup, ctx: &mut Context<Self>) {
+        self.guarded(ctx, |call, ctx| {
+            call.hand_back(msg.reason, msg.headers, ctx)
+        });
+    }
+}
+
+impl Handler<Transcript> for Call {
+    type Result = ();
+    fn handle(&mut self, msg: Transcript, _ctx: &mut Context<Self>) {
+        let role = if msg.role == "caller" {
+            store::Role::Caller
+        } else {
+            store::Role::Bot
+        };
+        if self.record.transcript.len() < 1000 {
+            self.record.transcript.push(store::TranscriptLine {
+                role,
+                text: msg.text,
+                at_ms: unix_ms(),
+            });
+        }
+    }
+}
+
+impl Handler<HandBackDone> for Call {
+    type Result = ();
+    fn handle(&mut self, msg: HandBackDone, ctx: &mut Context<Self>) {
+        let hand_back_reason = self.escalation_reason();
+        if let Some(esc) = self.pending_escalation.take() {
+            self.record.escalation = Some(store::Escalation {
+                reason: esc.reason.clone(),
+                target: esc.target.clone(),
+                profile: msg.profile.to_owned(),
+                outcome: match &msg.result {
+                    Ok(()) => EscalationOutcome::Completed,
+                    Err(cause) => EscalationOutcome::Failed {
+                        cause: cause.clone(),
+                    },
+                },
+                at_ms: unix_ms(),
+                variables: esc.variables.clone(),
+            });
+        }
+        self.escalation = None;
+        self.end(&hand_back_reason, ctx);
+    }
+}
+
+impl Handler<LegExited> for Call {
+    type Result = ();
+    fn handle(&mut self, msg: LegExited, _ctx: &mut Context<Self>) {
+        if let ExitCause::Failed(why) = &msg.cause {
+            tracing::debug!(call_id = %self.p.call_id, leg = ?msg.leg, %why, "leg failed");
+        }
+    }
+}
+
+impl Call {
+    /// The reason the call ends with after a hand-back: the one the bot gave.
+    fn escalation_reason(&self) -> String {
+        self.pending_escalation
+            .as_ref()
+            .map(|e| e.reason.clone())
+            .unwrap_or_else(|| "HangUp".into())
+    }
+}
+
+/// Test hooks, read once from the environment. `VOXGATE_TEST_PANIC_DID=+1999` makes calls to
+/// that DID panic in their ACK handler, so tests can prove a panic ends only that call, cleanly.
+mod test_hooks {
+    use std::sync::OnceLock;
+
+    pub(super) fn panics_on(did: &str) -> bool {
+        static DID: OnceLock<Option<String>> = OnceLock::new();
+        DID.get_or_init(|| std::env::var("VOXGATE_TEST_PANIC_DID").ok())
+            .as_deref()
+            .is_some_and(|d| d == did)
     }
 }
 

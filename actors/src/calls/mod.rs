@@ -1,6 +1,7 @@
 //! Calls: the registry that maps Call-IDs to live call actors, and the call actor itself.
 
 mod call;
+pub mod escalation;
 pub mod messages;
 mod registry;
 

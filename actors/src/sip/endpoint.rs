@@ -388,6 +388,7 @@ impl SipEndpoint {
                     rtp_ports: config.node.rtp_ports,
                     invite_received: now,
                     sip: me,
+                    node: Arc::clone(&self.state),
                 };
                 let call = Call::new(params, slot);
                 let addr = self.registry.spawn(&call_id, call);
