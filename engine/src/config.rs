@@ -90,6 +90,10 @@ pub struct SipConfig {
     pub max_tcp_connections: usize,
     /// User-Agent / Server header value.
     pub user_agent: String,
+    /// Session timer interval we accept at most (RFC 4028), seconds.
+    pub session_expires_secs: u32,
+    /// Smallest session timer interval we accept (RFC 4028 Min-SE), seconds.
+    pub min_se_secs: u32,
 }
 
 impl Default for SipConfig {
@@ -102,6 +106,8 @@ impl Default for SipConfig {
             max_headers: 128,
             max_tcp_connections: 1024,
             user_agent: "voxgate".into(),
+            session_expires_secs: 1800,
+            min_se_secs: 90,
         }
     }
 }
@@ -396,6 +402,10 @@ impl Config {
                 "[sip] timers need 0 < t1_ms <= t2_ms and t4_ms > 0 (got t1={} t2={} t4={})",
                 s.t1_ms, s.t2_ms, s.t4_ms
             ));
+        }
+        if s.min_se_secs < 90 || s.session_expires_secs < s.min_se_secs {
+            problems
+                .push("[sip] session timers need 90 <= min_se_secs <= session_expires_secs".into());
         }
         if s.max_message_bytes < 1024 {
             problems.push("[sip] max_message_bytes must be at least 1024".into());

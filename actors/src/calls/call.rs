@@ -16,6 +16,9 @@ use voxgate_engine::config::{BotConfig, PortRange, Profile, TrunkConfig};
 use voxgate_engine::sdp::{AnswerPolicy, CodecKind, LocalMedia, SdpSession, SessionDescription};
 use voxgate_engine::sip::dialog::{new_tag, DialogId};
 use voxgate_engine::sip::message::{HeaderName, Method, Request, Response};
+use voxgate_engine::sip::session_timer::{
+    self, Negotiation, SessionTimer, SessionTimerConfig, TimerAction,
+};
 use voxgate_engine::sip::transaction::{TransactionKey, TransportInfo, TransportKind};
 
 use voxgate_engine::store::{self, EscalationOutcome, IngressKind, SessionRecord};
@@ -127,6 +130,10 @@ pub struct Call {
     media: Option<actix::prelude::SpawnHandle>,
     echo: Option<tokio::task::JoinHandle<()>>,
     escalation: Option<Addr<EscalationLeg>>,
+    /// RFC 4028: the agreement from the INVITE, then the running timer once answered.
+    session_timer: Option<SessionTimer>,
+    negotiated_timer: Option<session_timer::Negotiated>,
+    timer_handle: Option<actix::SpawnHandle>,
     /// The hand-back asked for, kept for the session record.
     pending_escalation: Option<Escalate>,
     record: RecordDraft,
@@ -168,6 +175,9 @@ impl Call {
             media: None,
             echo: None,
             escalation: None,
+            session_timer: None,
+            negotiated_timer: None,
+            timer_handle: None,
             pending_escalation: None,
             record: RecordDraft {
                 start_ms: unix_ms(),
@@ -181,6 +191,16 @@ impl Call {
         let Some((_, req)) = self.invite.clone() else {
             return;
         };
+        match session_timer::negotiate(&req, self.timer_config()) {
+            Negotiation::TooSmall { min_se } => {
+                let mut resp = req.response(422, "Session Interval Too Small", Some(&self.to_tag));
+                resp.headers.push(HeaderName::MinSe, min_se.to_string());
+                self.send_final(key, resp, ctx);
+                return;
+            }
+            Negotiation::Active(n) => self.negotiated_timer = Some(n),
+            Negotiation::NotUsed => {}
+        }
         let rtp = match bind_rtp_pair(self.p.rtp_ports, self.p.local_ip) {
             Ok(pair) => pair,
             Err(e) => {
@@ -258,7 +278,7 @@ impl Call {
         }
     }
 
-    fn answer(&mut self, sdp: Vec<u8>, _ctx: &mut Context<Self>) {
+    fn answer(&mut self, sdp: Vec<u8>, ctx: &mut Context<Self>) {
         let Some((key, req)) = self.invite.clone() else {
             return;
         };
@@ -276,6 +296,14 @@ impl Call {
         }
         ok.headers
             .push(HeaderName::Allow, voxgate_engine::routing::ALLOW);
+        ok.headers.push(HeaderName::Supported, "timer");
+        if let Some(n) = self.negotiated_timer {
+            for (name, value) in n.response_headers() {
+                ok.headers.push(name, value);
+            }
+            self.session_timer = Some(SessionTimer::new(n, Instant::now()));
+            self.arm_session_timer(ctx);
+        }
         ok.headers.push(HeaderName::ContentType, "application/sdp");
         ok.body = sdp;
         let ok = with_contact(ok, &self.p);
@@ -302,7 +330,14 @@ impl Call {
                 self.end("CallerHangUp", ctx);
             }
             Method::Invite | Method::Update if is_sdp(req) => self.reoffer(key, req),
-            Method::Invite | Method::Update => self.reply(key, req, 200, "OK"),
+            Method::Invite | Method::Update => {
+                let mut ok = req.response(200, "OK", None);
+                self.timer_refreshed_by(req, &mut ok);
+                self.p.sip.do_send(Respond {
+                    key,
+                    response: with_contact(ok, &self.p),
+                });
+            }
             Method::Info | Method::Options => self.reply(key, req, 200, "OK"),
             _ => {
                 let mut resp = req.response(501, "Not Implemented", None);
@@ -327,6 +362,7 @@ impl Call {
         match result {
             Ok(answer) => {
                 let mut ok = req.response(200, "OK", None);
+                self.timer_refreshed_by(req, &mut ok);
                 ok.headers.push(HeaderName::ContentType, "application/sdp");
                 ok.body = answer.sdp.to_bytes();
                 self.p.sip.do_send(Respond {
@@ -339,6 +375,82 @@ impl Call {
                 self.reply(key, req, status, "Not Acceptable Here");
             }
         }
+    }
+
+    fn timer_config(&self) -> SessionTimerConfig {
+        let sip = &self.p.node.config.sip;
+        SessionTimerConfig {
+            session_expires: sip.session_expires_secs,
+            min_se: sip.min_se_secs,
+        }
+    }
+
+    /// A re-INVITE or UPDATE from the caller refreshes the session (RFC 4028 §10) and may
+    /// renegotiate it; our 2xx repeats the agreement.
+    fn timer_refreshed_by(&mut self, req: &Request, ok: &mut Response) {
+        let config = self.timer_config();
+        let Some(timer) = self.session_timer.as_mut() else {
+            return;
+        };
+        let renegotiated = match session_timer::negotiate(req, config) {
+            Negotiation::Active(n) => Some(n),
+            _ => None,
+        };
+        timer.refreshed(Instant::now(), renegotiated);
+        for (name, value) in timer.negotiated().response_headers() {
+            ok.headers.push(name, value);
+        }
+    }
+
+    fn arm_session_timer(&mut self, ctx: &mut Context<Self>) {
+        if let Some(h) = self.timer_handle.take() {
+            ctx.cancel_future(h);
+        }
+        let Some(timer) = &self.session_timer else {
+            return;
+        };
+        let delay = timer
+            .poll_timeout()
+            .saturating_duration_since(Instant::now());
+        self.timer_handle = Some(ctx.run_later(delay, |call, ctx| {
+            call.timer_handle = None;
+            call.guarded(ctx, Call::on_session_timer);
+        }));
+    }
+
+    fn on_session_timer(&mut self, ctx: &mut Context<Self>) {
+        let Some(timer) = self.session_timer.as_mut() else {
+            return;
+        };
+        match timer.handle_timeout(Instant::now()) {
+            Some(TimerAction::Refresh) => {
+                let n = timer.negotiated();
+                if let Some(dialog) = self.dialog.clone() {
+                    let mut headers = n.response_headers();
+                    headers.retain(|(name, _)| *name != HeaderName::Require);
+                    headers.push((HeaderName::Supported, "timer".into()));
+                    self.p.sip.do_send(SendInDialog {
+                        dialog,
+                        method: Method::Update,
+                        headers,
+                        body: None,
+                        reply_to: Some(ctx.address()),
+                    });
+                }
+            }
+            Some(TimerAction::Expired) => {
+                tracing::debug!(call_id = %self.p.call_id, "session timer expired");
+                let reason = (
+                    HeaderName::Reason,
+                    "SIP;cause=408;text=\"session timer expired\"".to_owned(),
+                );
+                self.bye(vec![reason]);
+                self.end("SessionExpired", ctx);
+                return;
+            }
+            None => {}
+        }
+        self.arm_session_timer(ctx);
     }
 
     fn reply(&self, key: TransactionKey, req: &Request, status: u16, reason: &str) {
@@ -407,6 +519,9 @@ impl Call {
             echo.abort();
         }
         if let Some(h) = self.media.take() {
+            ctx.cancel_future(h);
+        }
+        if let Some(h) = self.timer_handle.take() {
             ctx.cancel_future(h);
         }
         self.write_record(outcome);
@@ -592,6 +707,13 @@ impl Call {
                 }
             }
             CallEvent::Response { response, .. } => {
+                let is_update = response.cseq().is_ok_and(|c| c.method == Method::Update);
+                if is_update && (200..300).contains(&response.status) {
+                    if let Some(timer) = self.session_timer.as_mut() {
+                        timer.refreshed(Instant::now(), None);
+                        self.arm_session_timer(ctx);
+                    }
+                }
                 let is_bye = response.cseq().is_ok_and(|c| c.method == Method::Bye);
                 if is_bye && response.status >= 200 {
                     if let Some(leg) = &self.escalation {

@@ -7,7 +7,9 @@
 //!   ([`transaction::TransactionLayer`]), sans-IO on virtual time.
 //! - [`dialog`]: RFC 3261 §12 dialogs ([`dialog::DialogLayer`]), in-dialog request building and
 //!   the UAS 2xx retransmission.
+//! - [`session_timer`]: RFC 4028 session timers for our UAS dialogs.
 
 pub mod dialog;
 pub mod message;
+pub mod session_timer;
 pub mod transaction;
