@@ -9,6 +9,7 @@ declare -A wanted=(
   [pkg-config]=pkg-config
   [sip-tester]=sipp             # SIPp, the SIP peer of the integration tests
   [redis-server]=redis-server   # the Redis store backend is tested against a real server
+  [baresip-core]=baresip        # a real SIP user agent places calls in the tests
 )
 
 missing=()
