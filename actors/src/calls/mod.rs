@@ -3,6 +3,7 @@
 mod call;
 pub mod messages;
 mod registry;
+pub mod transcoder;
 
 pub use call::{Call, CallEvent, CallParams, Shutdown};
 pub use registry::CallRegistry;
