@@ -22,7 +22,7 @@ use voxgate_engine::config::BuiltinBotConfig;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Event {
-    Audio(EncodedFrame),
+    Audio(Box<EncodedFrame>),
     Mark(String),
     Clear,
     Escalate(Escalate),
@@ -49,7 +49,7 @@ macro_rules! record {
     };
 }
 
-record!(Downstream, m => Event::Audio(m.0 .0));
+record!(Downstream, m => Event::Audio(Box::new(m.0 .0)));
 record!(Mark, m => Event::Mark(m.0));
 record!(Clear, _m => Event::Clear);
 record!(Escalate, m => Event::Escalate(m));
@@ -140,7 +140,7 @@ fn audio_of(events: &[Event]) -> Vec<EncodedFrame> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Audio(f) => Some(f.clone()),
+            Event::Audio(f) => Some((**f).clone()),
             _ => None,
         })
         .collect()
@@ -343,7 +343,7 @@ async fn no_greeting_echoes_at_once() {
     let events = rig.events();
     assert_eq!(
         events,
-        [Event::Audio(f)],
+        [Event::Audio(Box::new(f))],
         "no greeting, no mark, no transcript"
     );
 }

@@ -1,8 +1,12 @@
 //! The transcoder leg carries audio both ways: PCMU from the caller → L16/8k to a bot that
 //! echoes it → PCMU back to the caller, content intact within G.711 tolerance; lost frames are
 //! concealed, bad frames counted and dropped, same formats passed through, and `StopLeg` is
-//! answered with `LegExited`.
+//! answered with `LegExited`. Converting costs no allocation: a transcoding leg allocates
+//! exactly as much per frame as one that passes frames through (the envelopes).
+#![allow(unsafe_code)]
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,6 +14,43 @@ use actix::{Actor, Addr, Context, Handler, Recipient};
 use voxgate_actors::calls::messages::{AudioFrame, ExitCause, LegExited, LegKind, StopLeg};
 use voxgate_actors::calls::transcoder::{Downstream, GetTranscoderStats, TranscoderLeg, Upstream};
 use voxgate_codecs::{g711, AudioFormat, EncodedFrame};
+
+/// Counts the allocations of this thread (the actix test runtime runs every actor on it).
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: every call goes to `System` unchanged; only a thread-local counter is bumped.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocs() -> u64 {
+    ALLOCS.with(Cell::get)
+}
 
 /// Collects what reaches it.
 #[derive(Default, Clone)]
@@ -264,4 +305,78 @@ async fn stop_leg_reports_exit() {
     assert_eq!(exits.len(), 1);
     assert_eq!(exits[0].leg, LegKind::Transcoder);
     assert!(matches!(exits[0].cause, ExitCause::Normal(_)));
+}
+
+/// Takes frames and forgets them (no storage that could allocate).
+struct Drain;
+
+impl Actor for Drain {
+    type Context = Context<Self>;
+}
+
+impl Handler<AudioFrame> for Drain {
+    type Result = ();
+    fn handle(&mut self, _: AudioFrame, _: &mut Context<Self>) {}
+}
+
+impl Handler<LegExited> for Drain {
+    type Result = ();
+    fn handle(&mut self, _: LegExited, _: &mut Context<Self>) {}
+}
+
+/// Allocations for `n` frames each way through a leg, after a warm-up.
+async fn allocs_per_run(ingress: AudioFormat, bot_format: AudioFormat, n: usize) -> u64 {
+    let drain = Drain.start();
+    let leg = TranscoderLeg::new(
+        ingress,
+        bot_format,
+        drain.clone().recipient(),
+        drain.clone().recipient(),
+        drain.recipient(),
+    )
+    .unwrap()
+    .start();
+    let up = pcmu_frame(0);
+    let mut down = EncodedFrame::empty(bot_format);
+    let down_len = match bot_format {
+        AudioFormat::Pcmu => 160,
+        other => other.pcm_rate().frame_samples() * 2,
+    };
+    down.set_bytes(&[0x10; 640][..down_len]).unwrap();
+    let run = |count: usize| {
+        let leg = leg.clone();
+        let (up, down) = (up.clone(), down.clone());
+        async move {
+            for _ in 0..count {
+                leg.do_send(Upstream(AudioFrame(up.clone())));
+                leg.do_send(Downstream(AudioFrame(down.clone())));
+                // The same round trip in every run: the leg has handled both frames.
+                leg.send(GetTranscoderStats).await.unwrap();
+            }
+        }
+    };
+    run(50).await;
+    let before = allocs();
+    run(n).await;
+    let used = allocs() - before;
+    let stats = leg.send(GetTranscoderStats).await.unwrap();
+    assert_eq!(stats.errors + stats.dropped, 0, "{stats:?}");
+    used
+}
+
+#[actix::test]
+async fn converting_allocates_nothing_beyond_the_envelopes() {
+    const N: usize = 200;
+    let passthrough = allocs_per_run(AudioFormat::Pcmu, AudioFormat::Pcmu, N).await;
+    let converting = allocs_per_run(AudioFormat::Pcmu, AudioFormat::L16_8K, N).await;
+    assert_eq!(
+        converting, passthrough,
+        "per-frame conversion must not allocate"
+    );
+    // What is left is actix's: per round (two frames in, two out, one request) about eleven
+    // allocations for envelopes, queue nodes and the request's reply channel.
+    assert!(
+        passthrough <= 12 * N as u64,
+        "{passthrough} allocations for {N} rounds"
+    );
 }
