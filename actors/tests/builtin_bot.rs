@@ -253,6 +253,11 @@ async fn zero_escalates_once_to_agents() {
     assert!(!events
         .iter()
         .any(|e| matches!(e, Event::Transcript(t) if t.role == "caller")));
+    // Queued bot audio is cleared once, just before the escalation.
+    let clear = events.iter().position(|e| *e == Event::Clear);
+    let escalate = events.iter().position(|e| matches!(e, Event::Escalate(_)));
+    assert_eq!(clear.map(|c| c + 1), escalate);
+    assert_eq!(events.iter().filter(|e| **e == Event::Clear).count(), 1);
     assert_eq!(
         rig.audio().len(),
         rig.greeting_frames,

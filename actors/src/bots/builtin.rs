@@ -11,8 +11,9 @@
 //!   the echo starts in step with the caller instead of queued behind the greeting.
 //! - A lost caller frame (zero length, only seen when the transcoder passes frames through) is
 //!   echoed as a frame of silence, so the echo keeps the caller's 20 ms cadence.
-//! - After an escalation or hang-up the bot has nothing more to say: it ignores digits and
-//!   audio until its call stops it.
+//! - After an escalation or hang-up the bot has nothing more to say: it sends `Clear` first so
+//!   the caller does not hear the rest of a greeting or echo during the hand-back, then ignores
+//!   digits and audio until its call stops it.
 
 use std::time::Duration;
 
@@ -44,7 +45,7 @@ pub struct BotOwner {
     pub audio: Recipient<Downstream>,
     /// Marks, answered by `MarkPlayed` once played (route them behind the audio).
     pub marks: Recipient<Mark>,
-    /// Barge-in: drop the caller's queued audio.
+    /// Drop the bot audio queued for the caller (sent before an escalation or hang-up).
     pub clear: Recipient<Clear>,
     /// Hand the call to an agent.
     pub escalate: Recipient<Escalate>,
@@ -216,8 +217,10 @@ impl BuiltinBot {
         self.phase = Phase::AwaitMark;
     }
 
+    /// The bot's part is over: silence what is still queued for the caller, then go deaf.
     fn finish(&mut self) {
         self.phase = Phase::Done;
+        self.owner.clear.do_send(Clear);
     }
 }
 
