@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix::{Actor, Addr, Context, Handler, Message};
+use actix::{Actor, Addr, AsyncContext, Context, Handler, Message};
 use voxgate_actors::bots::builtin::GREETING_MARK;
 use voxgate_actors::bots::{greeting, BotOwner, BuiltinBot};
 use voxgate_actors::calls::messages::{
@@ -416,4 +416,165 @@ async fn bad_configs_are_refused() {
     assert_eq!(bot.greeting_frames(), 33);
     let bot = BuiltinBot::new(BuiltinBotConfig::default(), AudioFormat::L16_16K, owner).unwrap();
     assert_eq!(bot.format(), AudioFormat::L16_16K);
+}
+
+/// The caller's side of a call for the end-to-end test: records what it would play and
+/// answers every mark at once, as if it had been played.
+struct FakeIngress {
+    log: Arc<Mutex<Vec<Event>>>,
+    played: actix::Recipient<MarkPlayed>,
+}
+
+impl Actor for FakeIngress {
+    type Context = Context<Self>;
+}
+
+impl Handler<AudioFrame> for FakeIngress {
+    type Result = ();
+    fn handle(&mut self, msg: AudioFrame, _: &mut Context<Self>) {
+        self.log.lock().unwrap().push(Event::Audio(Box::new(msg.0)));
+    }
+}
+
+impl Handler<Mark> for FakeIngress {
+    type Result = ();
+    fn handle(&mut self, msg: Mark, _: &mut Context<Self>) {
+        self.log.lock().unwrap().push(Event::Mark(msg.0.clone()));
+        self.played.do_send(MarkPlayed(msg.0));
+    }
+}
+
+impl Handler<Clear> for FakeIngress {
+    type Result = ();
+    fn handle(&mut self, _: Clear, _: &mut Context<Self>) {
+        self.log.lock().unwrap().push(Event::Clear);
+    }
+}
+
+fn pcmu_tone(idx: usize) -> EncodedFrame {
+    let pcm: Vec<i16> = (0..160)
+        .map(|i| {
+            let t = (idx * 160 + i) as f64 / 8000.0;
+            (6000.0 * (2.0 * std::f64::consts::PI * 300.0 * t).sin()) as i16
+        })
+        .collect();
+    let mut bytes = [0u8; 160];
+    voxgate_codecs::g711::ulaw_encode(&pcm, &mut bytes);
+    EncodedFrame::from_bytes(AudioFormat::Pcmu, &bytes).unwrap()
+}
+
+fn decode_pcmu(f: &EncodedFrame) -> Vec<i16> {
+    let mut pcm = vec![0i16; f.bytes().len()];
+    voxgate_codecs::g711::ulaw_decode(f.bytes(), &mut pcm);
+    pcm
+}
+
+/// A PCMU caller, the transcoder and the bot wired as a call wires them: the greeting reaches
+/// the caller in PCMU with the mark behind it, the caller's audio comes back, `0` escalates.
+#[actix::test]
+async fn a_pcmu_call_through_the_transcoder() {
+    use voxgate_actors::calls::transcoder::{TranscoderLeg, Upstream};
+
+    let played = Arc::new(Mutex::new(Vec::new()));
+    let call_events = Arc::new(Mutex::new(Vec::new()));
+    let call = Recorder(call_events.clone()).start();
+
+    // The bot's address exists before the bot: the transcoder and ingress need it.
+    let bot_ctx = Context::<BuiltinBot>::new();
+    let bot_addr = bot_ctx.address();
+    let ingress = FakeIngress {
+        log: played.clone(),
+        played: bot_addr.clone().recipient(),
+    }
+    .start();
+    let transcoder = TranscoderLeg::new(
+        AudioFormat::Pcmu,
+        BuiltinBot::FORMAT,
+        bot_addr.clone().recipient(),
+        ingress.clone().recipient(),
+        call.clone().recipient(),
+    )
+    .unwrap()
+    .with_marks(ingress.clone().recipient())
+    .start();
+    let bot = BuiltinBot::new(
+        BuiltinBotConfig::default(),
+        BuiltinBot::FORMAT,
+        BotOwner {
+            audio: transcoder.clone().recipient(),
+            marks: transcoder.clone().recipient(),
+            clear: ingress.recipient(),
+            escalate: call.clone().recipient(),
+            hangup: call.clone().recipient(),
+            transcript: call.clone().recipient(),
+            exited: call.recipient(),
+        },
+    )
+    .unwrap();
+    let greeting_frames = bot.greeting_frames();
+    bot_ctx.run(bot);
+
+    let wait = |what: &'static str, want: usize| {
+        let played = played.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while played.lock().unwrap().len() < want {
+                assert!(Instant::now() < deadline, "timed out waiting for {what}");
+                actix_rt::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    };
+    wait("greeting and mark", greeting_frames + 1).await;
+    {
+        let log = played.lock().unwrap();
+        assert_eq!(log[greeting_frames], Event::Mark(GREETING_MARK.into()));
+        let greeting = audio_of(&log);
+        assert_eq!(
+            greeting.len(),
+            greeting_frames,
+            "no frame lost, none after the mark"
+        );
+        assert!(greeting.iter().all(|f| f.format() == AudioFormat::Pcmu));
+        // The first tone is audible in PCMU.
+        let loud = decode_pcmu(&greeting[2])
+            .iter()
+            .map(|s| s.unsigned_abs())
+            .max();
+        assert!(loud > Some(6000), "{loud:?}");
+    }
+
+    // The ingress answered the mark: the bot now echoes, through the transcoder both ways.
+    let sent: Vec<EncodedFrame> = (0..20).map(pcmu_tone).collect();
+    for (i, f) in sent.iter().enumerate() {
+        transcoder.do_send(Upstream(AudioFrame(f.clone())));
+        wait("the echo", greeting_frames + 2 + i).await;
+    }
+    let echoed = audio_of(&played.lock().unwrap())[greeting_frames..].to_vec();
+    assert_eq!(echoed.len(), sent.len());
+    for (s, e) in sent.iter().zip(&echoed) {
+        assert_eq!(e.format(), AudioFormat::Pcmu);
+        // µ-law → L16 → µ-law is exact (up to the two codes of zero).
+        assert_eq!(decode_pcmu(s), decode_pcmu(e));
+    }
+
+    bot_addr
+        .send(Dtmf {
+            digit: '0',
+            duration_ms: 80,
+        })
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !call_events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e, Event::Escalate(x) if x.reason == "TransferToAgent"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for the escalation"
+        );
+        actix_rt::time::sleep(Duration::from_millis(1)).await;
+    }
 }

@@ -3,10 +3,13 @@
 //! the two ways a bot ends its part of a call: escalation to an agent and hang-up.
 //!
 //! Choices worth knowing:
-//! - The greeting is encoded once at construction and sent at start as fast as the next
-//!   mailbox takes it: the ingress paces playout, so the bot does not need a timer per frame.
-//!   When the mailbox is full the bot waits a moment and goes on from where it stopped, rather
-//!   than dropping greeting frames; the `Mark` follows the last frame.
+//! - The greeting is encoded once at construction and sent at start much faster than real
+//!   time: the ingress paces playout, so the bot needs no timer per frame. It goes in bursts of
+//!   [`GREETING_BURST`] frames a couple of milliseconds apart, because the transcoder forwards
+//!   with `try_send` and drops what the ingress mailbox cannot take: a burst must fit every
+//!   mailbox on the way (actix's default is 16). When the next mailbox is full anyway the bot
+//!   waits and goes on from where it stopped rather than dropping greeting frames; the `Mark`
+//!   follows the last frame.
 //! - Caller audio is dropped until the ingress reports the greeting played (`MarkPlayed`), so
 //!   the echo starts in step with the caller instead of queued behind the greeting.
 //! - A lost caller frame (zero length, only seen when the transcoder passes frames through) is
@@ -33,7 +36,9 @@ use crate::metrics::FRAMES_DROPPED;
 /// The name of the mark that follows the greeting.
 pub const GREETING_MARK: &str = "greeting";
 
-/// How long to wait before retrying a greeting frame the next mailbox would not take.
+/// Greeting frames sent in one go (160 ms of audio), well under a default actix mailbox.
+pub const GREETING_BURST: usize = 8;
+/// Pause between greeting bursts, and before retrying a frame a full mailbox would not take.
 const GREETING_RETRY: Duration = Duration::from_millis(2);
 /// Retries in a row without progress after which the rest of the greeting is dropped.
 const GREETING_MAX_STALLS: u32 = 500;
@@ -174,8 +179,8 @@ impl BuiltinBot {
         self.greeting.as_ref().map_or(0, EncodedGreeting::frames)
     }
 
-    /// Sends greeting frames from where it stopped until done or the mailbox is full; then the
-    /// mark, or a retry a moment later.
+    /// Sends the next burst of greeting frames; then the mark when all are sent, or the next
+    /// burst (or a retry, when the mailbox was full) a moment later.
     fn push_greeting(&mut self, ctx: &mut Context<Self>) {
         let Phase::Greeting { mut next, stalls } = self.phase else {
             // An action digit ended the greeting early.
@@ -186,7 +191,13 @@ impl BuiltinBot {
             return;
         };
         let mut progressed = false;
+        let burst_end = next + GREETING_BURST;
         while next < greeting.frames() {
+            if next == burst_end {
+                self.phase = Phase::Greeting { next, stalls: 0 };
+                ctx.run_later(GREETING_RETRY, |bot, ctx| bot.push_greeting(ctx));
+                return;
+            }
             let Some(frame) = greeting.frame(next, self.format) else {
                 // Encoded at construction into ≤ 1500-byte frames: cannot happen; skip it.
                 next += 1;
