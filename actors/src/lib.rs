@@ -7,6 +7,7 @@
 //! - [`http`]: health, readiness, metrics.
 #![warn(unreachable_pub, missing_docs)]
 
+pub mod bots;
 pub mod calls;
 pub mod http;
 pub mod media;

@@ -4,6 +4,7 @@ mod call;
 pub mod escalation;
 pub mod messages;
 mod registry;
+pub mod transcoder;
 
 pub use call::{Call, CallEvent, CallParams, Shutdown};
 pub use registry::CallRegistry;

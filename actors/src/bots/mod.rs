@@ -1,0 +1,20 @@
+//! Bot legs that live inside the node. Today that is the demo bot of the default configuration,
+//! so that a fresh install can take a call, play something, echo the caller and exercise both
+//! hand-backs (escalation and hang-up) with no external bot at all.
+
+pub mod builtin;
+pub mod greeting;
+
+pub use builtin::{BotOwner, BuiltinBot};
+
+/// Why a bot leg could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BotError {
+    /// The bot's configuration is not usable.
+    #[error("builtin bot config: {0}")]
+    Config(String),
+    /// The bot's audio format cannot be encoded.
+    #[error(transparent)]
+    Codec(#[from] voxgate_codecs::CodecError),
+}
