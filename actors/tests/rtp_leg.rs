@@ -592,3 +592,171 @@ async fn hold_stops_audio_and_unhold_resumes_with_a_marker() {
     let log = peer.log.lock().unwrap();
     assert!(RtpPacket::parse(&log.rtp[0].2).unwrap().marker);
 }
+
+#[actix::test]
+async fn sends_dtmf_as_rfc4733_events() {
+    let peer = Peer::new();
+    let h = start_leg(RtpLegConfig::new(media(peer.addr()), "leg@test"));
+    h.leg.do_send(Dtmf {
+        digit: '5',
+        duration_ms: 100,
+    });
+    // Start, updates, three end packets: at least 5 packets of one event.
+    let p = Arc::clone(&peer);
+    let ended = wait_until(Duration::from_secs(2), || {
+        p.log
+            .lock()
+            .unwrap()
+            .rtp
+            .iter()
+            .filter(|(_, _, b)| RtpPacket::parse(b).is_ok_and(|p| p.payload[1] & 0x80 != 0))
+            .count()
+            >= 3
+    })
+    .await;
+    assert!(ended, "three end packets");
+    let log = peer.log.lock().unwrap();
+    let events: Vec<RtpPacket<'_>> = log
+        .rtp
+        .iter()
+        .map(|(_, _, b)| RtpPacket::parse(b).unwrap())
+        .collect();
+    assert!(events.len() >= 5);
+    assert!(events[0].marker);
+    for e in &events {
+        assert_eq!(e.payload_type, 101);
+        assert_eq!(e.payload[0], 5);
+        assert_eq!(e.timestamp, events[0].timestamp);
+    }
+    let last = events.last().unwrap().payload;
+    assert_eq!(u16::from_be_bytes([last[2], last[3]]), 800);
+}
+
+#[actix::test]
+async fn codec_change_starts_a_new_stream() {
+    let peer = Peer::new();
+    let config = RtpLegConfig::new(media(peer.addr()), "leg@test");
+    let h = start_leg(config.clone());
+    h.leg.do_send(pcmu(1));
+    let p = Arc::clone(&peer);
+    assert!(wait_until(Duration::from_secs(2), || p.rtp_count() >= 1).await);
+    let mut pcma = config.media.clone();
+    pcma.codec = NegotiatedCodec {
+        kind: CodecKind::Pcma,
+        payload_type: 8,
+        clock_rate: 8000,
+        channels: 1,
+        fmtp: None,
+    };
+    h.leg.do_send(UpdateMedia(pcma));
+    // A PCMU frame in flight is not played as PCMA.
+    h.leg.do_send(pcmu(2));
+    h.leg.do_send(AudioFrame(
+        EncodedFrame::from_bytes(AudioFormat::Pcma, &[3; 160]).unwrap(),
+    ));
+    let p = Arc::clone(&peer);
+    assert!(wait_until(Duration::from_secs(2), || p.rtp_count() >= 2).await);
+    let p = Arc::clone(&peer);
+    assert!(!wait_until(Duration::from_millis(100), || p.rtp_count() > 2).await);
+    let log = peer.log.lock().unwrap();
+    let first = RtpPacket::parse(&log.rtp[0].2).unwrap();
+    let second = RtpPacket::parse(&log.rtp[1].2).unwrap();
+    assert_eq!((first.payload_type, first.payload[0]), (0, 1));
+    assert_eq!((second.payload_type, second.payload[0]), (8, 3));
+    assert!(second.marker);
+    drop(log);
+    h.leg.do_send(StopLeg);
+    let seen = Arc::clone(&h.seen);
+    assert!(
+        wait_until(Duration::from_secs(2), || seen
+            .lock()
+            .unwrap()
+            .stats
+            .is_some())
+        .await
+    );
+    let seen = h.seen.lock().unwrap();
+    let stats = seen.stats.as_ref().unwrap();
+    assert_eq!(
+        stats.packets_sent, 2,
+        "counters carry over the codec change"
+    );
+    assert_eq!(stats.codec, "PCMA");
+    assert_eq!(stats.frames_dropped_egress, 1);
+}
+
+/// User + system CPU time of this process (Linux `/proc/self/stat`, 100 ticks per second).
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    Duration::from_millis((f[0] + f[1]) * 10)
+}
+
+/// Not a correctness test: prints the CPU cost of N legs exchanging 50 packets/s each way with
+/// one peer task (whose own cost is included). Run with
+/// `cargo test --release -p voxgate-actors --test rtp_leg -- --ignored --nocapture cpu_per_leg`.
+#[actix::test]
+#[ignore]
+async fn cpu_per_leg() {
+    const N: usize = 100;
+    const SECONDS: u64 = 8;
+    let peer = Peer::new();
+    let legs: Vec<Harness> = (0..N)
+        .map(|_| {
+            let mut config = RtpLegConfig::new(media(peer.addr()), "leg@test");
+            config.queue_frames = 600;
+            start_leg(config)
+        })
+        .collect();
+    for h in &legs {
+        for i in 0..(SECONDS as usize + 2) * 50 {
+            h.leg.do_send(pcmu(i as u8));
+        }
+    }
+    let targets: Vec<SocketAddr> = legs.iter().map(|h| h.leg_rtp).collect();
+    let socket = UdpSocket::bind((LOCALHOST, 0)).await.unwrap();
+    let mut ticker = tokio::time::interval(Duration::from_millis(20));
+    let mut out = [0u8; 200];
+    let payload = [0x55u8; 160];
+    let warmup = 25;
+    let mut cpu0 = Duration::ZERO;
+    let mut t0 = Instant::now();
+    for n in 0..(SECONDS as u32 * 50 + warmup) {
+        ticker.tick().await;
+        if n == warmup {
+            cpu0 = process_cpu();
+            t0 = Instant::now();
+        }
+        let len = RtpHeader {
+            payload_type: 0,
+            marker: n == 0,
+            sequence: n as u16,
+            timestamp: n * 160,
+            ssrc: 7,
+        }
+        .build(&payload, &mut out)
+        .unwrap();
+        for t in &targets {
+            socket.send_to(&out[..len], t).await.unwrap();
+        }
+    }
+    let cpu = process_cpu() - cpu0;
+    let wall = t0.elapsed();
+    let frames: usize = legs
+        .iter()
+        .map(|h| h.seen.lock().unwrap().frames.len())
+        .sum();
+    let sent = peer.rtp_count();
+    println!(
+        "{N} legs, {wall:?}: CPU {cpu:?} = {:.2}% of a core per leg; owner frames {frames}, \
+         peer received {sent} packets",
+        cpu.as_secs_f64() / wall.as_secs_f64() / N as f64 * 100.0
+    );
+}

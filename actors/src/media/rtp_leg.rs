@@ -695,20 +695,23 @@ impl RtpLeg {
             self.clock_start = next.checked_sub(setup.period).unwrap_or(next);
             self.frame = 1;
             self.session = new_session(&self.config, &media, now);
+            let resized = setup.queue_slot != self.queue.slot_bytes();
+            if setup.format != self.format || resized {
+                // Queued frames are in the old format or framing: they count as cleared.
+                self.queue.clear();
+                while let Some(name) = self.queue.pop_played_mark() {
+                    self.owner.marks.do_send(MarkPlayed(name));
+                }
+            }
+            if resized {
+                self.queue = PlayoutQueue::new(self.config.queue_frames, setup.queue_slot);
+            }
             self.format = setup.format;
             self.samples_per_frame = setup.samples_per_frame;
             self.period = setup.period;
             self.jitter = setup.jitter;
             self.dtmf_rx = DtmfReceiver::new();
             self.close_open_digit();
-            if setup.queue_slot != self.queue.slot_bytes() {
-                // Queued frames are in the old format: play them as cleared.
-                self.queue.clear();
-                while let Some(name) = self.queue.pop_played_mark() {
-                    self.owner.marks.do_send(MarkPlayed(name));
-                }
-                self.queue = PlayoutQueue::new(self.config.queue_frames, setup.queue_slot);
-            }
             if !media.rtcp_mux && !self.rtcp_reader {
                 if let Some(rtcp) = self.rtcp.clone() {
                     self.rtcp_reader = true;
