@@ -15,6 +15,22 @@
 //! reset to the next deadline, and packets are built in a buffer inside the actor. The only
 //! allocation per frame is the actor envelope of the [`AudioFrame`] sent to the owner.
 //!
+//! Drops are counted in `voxgate_media_frames_dropped_total`: `leg="ingress"` when the owner's
+//! mailbox was full, `leg="ingress_playout"` when the outgoing queue refused a frame (full: the
+//! newest frame is refused, see [`PlayoutQueue`]; oversize; or not in the negotiated format).
+//!
+//! Wiring, on the call's arbiter:
+//!
+//! ```text
+//! let pair = bind_rtp_pair(config.rtp_ports, local_ip)?;      // its port goes in the SDP answer
+//! let owner = RtpLegOwner { frames: transcoder.recipient(), dtmf: call.recipient(),
+//!                           marks: bot.recipient(), stats: call.recipient(),
+//!                           exited: call.recipient() };
+//! let leg = RtpLeg::new(pair, RtpLegConfig::new(answer.media, cname), owner).start();
+//! leg.do_send(UpdateMedia(renegotiated.media));   // re-INVITE
+//! leg.do_send(StopLeg);                           // BYE: MediaStats, then LegExited
+//! ```
+//!
 //! Nothing read from the network can make the leg panic: every parse goes through the engine's
 //! fallible parsers and malformed input is only counted.
 
@@ -91,11 +107,14 @@ pub struct RtpLegConfig {
     pub cname: String,
     /// Outgoing queue length in frames ([`DEFAULT_QUEUE_FRAMES`] = 10 s).
     pub queue_frames: usize,
+    /// Which leg of the call this is, for [`LegExited`] and the metrics label (`Ingress` for
+    /// the caller; `Bot` when a SIP bot's media runs through an RTP leg too).
+    pub kind: LegKind,
 }
 
 impl RtpLegConfig {
-    /// A configuration with the defaults: 30 s inactivity, 40–200 ms jitter buffer, RTCP every
-    /// ~5 s, a 10 s outgoing queue.
+    /// A configuration with the defaults: the ingress leg, 30 s inactivity, 40–200 ms jitter
+    /// buffer, RTCP every ~5 s, a 10 s outgoing queue.
     pub fn new(media: NegotiatedMedia, cname: impl Into<String>) -> Self {
         Self {
             media,
@@ -105,6 +124,7 @@ impl RtpLegConfig {
             rtcp_interval: Duration::from_secs(5),
             cname: cname.into(),
             queue_frames: DEFAULT_QUEUE_FRAMES,
+            kind: LegKind::Ingress,
         }
     }
 }
@@ -394,6 +414,22 @@ impl RtpLeg {
         }
     }
 
+    /// The `leg` label of frames dropped toward the owner.
+    fn label(&self) -> &'static str {
+        match self.config.kind {
+            LegKind::Bot => "bot",
+            _ => "ingress",
+        }
+    }
+
+    /// The `leg` label of outgoing frames the playout queue refused.
+    fn playout_label(&self) -> &'static str {
+        match self.config.kind {
+            LegKind::Bot => "bot_playout",
+            _ => "ingress_playout",
+        }
+    }
+
     /// When frame `n` is due.
     fn deadline(&self, n: u64) -> Instant {
         // period <= 120 ms, so period × n overflows u64 nanoseconds only after ~4800 years.
@@ -438,7 +474,7 @@ impl RtpLeg {
         self.drain_transmits();
         self.owner.stats.do_send(self.stats());
         self.owner.exited.do_send(LegExited {
-            leg: LegKind::Ingress,
+            leg: self.config.kind,
             cause,
         });
         ctx.stop();
@@ -615,7 +651,7 @@ impl RtpLeg {
                 Ok(()) | Err(SendError::Closed(_)) => {}
                 Err(SendError::Full(_)) => {
                     self.dropped_ingress += 1;
-                    metrics::counter!(FRAMES_DROPPED, "leg" => "ingress").increment(1);
+                    metrics::counter!(FRAMES_DROPPED, "leg" => self.label()).increment(1);
                 }
             }
         }
@@ -773,7 +809,7 @@ impl Actor for RtpLeg {
             self.exited = true;
             self.owner.stats.do_send(self.stats());
             self.owner.exited.do_send(LegExited {
-                leg: LegKind::Ingress,
+                leg: self.config.kind,
                 cause: ExitCause::Failed("stopped without StopLeg".into()),
             });
         }
@@ -862,7 +898,7 @@ impl Handler<AudioFrame> for RtpLeg {
         };
         if let Err(e) = result {
             self.dropped_egress += 1;
-            metrics::counter!(FRAMES_DROPPED, "leg" => "ingress_playout").increment(1);
+            metrics::counter!(FRAMES_DROPPED, "leg" => self.playout_label()).increment(1);
             tracing::trace!(?e, "outgoing frame dropped");
         }
     }
