@@ -23,6 +23,10 @@ pub enum LegKind {
 
 /// 20 ms of audio. Toward the bot it is in the bot's format; toward the caller in the
 /// ingress codec's format (the transcoder converts between them).
+///
+/// A frame whose [`EncodedFrame`] has length 0 means "this frame was lost: conceal it" (the
+/// RTP leg sends one for each gap its jitter buffer reports); the transcoder runs packet-loss
+/// concealment for it instead of decoding.
 #[derive(Message, Clone)]
 #[rtype(result = "()")]
 pub struct AudioFrame(pub EncodedFrame);

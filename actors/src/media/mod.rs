@@ -1,5 +1,12 @@
-//! Media sockets: RTP/RTCP port allocation from the configured range.
+//! Media: RTP/RTCP port allocation from the configured range, and the RTP leg actor that
+//! carries a SIP call's audio ([`RtpLeg`]).
 
+mod playout;
 mod ports;
+mod rtp_leg;
 
+pub use playout::{PlayoutQueue, PushError};
 pub use ports::{bind_rtp_pair, RtpPair};
+pub use rtp_leg::{
+    MediaStats, RtpLeg, RtpLegConfig, RtpLegOwner, UpdateMedia, DEFAULT_QUEUE_FRAMES,
+};

@@ -1,0 +1,962 @@
+//! [`RtpLeg`]: the actor that owns one call's RTP/RTCP sockets and drives its sans-IO
+//! [`RtpSession`], jitter buffer and RFC 4733 receiver on a single frame clock.
+//!
+//! Data flow:
+//! - socket → [`RtpSession::handle_packet`] → audio into the [`JitterBuffer`], telephone-events
+//!   into the [`DtmfReceiver`] → one [`Dtmf`] per key press to the owner;
+//! - every `ptime` (frame `n` is due at `start + n × ptime`): one frame out of the jitter buffer
+//!   to the owner ([`AudioFrame`], with `try_send`), and one frame out of the [`PlayoutQueue`]
+//!   to the peer through [`RtpSession::send_frame`]; RTCP and the inactivity timeout are
+//!   serviced on the same tick;
+//! - owner → [`AudioFrame`] / [`Mark`] / [`Clear`] / [`Dtmf`] / [`UpdateMedia`] / [`StopLeg`].
+//!
+//! The media path allocates nothing per packet: datagrams are read into one buffer owned by
+//! the reader and handled in place (no message per datagram), the clock is one `Sleep` that is
+//! reset to the next deadline, and packets are built in a buffer inside the actor. The only
+//! allocation per frame is the actor envelope of the [`AudioFrame`] sent to the owner.
+//!
+//! Drops are counted in `voxgate_media_frames_dropped_total`: `leg="ingress"` when the owner's
+//! mailbox was full, `leg="ingress_playout"` when the outgoing queue refused a frame (full: the
+//! newest frame is refused, see [`PlayoutQueue`]; oversize; or not in the negotiated format).
+//!
+//! Wiring, on the call's arbiter:
+//!
+//! ```text
+//! let pair = bind_rtp_pair(config.rtp_ports, local_ip)?;      // its port goes in the SDP answer
+//! let owner = RtpLegOwner { frames: transcoder.recipient(), dtmf: call.recipient(),
+//!                           marks: bot.recipient(), stats: call.recipient(),
+//!                           exited: call.recipient() };
+//! let leg = RtpLeg::new(pair, RtpLegConfig::new(answer.media, cname), owner).start();
+//! leg.do_send(UpdateMedia(renegotiated.media));   // re-INVITE
+//! leg.do_send(StopLeg);                           // BYE: MediaStats, then LegExited
+//! ```
+//!
+//! Nothing read from the network can make the leg panic: every parse goes through the engine's
+//! fallible parsers and malformed input is only counted.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use actix::dev::SendError;
+use actix::fut::ActorFuture;
+use actix::prelude::*;
+use tokio::io::ReadBuf;
+use tokio::net::UdpSocket;
+use voxgate_codecs::frame::MAX_ENCODED_BYTES;
+use voxgate_codecs::jitter::{JitterBuffer, JitterConfig, Playout};
+use voxgate_codecs::rfc4733::{char_to_event, DtmfEvent, DtmfReceiver, Tone};
+use voxgate_codecs::{AudioFormat, EncodedFrame};
+use voxgate_engine::rtp::sender::DTMF_DEFAULT_VOLUME;
+use voxgate_engine::rtp::{
+    Channel, Event, MediaKind, RtpSession, SessionConfig, SessionStats, Transmit,
+};
+use voxgate_engine::sdp::{CodecKind, NegotiatedMedia};
+
+use super::playout::{PlayoutQueue, PushError};
+use super::ports::RtpPair;
+use crate::calls::messages::{
+    AudioFrame, Clear, Dtmf, ExitCause, LegExited, LegKind, Mark, MarkPlayed, StopLeg,
+};
+use crate::metrics::{FRAMES_DROPPED, SEND_ERRORS};
+
+/// Largest datagram read; longer ones are truncated (and then fail to parse or are cut audio).
+const RECV_BUF: usize = 2048;
+/// Room for an RTP header (with CSRCs and extension the sender never writes) plus the largest
+/// encoded frame, and for any RTCP compound the session builds.
+const SEND_BUF: usize = 1600;
+/// Datagrams handled per wake-up of a reader before it yields to the other actors.
+const READ_BUDGET: usize = 32;
+/// Ticks run back to back when the arbiter was late; beyond that the clock skips ahead.
+const MAX_CATCH_UP: u64 = 5;
+/// A digit whose end packets never came is reported after this long without event packets.
+const DIGIT_END_TIMEOUT: Duration = Duration::from_millis(500);
+/// Digits waiting to be sent to the peer; more are dropped.
+const DTMF_QUEUE: usize = 32;
+/// Duration of an outgoing digit when the request says 0 ms.
+const DEFAULT_DIGIT_MS: u32 = 100;
+/// Mailbox size: room for a bot's burst of frames (2.5 s) on top of the control messages.
+const MAILBOX: usize = 128;
+/// Default outgoing queue length: 10 s of 20 ms frames.
+pub const DEFAULT_QUEUE_FRAMES: usize = 500;
+/// Largest Opus frame the outgoing queue holds (≈ 200 kbit/s at 20 ms, far above voice rates).
+const OPUS_QUEUE_SLOT: usize = 512;
+/// Largest Opus frame (RFC 6716 §3.4: 1275 bytes for one frame).
+const OPUS_MAX_FRAME: usize = 1275;
+
+/// Configuration of one RTP leg.
+#[derive(Debug, Clone)]
+pub struct RtpLegConfig {
+    /// The negotiated stream (codec, payload types, remote address, ptime, direction, mux).
+    pub media: NegotiatedMedia,
+    /// No RTP from the peer for this long ends the leg (`Failed("media timeout")`);
+    /// `Duration::ZERO` disables it. Suspended while the stream does not receive (hold).
+    pub inactivity_timeout: Duration,
+    /// Smallest jitter-buffer depth, in ms (rounded up to whole frames, at least one).
+    pub jitter_min_ms: u32,
+    /// Largest jitter-buffer depth, in ms.
+    pub jitter_max_ms: u32,
+    /// Nominal RTCP report interval (RFC 3550 randomises it 0.5–1.5×).
+    pub rtcp_interval: Duration,
+    /// Our RTCP SDES CNAME.
+    pub cname: String,
+    /// Outgoing queue length in frames ([`DEFAULT_QUEUE_FRAMES`] = 10 s).
+    pub queue_frames: usize,
+    /// Which leg of the call this is, for [`LegExited`] and the metrics label (`Ingress` for
+    /// the caller; `Bot` when a SIP bot's media runs through an RTP leg too).
+    pub kind: LegKind,
+}
+
+impl RtpLegConfig {
+    /// A configuration with the defaults: the ingress leg, 30 s inactivity, 40–200 ms jitter
+    /// buffer, RTCP every ~5 s, a 10 s outgoing queue.
+    pub fn new(media: NegotiatedMedia, cname: impl Into<String>) -> Self {
+        Self {
+            media,
+            inactivity_timeout: Duration::from_secs(30),
+            jitter_min_ms: 40,
+            jitter_max_ms: 200,
+            rtcp_interval: Duration::from_secs(5),
+            cname: cname.into(),
+            queue_frames: DEFAULT_QUEUE_FRAMES,
+            kind: LegKind::Ingress,
+        }
+    }
+}
+
+/// Where the leg reports to (the call, or the leg next to it in the tree).
+#[derive(Debug, Clone)]
+pub struct RtpLegOwner {
+    /// The caller's audio, one frame per tick (a length-0 frame: conceal a lost frame).
+    pub frames: Recipient<AudioFrame>,
+    /// The caller's key presses, one per press.
+    pub dtmf: Recipient<Dtmf>,
+    /// Marks the caller has heard.
+    pub marks: Recipient<MarkPlayed>,
+    /// The counters, once, when the leg ends (before [`LegExited`]).
+    pub stats: Recipient<MediaStats>,
+    /// The leg has stopped.
+    pub exited: Recipient<LegExited>,
+}
+
+/// A re-INVITE changed the stream: new remote address, codec, ptime or direction (hold).
+///
+/// `media.direction` is ours, as in [`NegotiatedMedia`]: when it does not send (the peer's
+/// `sendonly`/`inactive` hold) no audio goes out and queued frames are discarded as they come
+/// due; when it does not receive (`inactive`, or we hold with `sendonly`) the inactivity timeout
+/// is suspended. A codec, payload-type, ptime or rtcp-mux change starts a new RTP stream (new
+/// SSRC, as a clock-rate change requires); the counters carry over.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct UpdateMedia(pub NegotiatedMedia);
+
+/// The RTP counters of a leg for the session record, sent once when it ends.
+#[derive(Message, Debug, Clone, PartialEq)]
+#[rtype(result = "()")]
+pub struct MediaStats {
+    /// Encoding name of the codec last used (`PCMU`, `PCMA`, `opus`, `G722`).
+    pub codec: &'static str,
+    /// RTP packets we sent (audio and DTMF).
+    pub packets_sent: u64,
+    /// Payload octets we sent.
+    pub octets_sent: u64,
+    /// Valid RTP packets received.
+    pub packets_received: u64,
+    /// Payload octets received.
+    pub octets_received: u64,
+    /// Packets the peer's sequence numbers say were lost.
+    pub packets_lost: u64,
+    /// Packets that arrived out of order.
+    pub late: u64,
+    /// Duplicate packets dropped.
+    pub duplicates: u64,
+    /// Largest interarrival jitter estimate, ms.
+    pub jitter_max_ms: f64,
+    /// Mean interarrival jitter estimate, ms.
+    pub jitter_mean_ms: f64,
+    /// The address media was latched to (where it really came from), if any arrived.
+    pub remote: Option<SocketAddr>,
+    /// Last round-trip time from RTCP.
+    pub rtt: Option<Duration>,
+    /// Lost frames handed to the owner as conceal frames.
+    pub frames_concealed: u64,
+    /// Frames to the owner dropped because its mailbox was full.
+    pub frames_dropped_ingress: u64,
+    /// Outgoing frames refused (queue full, oversize, wrong format).
+    pub frames_dropped_egress: u64,
+    /// DTMF key presses received.
+    pub dtmf_received: u64,
+}
+
+/// The RTP leg actor; see the module documentation.
+pub struct RtpLeg {
+    config: RtpLegConfig,
+    owner: RtpLegOwner,
+    /// The sockets as passed in, until `started` registers them with this arbiter's reactor.
+    pair: Option<RtpPair>,
+    rtp: Option<Arc<UdpSocket>>,
+    rtcp: Option<Arc<UdpSocket>>,
+    rtcp_reader: bool,
+    session: RtpSession,
+    /// Counters of streams replaced by a codec change.
+    prior: Option<SessionStats>,
+    format: AudioFormat,
+    samples_per_frame: u32,
+    period: Duration,
+    jitter: JitterBuffer,
+    dtmf_rx: DtmfReceiver,
+    /// A digit reported as begun whose end has not arrived, and when its last packet came.
+    open_digit: Option<(Tone, Instant)>,
+    dtmf_out: VecDeque<Dtmf>,
+    queue: PlayoutQueue,
+    sending: bool,
+    clock_start: Instant,
+    /// Index of the next frame tick.
+    frame: u64,
+    out: [u8; SEND_BUF],
+    concealed: u64,
+    dropped_ingress: u64,
+    dropped_egress: u64,
+    dtmf_received: u64,
+    setup_error: Option<String>,
+    exited: bool,
+}
+
+impl std::fmt::Debug for RtpLeg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RtpLeg")
+            .field("codec", &self.config.media.codec.name())
+            .field("remote", &self.session.remote())
+            .field("frame", &self.frame)
+            .field("queue", &self.queue)
+            .field("exited", &self.exited)
+            .finish()
+    }
+}
+
+/// The codec's encoded format as the transcoder names it.
+fn audio_format(kind: CodecKind) -> Option<AudioFormat> {
+    match kind {
+        CodecKind::Pcmu => Some(AudioFormat::Pcmu),
+        CodecKind::Pcma => Some(AudioFormat::Pcma),
+        CodecKind::Opus => Some(AudioFormat::Opus48k),
+        CodecKind::G722 => Some(AudioFormat::G722),
+        _ => None,
+    }
+}
+
+/// What one stream needs, derived from the negotiated media; `Err` for what cannot be carried.
+struct StreamSetup {
+    format: AudioFormat,
+    samples_per_frame: u32,
+    period: Duration,
+    jitter: JitterBuffer,
+    queue_slot: usize,
+}
+
+fn stream_setup(config: &RtpLegConfig, media: &NegotiatedMedia) -> Result<StreamSetup, String> {
+    let format = audio_format(media.codec.kind)
+        .ok_or_else(|| format!("codec {} is not supported", media.codec.name()))?;
+    let clock_rate = media.codec.clock_rate;
+    if !(1000..=192_000).contains(&clock_rate) {
+        return Err(format!("unusable RTP clock rate {clock_rate}"));
+    }
+    let ptime = media.ptime.clamp(10, 120);
+    // clock_rate <= 192000 and ptime <= 120, so the product fits easily.
+    let samples_per_frame = clock_rate * ptime / 1000;
+    let (queue_slot, jitter_slot) = match format {
+        AudioFormat::Opus48k => (OPUS_QUEUE_SLOT, OPUS_MAX_FRAME),
+        // G.711 and G.722: one byte per RTP clock tick; the jitter buffer also takes peers
+        // that ignore our ptime (up to 60 ms packets).
+        _ => {
+            let bytes = (samples_per_frame as usize).min(MAX_ENCODED_BYTES);
+            (bytes, bytes.clamp(480, MAX_ENCODED_BYTES))
+        }
+    };
+    let min_depth = config.jitter_min_ms.div_ceil(ptime).max(1) as usize;
+    let max_depth = (config.jitter_max_ms.div_ceil(ptime) as usize).max(min_depth);
+    let jitter = JitterBuffer::new(JitterConfig {
+        clock_rate,
+        frame_ms: ptime,
+        min_depth,
+        max_depth,
+        capacity: max_depth + 16,
+        max_payload: jitter_slot,
+    })
+    .map_err(|e| format!("jitter buffer: {e}"))?;
+    Ok(StreamSetup {
+        format,
+        samples_per_frame,
+        period: Duration::from_millis(u64::from(ptime)),
+        jitter,
+        queue_slot,
+    })
+}
+
+fn inactivity(config: &RtpLegConfig, media: &NegotiatedMedia) -> Option<Duration> {
+    (media.direction.receives() && !config.inactivity_timeout.is_zero())
+        .then_some(config.inactivity_timeout)
+}
+
+fn new_session(config: &RtpLegConfig, media: &NegotiatedMedia, now: Instant) -> RtpSession {
+    let mut c = SessionConfig::new(
+        media.codec.payload_type,
+        media.codec.clock_rate,
+        config.cname.clone(),
+    );
+    c.dtmf_payload_type = media.telephone_event_pt();
+    c.remote = media.remote_rtp;
+    c.rtcp_mux = media.rtcp_mux;
+    // Accept a new source's first packet: probation would drop the first frame of every call.
+    c.min_sequential = 1;
+    c.rtcp_interval = config.rtcp_interval;
+    c.inactivity_timeout = inactivity(config, media);
+    RtpSession::with_seed(c, now, SystemTime::now(), rand::random())
+}
+
+/// Adds the counters of a replaced stream to the current ones.
+fn merge(prior: &SessionStats, current: &SessionStats) -> SessionStats {
+    let mut s = current.clone();
+    s.packets_sent += prior.packets_sent;
+    s.octets_sent += prior.octets_sent;
+    s.packets_received += prior.packets_received;
+    s.octets_received += prior.octets_received;
+    s.packets_lost += prior.packets_lost;
+    s.late += prior.late;
+    s.duplicates += prior.duplicates;
+    s.max_jitter_ms = s.max_jitter_ms.max(prior.max_jitter_ms);
+    if s.mean_jitter_ms == 0.0 {
+        s.mean_jitter_ms = prior.mean_jitter_ms;
+    }
+    s.latched = s.latched.or(prior.latched);
+    s.rtt = s.rtt.or(prior.rtt);
+    s.dropped_payload_type += prior.dropped_payload_type;
+    s.dropped_source += prior.dropped_source;
+    s.malformed += prior.malformed;
+    s
+}
+
+/// Receive errors that concern one datagram (ICMP feedback, signals), not the socket.
+fn transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+            | io::ErrorKind::TimedOut
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkUnreachable
+    )
+}
+
+/// Moves a socket to the reactor of the current runtime (the arbiter the leg runs on), so its
+/// readiness is polled by the thread that reads it.
+fn register_here(socket: UdpSocket) -> io::Result<UdpSocket> {
+    UdpSocket::from_std(socket.into_std()?)
+}
+
+impl RtpLeg {
+    /// A leg over `pair` for `config.media`, reporting to `owner`. Start it on the call's
+    /// arbiter (`start_in_arbiter`); a stream it cannot carry makes it exit at once with
+    /// `Failed`.
+    pub fn new(pair: RtpPair, config: RtpLegConfig, owner: RtpLegOwner) -> RtpLeg {
+        let now = Instant::now();
+        let (setup, setup_error) = match stream_setup(&config, &config.media) {
+            Ok(s) => (s, None),
+            Err(e) => {
+                // A PCMU stand-in keeps the actor well-formed until `started` reports the error.
+                let mut fallback = config.clone();
+                fallback.media.codec.kind = CodecKind::Pcmu;
+                fallback.media.codec.clock_rate = 8000;
+                fallback.jitter_min_ms = 20;
+                fallback.jitter_max_ms = 20;
+                let media = fallback.media.clone();
+                // PCMU at 8 kHz with a one-frame buffer is always a valid stream setup.
+                let s = stream_setup(&fallback, &media).expect("PCMU setup is valid");
+                (s, Some(e))
+            }
+        };
+        let session = new_session(&config, &config.media, now);
+        let queue = PlayoutQueue::new(config.queue_frames, setup.queue_slot);
+        RtpLeg {
+            sending: config.media.direction.sends(),
+            owner,
+            pair: Some(pair),
+            rtp: None,
+            rtcp: None,
+            rtcp_reader: false,
+            session,
+            prior: None,
+            format: setup.format,
+            samples_per_frame: setup.samples_per_frame,
+            period: setup.period,
+            jitter: setup.jitter,
+            dtmf_rx: DtmfReceiver::new(),
+            open_digit: None,
+            dtmf_out: VecDeque::with_capacity(4),
+            queue,
+            clock_start: now,
+            frame: 1,
+            out: [0; SEND_BUF],
+            concealed: 0,
+            dropped_ingress: 0,
+            dropped_egress: 0,
+            dtmf_received: 0,
+            setup_error,
+            exited: false,
+            config,
+        }
+    }
+
+    /// The `leg` label of frames dropped toward the owner.
+    fn label(&self) -> &'static str {
+        match self.config.kind {
+            LegKind::Bot => "bot",
+            _ => "ingress",
+        }
+    }
+
+    /// The `leg` label of outgoing frames the playout queue refused.
+    fn playout_label(&self) -> &'static str {
+        match self.config.kind {
+            LegKind::Bot => "bot_playout",
+            _ => "ingress_playout",
+        }
+    }
+
+    /// When frame `n` is due.
+    fn deadline(&self, n: u64) -> Instant {
+        // period <= 120 ms, so period × n overflows u64 nanoseconds only after ~4800 years.
+        let nanos = (self.period.as_nanos() as u64).saturating_mul(n);
+        self.clock_start + Duration::from_nanos(nanos)
+    }
+
+    /// The counters so far.
+    fn stats(&self) -> MediaStats {
+        let current = self.session.stats();
+        let s = match &self.prior {
+            Some(prior) => merge(prior, &current),
+            None => current,
+        };
+        MediaStats {
+            codec: self.config.media.codec.name(),
+            packets_sent: s.packets_sent,
+            octets_sent: s.octets_sent,
+            packets_received: s.packets_received,
+            octets_received: s.octets_received,
+            packets_lost: s.packets_lost,
+            late: s.late,
+            duplicates: s.duplicates,
+            jitter_max_ms: s.max_jitter_ms,
+            jitter_mean_ms: s.mean_jitter_ms,
+            remote: s.latched,
+            rtt: s.rtt,
+            frames_concealed: self.concealed,
+            frames_dropped_ingress: self.dropped_ingress,
+            frames_dropped_egress: self.dropped_egress,
+            dtmf_received: self.dtmf_received,
+        }
+    }
+
+    /// Ends the leg once: RTCP BYE, the counters, then [`LegExited`].
+    fn finish(&mut self, ctx: &mut Context<Self>, cause: ExitCause) {
+        if self.exited {
+            return;
+        }
+        self.exited = true;
+        self.session.close(Instant::now());
+        self.drain_transmits();
+        self.owner.stats.do_send(self.stats());
+        self.owner.exited.do_send(LegExited {
+            leg: self.config.kind,
+            cause,
+        });
+        ctx.stop();
+    }
+
+    /// Sends the first `t.len` bytes of the output buffer; failures are counted, never fatal
+    /// (a full socket buffer or an ICMP error concerns one packet).
+    fn send(&self, t: Transmit) {
+        let socket = match (t.channel, self.config.media.rtcp_mux) {
+            (Channel::Rtcp, false) => self.rtcp.as_ref(),
+            _ => self.rtp.as_ref(),
+        };
+        let Some(socket) = socket else { return };
+        let Some(bytes) = self.out.get(..t.len) else {
+            return;
+        };
+        if let Err(e) = socket.try_send_to(bytes, t.destination) {
+            metrics::counter!(SEND_ERRORS).increment(1);
+            tracing::trace!(error = %e, to = %t.destination, "RTP send failed");
+        }
+    }
+
+    fn drain_transmits(&mut self) {
+        while let Some(t) = self.session.poll_transmit(&mut self.out) {
+            self.send(t);
+        }
+    }
+
+    /// One datagram from a socket, handled in place.
+    fn on_datagram(&mut self, channel: Channel, from: SocketAddr, bytes: &[u8]) {
+        let now = Instant::now();
+        if channel == Channel::Rtcp {
+            // Malformed RTCP is counted by the session; the valid part was used.
+            let _ = self.session.handle_rtcp(now, from, bytes);
+            return;
+        }
+        let received = match self.session.handle_packet(now, from, bytes) {
+            Ok(Some(r)) => r,
+            // Filtered, duplicate or RTCP (mux); malformed packets are counted by the session.
+            Ok(None) | Err(_) => return,
+        };
+        match received.kind {
+            MediaKind::Audio => {
+                self.jitter
+                    .push(received.sequence, received.timestamp, received.payload, now);
+            }
+            MediaKind::TelephoneEvent => {
+                self.on_telephone_event(now, received.timestamp, received.payload)
+            }
+        }
+    }
+
+    fn on_telephone_event(&mut self, now: Instant, timestamp: u32, payload: &[u8]) {
+        match self.dtmf_rx.on_packet(timestamp, payload) {
+            Ok(Some(DtmfEvent::Began(tone))) => {
+                self.close_open_digit();
+                self.open_digit = Some((tone, now));
+            }
+            Ok(Some(DtmfEvent::Ended(tone))) => {
+                // Reported already when the end was overdue; otherwise now, with its duration.
+                if self.open_digit.take().is_some() {
+                    self.report_digit(tone);
+                }
+            }
+            Ok(Some(DtmfEvent::Complete(tone))) => {
+                self.close_open_digit();
+                self.report_digit(tone);
+            }
+            Ok(None) => {
+                if let Some((_, last)) = self.open_digit.as_mut() {
+                    *last = now;
+                }
+            }
+            // A short payload: counted nowhere but harmless.
+            Err(_) => {}
+        }
+    }
+
+    fn close_open_digit(&mut self) {
+        if let Some((tone, _)) = self.open_digit.take() {
+            self.report_digit(tone);
+        }
+    }
+
+    fn report_digit(&mut self, tone: Tone) {
+        // Only DTMF keys (events 0-15) go to the bot; flash and other tones are dropped.
+        let Some(digit) = tone.digit.filter(|_| tone.event <= 15) else {
+            return;
+        };
+        let rate = self
+            .config
+            .media
+            .telephone_event
+            .as_ref()
+            .map_or(8000, |t| t.clock_rate)
+            .max(1);
+        let duration_ms = u64::from(tone.duration) * 1000 / u64::from(rate);
+        self.dtmf_received += 1;
+        self.owner.dtmf.do_send(Dtmf {
+            digit,
+            duration_ms: u32::try_from(duration_ms).unwrap_or(u32::MAX),
+        });
+    }
+
+    /// Starts the next queued outgoing digit when none is being sent.
+    fn start_next_digit(&mut self) {
+        if self.session.sender().dtmf_active() {
+            return;
+        }
+        let Some(d) = self.dtmf_out.pop_front() else {
+            return;
+        };
+        let Some(event) = char_to_event(d.digit) else {
+            tracing::debug!(digit = ?d.digit, "not a DTMF key; not sent");
+            return;
+        };
+        let ms = if d.duration_ms == 0 {
+            DEFAULT_DIGIT_MS
+        } else {
+            d.duration_ms.min(5000)
+        };
+        let rate = self
+            .config
+            .media
+            .telephone_event
+            .as_ref()
+            .map_or(self.config.media.codec.clock_rate, |t| t.clock_rate);
+        let units = u64::from(rate) * u64::from(ms) / 1000;
+        let units = u32::try_from(units).unwrap_or(u32::MAX);
+        if let Err(e) = self.session.send_dtmf(event, units, DTMF_DEFAULT_VOLUME) {
+            tracing::debug!(error = %e, "DTMF not sent");
+        }
+    }
+
+    /// The frame clock fired: run every due tick, then service the session. Returns the next
+    /// deadline, or `None` once the leg has exited.
+    fn on_clock(&mut self, ctx: &mut Context<Self>) -> Option<Instant> {
+        if self.exited {
+            return None;
+        }
+        let now = Instant::now();
+        let mut ran = 0;
+        while self.deadline(self.frame) <= now && ran < MAX_CATCH_UP {
+            self.tick(now);
+            self.frame += 1;
+            ran += 1;
+        }
+        if self.deadline(self.frame) <= now {
+            // The arbiter stalled for several frames: drop the missed ticks rather than burst
+            // them out (the peer's jitter buffer would discard them anyway).
+            let behind = now.saturating_duration_since(self.clock_start).as_nanos()
+                / self.period.as_nanos().max(1);
+            let skipped = (behind as u64 + 1).saturating_sub(self.frame);
+            tracing::debug!(skipped, "RTP leg clock late; ticks skipped");
+            self.frame += skipped;
+        }
+        self.service_session(now, ctx);
+        (!self.exited).then(|| self.deadline(self.frame))
+    }
+
+    /// One frame of media time.
+    fn tick(&mut self, now: Instant) {
+        // Caller → owner.
+        let frame = match self.jitter.pop() {
+            Playout::Frame { payload, .. } => EncodedFrame::from_bytes(self.format, payload).ok(),
+            Playout::Lost { .. } => {
+                self.concealed += 1;
+                Some(EncodedFrame::empty(self.format))
+            }
+            Playout::Empty => None,
+        };
+        if let Some(frame) = frame {
+            match self.owner.frames.try_send(AudioFrame(frame)) {
+                Ok(()) | Err(SendError::Closed(_)) => {}
+                Err(SendError::Full(_)) => {
+                    self.dropped_ingress += 1;
+                    metrics::counter!(FRAMES_DROPPED, "leg" => self.label()).increment(1);
+                }
+            }
+        }
+        // Owner → caller.
+        self.start_next_digit();
+        let audio = self.queue.pop().filter(|_| self.sending);
+        match self
+            .session
+            .send_frame(now, audio, self.samples_per_frame, &mut self.out)
+        {
+            Ok(Some(t)) => self.send(t),
+            Ok(None) => {}
+            Err(e) => tracing::debug!(error = %e, "RTP frame not built"),
+        }
+        while let Some(name) = self.queue.pop_played_mark() {
+            self.owner.marks.do_send(MarkPlayed(name));
+        }
+    }
+
+    /// RTCP reports, the inactivity timeout, session events, an overdue digit end.
+    fn service_session(&mut self, now: Instant, ctx: &mut Context<Self>) {
+        if self.session.poll_timeout().is_some_and(|t| t <= now) {
+            self.session.handle_timeout(now);
+        }
+        self.drain_transmits();
+        while let Some(event) = self.session.poll_event() {
+            match event {
+                Event::Inactive { silent_for } => {
+                    tracing::info!(?silent_for, "no RTP from the peer: media timeout");
+                    self.finish(ctx, ExitCause::Failed("media timeout".into()));
+                    return;
+                }
+                Event::Latched { remote } => tracing::debug!(%remote, "RTP latched"),
+                Event::Relatched { from, to } => tracing::debug!(%from, %to, "RTP re-latched"),
+                Event::Bye { ssrc } => tracing::debug!(ssrc, "peer sent RTCP BYE"),
+                _ => {}
+            }
+        }
+        if self
+            .open_digit
+            .is_some_and(|(_, last)| now.saturating_duration_since(last) > DIGIT_END_TIMEOUT)
+        {
+            self.close_open_digit();
+        }
+    }
+
+    fn spawn_reader(&mut self, ctx: &mut Context<Self>, socket: Arc<UdpSocket>, channel: Channel) {
+        ctx.spawn(Reader {
+            socket,
+            channel,
+            buf: Box::new([0; RECV_BUF]),
+        });
+    }
+
+    fn update_media(&mut self, media: NegotiatedMedia, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        let old = &self.config.media;
+        let new_stream = media.codec != old.codec
+            || media.telephone_event != old.telephone_event
+            || media.ptime != old.ptime
+            || media.rtcp_mux != old.rtcp_mux;
+        if new_stream {
+            let setup = match stream_setup(&self.config, &media) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.finish(ctx, ExitCause::Failed(e));
+                    return;
+                }
+            };
+            let current = self.session.stats();
+            self.prior = Some(match &self.prior {
+                Some(p) => merge(p, &current),
+                None => current,
+            });
+            // The next tick stays where it was; later ones follow the new ptime.
+            let next = self.deadline(self.frame);
+            self.clock_start = next.checked_sub(setup.period).unwrap_or(next);
+            self.frame = 1;
+            self.session = new_session(&self.config, &media, now);
+            let resized = setup.queue_slot != self.queue.slot_bytes();
+            if setup.format != self.format || resized {
+                // Queued frames are in the old format or framing: they count as cleared.
+                self.queue.clear();
+                while let Some(name) = self.queue.pop_played_mark() {
+                    self.owner.marks.do_send(MarkPlayed(name));
+                }
+            }
+            if resized {
+                self.queue = PlayoutQueue::new(self.config.queue_frames, setup.queue_slot);
+            }
+            self.format = setup.format;
+            self.samples_per_frame = setup.samples_per_frame;
+            self.period = setup.period;
+            self.jitter = setup.jitter;
+            self.dtmf_rx = DtmfReceiver::new();
+            self.close_open_digit();
+            if !media.rtcp_mux && !self.rtcp_reader {
+                if let Some(rtcp) = self.rtcp.clone() {
+                    self.rtcp_reader = true;
+                    self.spawn_reader(ctx, rtcp, Channel::Rtcp);
+                }
+            }
+        } else {
+            if media.remote_rtp != old.remote_rtp {
+                self.session.set_remote(media.remote_rtp, None);
+            }
+            if media.direction != old.direction {
+                let timeout = inactivity(&self.config, &media);
+                self.session.set_inactivity_timeout(now, timeout);
+            }
+        }
+        self.sending = media.direction.sends();
+        self.config.media = media;
+    }
+}
+
+impl Actor for RtpLeg {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(MAILBOX);
+        if let Some(e) = self.setup_error.take() {
+            self.finish(ctx, ExitCause::Failed(e));
+            return;
+        }
+        let Some(pair) = self.pair.take() else {
+            return;
+        };
+        let sockets = register_here(pair.rtp).and_then(|rtp| Ok((rtp, register_here(pair.rtcp)?)));
+        let (rtp, rtcp) = match sockets {
+            Ok((rtp, rtcp)) => (Arc::new(rtp), Arc::new(rtcp)),
+            Err(e) => {
+                self.finish(ctx, ExitCause::Failed(format!("RTP socket: {e}")));
+                return;
+            }
+        };
+        self.rtp = Some(Arc::clone(&rtp));
+        self.rtcp = Some(Arc::clone(&rtcp));
+        self.spawn_reader(ctx, rtp, Channel::Rtp);
+        if !self.config.media.rtcp_mux {
+            self.rtcp_reader = true;
+            self.spawn_reader(ctx, rtcp, Channel::Rtcp);
+        }
+        self.clock_start = Instant::now();
+        self.frame = 1;
+        let first = self.deadline(self.frame);
+        ctx.spawn(FrameClock {
+            sleep: Box::pin(tokio::time::sleep_until(first.into())),
+        });
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        if !self.exited {
+            // Stopped from outside (system shutdown): still tell the owner.
+            self.exited = true;
+            self.owner.stats.do_send(self.stats());
+            self.owner.exited.do_send(LegExited {
+                leg: self.config.kind,
+                cause: ExitCause::Failed("stopped without StopLeg".into()),
+            });
+        }
+    }
+}
+
+/// Reads one socket until it fails or the leg stops, handing each datagram to the leg in place.
+struct Reader {
+    socket: Arc<UdpSocket>,
+    channel: Channel,
+    buf: Box<[u8; RECV_BUF]>,
+}
+
+impl ActorFuture<RtpLeg> for Reader {
+    type Output = ();
+
+    fn poll(
+        self: Pin<&mut Self>,
+        leg: &mut RtpLeg,
+        ctx: &mut Context<RtpLeg>,
+        task: &mut TaskContext<'_>,
+    ) -> Poll<()> {
+        let this = self.get_mut();
+        for _ in 0..READ_BUDGET {
+            if leg.exited {
+                return Poll::Ready(());
+            }
+            let mut read = ReadBuf::new(&mut this.buf[..]);
+            match this.socket.poll_recv_from(task, &mut read) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(from)) => {
+                    let len = read.filled().len();
+                    leg.on_datagram(this.channel, from, &this.buf[..len]);
+                }
+                Poll::Ready(Err(e)) if transient(&e) => {}
+                Poll::Ready(Err(e)) => {
+                    leg.finish(ctx, ExitCause::Failed(format!("RTP socket: {e}")));
+                    return Poll::Ready(());
+                }
+            }
+        }
+        // Budget spent with datagrams still waiting: yield, come back at once.
+        task.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// The leg's one timer: sleeps to the next frame deadline, runs the leg, re-arms.
+struct FrameClock {
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl ActorFuture<RtpLeg> for FrameClock {
+    type Output = ();
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        leg: &mut RtpLeg,
+        ctx: &mut Context<RtpLeg>,
+        task: &mut TaskContext<'_>,
+    ) -> Poll<()> {
+        loop {
+            if self.sleep.as_mut().poll(task).is_pending() {
+                return Poll::Pending;
+            }
+            match leg.on_clock(ctx) {
+                Some(next) => self.sleep.as_mut().reset(next.into()),
+                None => return Poll::Ready(()),
+            }
+        }
+    }
+}
+
+impl Handler<AudioFrame> for RtpLeg {
+    type Result = ();
+
+    fn handle(&mut self, AudioFrame(frame): AudioFrame, _ctx: &mut Context<Self>) {
+        if self.exited {
+            return;
+        }
+        let result = if frame.format() == self.format {
+            self.queue.push(frame.bytes())
+        } else {
+            // In flight across a codec change, or a wiring mistake: not ours to play.
+            Err(PushError::TooLarge)
+        };
+        if let Err(e) = result {
+            self.dropped_egress += 1;
+            metrics::counter!(FRAMES_DROPPED, "leg" => self.playout_label()).increment(1);
+            tracing::trace!(?e, "outgoing frame dropped");
+        }
+    }
+}
+
+impl Handler<Mark> for RtpLeg {
+    type Result = ();
+
+    fn handle(&mut self, Mark(name): Mark, _ctx: &mut Context<Self>) {
+        if let Some(name) = self.queue.mark(name) {
+            self.owner.marks.do_send(MarkPlayed(name));
+        }
+        while let Some(name) = self.queue.pop_played_mark() {
+            self.owner.marks.do_send(MarkPlayed(name));
+        }
+    }
+}
+
+impl Handler<Clear> for RtpLeg {
+    type Result = ();
+
+    fn handle(&mut self, _: Clear, _ctx: &mut Context<Self>) {
+        self.queue.clear();
+        // What plays next is a new talkspurt even if it is queued before the next tick.
+        self.session.start_talkspurt();
+        while let Some(name) = self.queue.pop_played_mark() {
+            self.owner.marks.do_send(MarkPlayed(name));
+        }
+    }
+}
+
+impl Handler<Dtmf> for RtpLeg {
+    type Result = ();
+
+    fn handle(&mut self, digit: Dtmf, _ctx: &mut Context<Self>) {
+        if self.dtmf_out.len() >= DTMF_QUEUE {
+            tracing::debug!(digit = ?digit.digit, "DTMF queue full; digit dropped");
+            return;
+        }
+        self.dtmf_out.push_back(digit);
+        self.start_next_digit();
+    }
+}
+
+impl Handler<UpdateMedia> for RtpLeg {
+    type Result = ();
+
+    fn handle(&mut self, UpdateMedia(media): UpdateMedia, ctx: &mut Context<Self>) {
+        if !self.exited {
+            self.update_media(media, ctx);
+        }
+    }
+}
+
+impl Handler<StopLeg> for RtpLeg {
+    type Result = ();
+
+    fn handle(&mut self, _: StopLeg, ctx: &mut Context<Self>) {
+        self.finish(ctx, ExitCause::Normal("stopped".into()));
+    }
+}

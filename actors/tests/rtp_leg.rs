@@ -1,0 +1,764 @@
+//! The RTP leg against a peer on real loopback sockets: receive path with reordering and loss,
+//! sending with marks, Clear, DTMF in, the inactivity timeout, latching, RTCP and hold.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use tokio::net::UdpSocket;
+use voxgate_actors::calls::messages::{
+    AudioFrame, Clear, Dtmf, ExitCause, LegExited, Mark, MarkPlayed, StopLeg,
+};
+use voxgate_actors::media::{
+    bind_rtp_pair, MediaStats, RtpLeg, RtpLegConfig, RtpLegOwner, RtpPair, UpdateMedia,
+};
+use voxgate_codecs::{AudioFormat, EncodedFrame};
+use voxgate_engine::config::PortRange;
+use voxgate_engine::rtp::{RtpHeader, RtpPacket};
+use voxgate_engine::sdp::{CodecKind, Direction, NegotiatedCodec, NegotiatedMedia, TelephoneEvent};
+
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const PORTS: PortRange = PortRange {
+    lo: 41_000,
+    hi: 48_999,
+};
+
+/// What the fake owner received, with arrival times.
+#[derive(Default)]
+struct Seen {
+    frames: Vec<(Instant, EncodedFrame)>,
+    dtmf: Vec<Dtmf>,
+    marks: Vec<(Instant, String)>,
+    stats: Option<MediaStats>,
+    exited: Option<LegExited>,
+    /// Order of the end messages: `stats` and `exited`.
+    ends: Vec<&'static str>,
+}
+
+type Shared = Arc<Mutex<Seen>>;
+
+struct Owner(Shared);
+
+impl Actor for Owner {
+    type Context = Context<Self>;
+}
+
+impl Handler<AudioFrame> for Owner {
+    type Result = ();
+    fn handle(&mut self, AudioFrame(f): AudioFrame, _: &mut Context<Self>) {
+        self.0.lock().unwrap().frames.push((Instant::now(), f));
+    }
+}
+
+impl Handler<Dtmf> for Owner {
+    type Result = ();
+    fn handle(&mut self, d: Dtmf, _: &mut Context<Self>) {
+        self.0.lock().unwrap().dtmf.push(d);
+    }
+}
+
+impl Handler<MarkPlayed> for Owner {
+    type Result = ();
+    fn handle(&mut self, MarkPlayed(m): MarkPlayed, _: &mut Context<Self>) {
+        self.0.lock().unwrap().marks.push((Instant::now(), m));
+    }
+}
+
+impl Handler<MediaStats> for Owner {
+    type Result = ();
+    fn handle(&mut self, s: MediaStats, _: &mut Context<Self>) {
+        let mut seen = self.0.lock().unwrap();
+        seen.stats = Some(s);
+        seen.ends.push("stats");
+    }
+}
+
+impl Handler<LegExited> for Owner {
+    type Result = ();
+    fn handle(&mut self, e: LegExited, _: &mut Context<Self>) {
+        let mut seen = self.0.lock().unwrap();
+        seen.exited = Some(e);
+        seen.ends.push("exited");
+    }
+}
+
+/// RTP packets the peer received, with arrival times.
+#[derive(Default)]
+struct PeerLog {
+    rtp: Vec<(Instant, SocketAddr, Vec<u8>)>,
+    rtcp: Vec<Vec<u8>>,
+}
+
+struct Peer {
+    pair: RtpPair,
+    log: Arc<Mutex<PeerLog>>,
+}
+
+impl Peer {
+    fn new() -> Arc<Peer> {
+        let pair = bind_rtp_pair(PORTS, LOCALHOST).expect("a free port pair");
+        let peer = Arc::new(Peer {
+            pair,
+            log: Arc::default(),
+        });
+        let p = Arc::clone(&peer);
+        actix_rt::spawn(async move {
+            let mut buf = [0u8; 2048];
+            let mut rtcp_buf = [0u8; 2048];
+            loop {
+                tokio::select! {
+                    r = p.pair.rtp.recv_from(&mut buf) => {
+                        let Ok((n, from)) = r else { continue };
+                        p.log.lock().unwrap().rtp.push((Instant::now(), from, buf[..n].to_vec()));
+                    }
+                    r = p.pair.rtcp.recv_from(&mut rtcp_buf) => {
+                        let Ok((n, _)) = r else { continue };
+                        p.log.lock().unwrap().rtcp.push(rtcp_buf[..n].to_vec());
+                    }
+                }
+            }
+        });
+        peer
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.pair.rtp.local_addr().unwrap()
+    }
+
+    fn rtp_count(&self) -> usize {
+        self.log.lock().unwrap().rtp.len()
+    }
+
+    async fn send(&self, to: SocketAddr, pt: u8, marker: bool, seq: u16, ts: u32, payload: &[u8]) {
+        let mut out = [0u8; 1600];
+        let header = RtpHeader {
+            payload_type: pt,
+            marker,
+            sequence: seq,
+            timestamp: ts,
+            ssrc: 0x1234_5678,
+        };
+        let len = header.build(payload, &mut out).unwrap();
+        self.pair.rtp.send_to(&out[..len], to).await.unwrap();
+    }
+}
+
+fn media(remote: SocketAddr) -> NegotiatedMedia {
+    NegotiatedMedia {
+        media_index: 0,
+        codec: NegotiatedCodec {
+            kind: CodecKind::Pcmu,
+            payload_type: 0,
+            clock_rate: 8000,
+            channels: 1,
+            fmtp: None,
+        },
+        telephone_event: Some(TelephoneEvent {
+            payload_type: 101,
+            clock_rate: 8000,
+            fmtp: Some("0-16".into()),
+        }),
+        remote_rtp: Some(remote),
+        ptime: 20,
+        direction: Direction::SendRecv,
+        rtcp_mux: false,
+    }
+}
+
+struct Harness {
+    leg: Addr<RtpLeg>,
+    leg_rtp: SocketAddr,
+    leg_rtcp: SocketAddr,
+    seen: Shared,
+}
+
+fn start_leg(config: RtpLegConfig) -> Harness {
+    let pair = bind_rtp_pair(PORTS, LOCALHOST).expect("a free port pair");
+    let leg_rtp = pair.rtp.local_addr().unwrap();
+    let leg_rtcp = pair.rtcp.local_addr().unwrap();
+    let seen = Shared::default();
+    let owner = Owner(Arc::clone(&seen)).start();
+    let leg = RtpLeg::new(
+        pair,
+        config,
+        RtpLegOwner {
+            frames: owner.clone().recipient(),
+            dtmf: owner.clone().recipient(),
+            marks: owner.clone().recipient(),
+            stats: owner.clone().recipient(),
+            exited: owner.recipient(),
+        },
+    )
+    .start();
+    Harness {
+        leg,
+        leg_rtp,
+        leg_rtcp,
+        seen,
+    }
+}
+
+/// Polls `cond` every 5 ms until it holds or `within` has passed; returns whether it held.
+async fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn pcmu(fill: u8) -> AudioFrame {
+    AudioFrame(EncodedFrame::from_bytes(AudioFormat::Pcmu, &[fill; 160]).unwrap())
+}
+
+#[actix::test]
+async fn receive_reorders_and_conceals_at_frame_cadence() {
+    let peer = Peer::new();
+    let h = start_leg(RtpLegConfig::new(media(peer.addr()), "leg@test"));
+    // Sequence 11 arrives before 10 (in the same slot), 30 never arrives.
+    let mut order: Vec<u16> = (0..50).filter(|&s| s != 30).collect();
+    order.swap(10, 11);
+    let mut ticker = tokio::time::interval(Duration::from_millis(20));
+    let mut i = 0;
+    while i < order.len() {
+        ticker.tick().await;
+        let burst = if order[i] == 11 { 2 } else { 1 };
+        for &seq in &order[i..i + burst] {
+            let ts = u32::from(seq) * 160;
+            peer.send(h.leg_rtp, 0, seq == 0, seq, ts, &[seq as u8; 160])
+                .await;
+        }
+        i += burst;
+    }
+    let seen = Arc::clone(&h.seen);
+    assert!(
+        wait_until(Duration::from_secs(3), || seen.lock().unwrap().frames.len()
+            >= 50)
+        .await,
+        "owner got {} frames",
+        seen.lock().unwrap().frames.len()
+    );
+    let seen = h.seen.lock().unwrap();
+    let ids: Vec<Option<u8>> = seen
+        .frames
+        .iter()
+        .map(|(_, f)| (!f.bytes().is_empty()).then(|| f.bytes()[0]))
+        .collect();
+    let expected: Vec<Option<u8>> = (0..50u8).map(|s| (s != 30).then_some(s)).collect();
+    assert_eq!(ids, expected);
+    assert!(seen
+        .frames
+        .iter()
+        .all(|(_, f)| f.format() == AudioFormat::Pcmu));
+    let first = seen.frames[0].0;
+    let last = seen.frames[49].0;
+    let mean = (last - first) / 49;
+    assert!(
+        (Duration::from_millis(17)..=Duration::from_millis(25)).contains(&mean),
+        "mean frame interval {mean:?}"
+    );
+}
+
+#[actix::test]
+async fn sends_queued_frames_and_answers_the_mark() {
+    let peer = Peer::new();
+    let h = start_leg(RtpLegConfig::new(media(peer.addr()), "leg@test"));
+    for i in 0..25u8 {
+        h.leg.do_send(pcmu(i));
+    }
+    h.leg.do_send(Mark("end-of-prompt".into()));
+    let seen = Arc::clone(&h.seen);
+    assert!(
+        wait_until(Duration::from_secs(3), || !seen
+            .lock()
+            .unwrap()
+            .marks
+            .is_empty())
+        .await
+    );
+    // Packets in flight on loopback land within a few ms.
+    let p = Arc::clone(&peer);
+    assert!(wait_until(Duration::from_secs(1), || p.rtp_count() >= 25).await);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let log = peer.log.lock().unwrap();
+    assert_eq!(log.rtp.len(), 25, "no packet beyond the queued frames");
+    let packets: Vec<RtpPacket<'_>> = log
+        .rtp
+        .iter()
+        .map(|(_, from, b)| {
+            assert_eq!(*from, h.leg_rtp);
+            RtpPacket::parse(b).unwrap()
+        })
+        .collect();
+    for (i, p) in packets.iter().enumerate() {
+        assert_eq!(p.payload_type, 0);
+        assert_eq!(p.payload, &[i as u8; 160][..]);
+        assert_eq!(p.marker, i == 0, "marker only on the first packet");
+        assert_eq!(p.ssrc, packets[0].ssrc);
+        assert_eq!(p.sequence, packets[0].sequence.wrapping_add(i as u16));
+        assert_eq!(
+            p.timestamp,
+            packets[0].timestamp.wrapping_add(160 * i as u32)
+        );
+    }
+    let seen = h.seen.lock().unwrap();
+    assert_eq!(seen.marks.len(), 1);
+    let (mark_at, name) = &seen.marks[0];
+    assert_eq!(name, "end-of-prompt");
+    // Answered on the tick that sent the 25th packet: after the 24th arrived, near the 25th.
+    assert!(*mark_at > log.rtp[23].0, "mark before the 24th packet");
+    let gap = if *mark_at > log.rtp[24].0 {
+        *mark_at - log.rtp[24].0
+    } else {
+        log.rtp[24].0 - *mark_at
+    };
+    assert!(
+        gap < Duration::from_millis(15),
+        "mark {gap:?} away from the 25th packet"
+    );
+}
+
+#[actix::test]
+async fn clear_stops_queued_audio_at_once() {
+    let peer = Peer::new();
+    let h = start_leg(RtpLegConfig::new(media(peer.addr()), "leg@test"));
+    for i in 0..100u8 {
+        h.leg.do_send(pcmu(i));
+    }
+    h.leg.do_send(Mark("never-played".into()));
+    let p = Arc::clone(&peer);
+    assert!(wait_until(Duration::from_secs(3), || p.rtp_count() >= 5).await);
+    h.leg.do_send(Clear);
+    let at_clear = peer.rtp_count();
+    // The pending mark is answered as played by the Clear.
+    let seen = Arc::clone(&h.seen);
+    assert!(
+        wait_until(Duration::from_secs(1), || !seen
+            .lock()
+            .unwrap()
+            .marks
+            .is_empty())
+        .await
+    );
+    let p = Arc::clone(&peer);
+    let more = wait_until(Duration::from_millis(300), || p.rtp_count() > at_clear + 2).await;
+    assert!(!more, "{} packets after Clear", peer.rtp_count() - at_clear);
+    // New audio after the Clear starts a talkspurt.
+    let before = peer.rtp_count();
+    h.leg.do_send(pcmu(200));
+    let p = Arc::clone(&peer);
+    assert!(wait_until(Duration::from_secs(1), || p.rtp_count() > before).await);
+    let log = peer.log.lock().unwrap();
+    let pkt = RtpPacket::parse(&log.rtp[before].2).unwrap();
+    assert_eq!(pkt.payload[0], 200);
+    assert!(pkt.marker);
+}
+
+#[actix::test]
+async fn dtmf_key_press_is_reported_once() {
+    let peer = Peer::new();
+    let h = start_leg(RtpLegConfig::new(media(peer.addr()), "leg@test"));
+    // Digit 0: start (marker), two updates, three end packets; all at timestamp 8000.
+    let event = |end: bool, duration: u16| {
+        let d = duration.to_be_bytes();
+        [0u8, if end { 0x80 | 10 } else { 10 }, d[0], d[1]]
+    };
+    let packets = [
+        (true, event(false, 160)),
+        (false, event(false, 320)),
+        (false, event(false, 480)),
+        (false, event(true, 800)),
+        (false, event(true, 800)),
+        (false, event(true, 800)),
+    ];
+    for (i, (marker, payload)) in packets.iter().enumerate() {
+        peer.send(h.leg_rtp, 101, *marker, 100 + i as u16, 8000, payload)
+            .await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let seen = Arc::clone(&h.seen);
+    assert!(
+        wait_until(Duration::from_secs(2), || !seen
+            .lock()
+            .unwrap()
+            .dtmf
+            .is_empty())
+        .await
+    );
+    // Long enough for an overdue-end report or a late duplicate to show up.
+    let seen = Arc::clone(&h.seen);
+    let twice = wait_until(Duration::from_millis(800), || {
+        seen.lock().unwrap().dtmf.len() > 1
+    })
+    .await;
+    assert!(!twice);
+    let seen = h.seen.lock().unwrap();
+    assert_eq!(
+        seen.dtmf,
+        vec![Dtmf {
+            digit: '0',
+            duration_ms: 100
+        }]
+    );
+}
+
+#[actix::test]
+async fn media_timeout_ends_the_leg_with_stats() {
+    let peer = Peer::new();
+    let mut config = RtpLegConfig::new(media(peer.addr()), "leg@test");
+    config.inactivity_timeout = Duration::from_millis(300);
+    let h = start_leg(config);
+    for seq in 0..5u16 {
+        peer.send(
+            h.leg_rtp,
+            0,
+            seq == 0,
+            seq,
+            u32::from(seq) * 160,
+            &[0xff; 160],
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let seen = Arc::clone(&h.seen);
+    assert!(
+        wait_until(Duration::from_secs(3), || seen
+            .lock()
+            .unwrap()
+            .exited
+            .is_some())
+        .await
+    );
+    let seen = h.seen.lock().unwrap();
+    assert_eq!(
+        seen.exited.as_ref().unwrap().cause,
+        ExitCause::Failed("media timeout".into())
+    );
+    assert_eq!(seen.ends, ["stats", "exited"]);
+    let stats = seen.stats.as_ref().unwrap();
+    assert_eq!(stats.packets_received, 5);
+    assert_eq!(stats.octets_received, 800);
+    assert_eq!(stats.codec, "PCMU");
+    assert_eq!(stats.remote, Some(peer.addr()));
+}
+
+#[actix::test]
+async fn latches_to_the_source_actually_seen() {
+    let dead = {
+        let s = UdpSocket::bind((LOCALHOST, 0)).await.unwrap();
+        s.local_addr().unwrap()
+    };
+    let peer = Peer::new();
+    let h = start_leg(RtpLegConfig::new(media(dead), "leg@test"));
+    for seq in 0..3u16 {
+        peer.send(
+            h.leg_rtp,
+            0,
+            seq == 0,
+            seq,
+            u32::from(seq) * 160,
+            &[0x7f; 160],
+        )
+        .await;
+    }
+    let seen = Arc::clone(&h.seen);
+    assert!(
+        wait_until(Duration::from_secs(2), || !seen
+            .lock()
+            .unwrap()
+            .frames
+            .is_empty())
+        .await
+    );
+    for i in 0..5u8 {
+        h.leg.do_send(pcmu(i));
+    }
+    let p = Arc::clone(&peer);
+    assert!(
+        wait_until(Duration::from_secs(2), || p.rtp_count() >= 5).await,
+        "the peer got {} packets",
+        peer.rtp_count()
+    );
+    h.leg.do_send(StopLeg);
+    let seen = Arc::clone(&h.seen);
+    assert!(
+        wait_until(Duration::from_secs(2), || seen
+            .lock()
+            .unwrap()
+            .exited
+            .is_some())
+        .await
+    );
+    let seen = h.seen.lock().unwrap();
+    assert_eq!(
+        seen.exited.as_ref().unwrap().cause,
+        ExitCause::Normal("stopped".into())
+    );
+    let stats = seen.stats.as_ref().unwrap();
+    assert_eq!(stats.remote, Some(peer.addr()));
+    assert_eq!(stats.packets_sent, 5);
+}
+
+/// RTCP packet types in a compound packet.
+fn rtcp_types(mut b: &[u8]) -> Vec<u8> {
+    let mut types = Vec::new();
+    while b.len() >= 4 {
+        types.push(b[1]);
+        let len = (usize::from(u16::from_be_bytes([b[2], b[3]])) + 1) * 4;
+        b = &b[len.min(b.len())..];
+    }
+    types
+}
+
+#[actix::test]
+async fn sends_sender_reports_and_a_bye() {
+    let peer = Peer::new();
+    let mut config = RtpLegConfig::new(media(peer.addr()), "leg@test");
+    config.rtcp_interval = Duration::from_millis(500);
+    let h = start_leg(config);
+    for i in 0..100u8 {
+        h.leg.do_send(pcmu(i));
+    }
+    let p = Arc::clone(&peer);
+    let sr = wait_until(Duration::from_secs(2), || {
+        p.log
+            .lock()
+            .unwrap()
+            .rtcp
+            .iter()
+            .any(|c| rtcp_types(c).first() == Some(&200))
+    })
+    .await;
+    assert!(sr, "no SR within 2 s");
+    h.leg.do_send(StopLeg);
+    let p = Arc::clone(&peer);
+    let bye = wait_until(Duration::from_secs(2), || {
+        p.log
+            .lock()
+            .unwrap()
+            .rtcp
+            .iter()
+            .any(|c| rtcp_types(c).contains(&203))
+    })
+    .await;
+    assert!(bye, "no RTCP BYE after StopLeg");
+    assert_ne!(h.leg_rtcp, h.leg_rtp);
+}
+
+#[actix::test]
+async fn hold_stops_audio_and_unhold_resumes_with_a_marker() {
+    let peer = Peer::new();
+    let mut config = RtpLegConfig::new(media(peer.addr()), "leg@test");
+    config.inactivity_timeout = Duration::from_millis(200);
+    let h = start_leg(config.clone());
+    // The peer holds us (a=sendonly): our direction becomes recvonly... then inactive.
+    let mut held = config.media.clone();
+    held.direction = Direction::Inactive;
+    h.leg.do_send(UpdateMedia(held));
+    for i in 0..10u8 {
+        h.leg.do_send(pcmu(i));
+    }
+    h.leg.do_send(Mark("held".into()));
+    // Queued frames are discarded as they come due while held; the mark still gets answered.
+    let seen = Arc::clone(&h.seen);
+    assert!(
+        wait_until(Duration::from_secs(2), || !seen
+            .lock()
+            .unwrap()
+            .marks
+            .is_empty())
+        .await
+    );
+    assert_eq!(peer.rtp_count(), 0);
+    // No media for longer than the timeout while inactive: the leg lives on.
+    let seen = Arc::clone(&h.seen);
+    let exited = wait_until(Duration::from_millis(400), || {
+        seen.lock().unwrap().exited.is_some()
+    })
+    .await;
+    assert!(!exited, "inactivity timeout fired on hold");
+    h.leg.do_send(UpdateMedia(config.media.clone()));
+    for i in 0..3u8 {
+        h.leg.do_send(pcmu(i));
+    }
+    let p = Arc::clone(&peer);
+    assert!(wait_until(Duration::from_secs(2), || p.rtp_count() >= 3).await);
+    let log = peer.log.lock().unwrap();
+    assert!(RtpPacket::parse(&log.rtp[0].2).unwrap().marker);
+}
+
+#[actix::test]
+async fn sends_dtmf_as_rfc4733_events() {
+    let peer = Peer::new();
+    let h = start_leg(RtpLegConfig::new(media(peer.addr()), "leg@test"));
+    h.leg.do_send(Dtmf {
+        digit: '5',
+        duration_ms: 100,
+    });
+    // Start, updates, three end packets: at least 5 packets of one event.
+    let p = Arc::clone(&peer);
+    let ended = wait_until(Duration::from_secs(2), || {
+        p.log
+            .lock()
+            .unwrap()
+            .rtp
+            .iter()
+            .filter(|(_, _, b)| RtpPacket::parse(b).is_ok_and(|p| p.payload[1] & 0x80 != 0))
+            .count()
+            >= 3
+    })
+    .await;
+    assert!(ended, "three end packets");
+    let log = peer.log.lock().unwrap();
+    let events: Vec<RtpPacket<'_>> = log
+        .rtp
+        .iter()
+        .map(|(_, _, b)| RtpPacket::parse(b).unwrap())
+        .collect();
+    assert!(events.len() >= 5);
+    assert!(events[0].marker);
+    for e in &events {
+        assert_eq!(e.payload_type, 101);
+        assert_eq!(e.payload[0], 5);
+        assert_eq!(e.timestamp, events[0].timestamp);
+    }
+    let last = events.last().unwrap().payload;
+    assert_eq!(u16::from_be_bytes([last[2], last[3]]), 800);
+}
+
+#[actix::test]
+async fn codec_change_starts_a_new_stream() {
+    let peer = Peer::new();
+    let config = RtpLegConfig::new(media(peer.addr()), "leg@test");
+    let h = start_leg(config.clone());
+    h.leg.do_send(pcmu(1));
+    let p = Arc::clone(&peer);
+    assert!(wait_until(Duration::from_secs(2), || p.rtp_count() >= 1).await);
+    let mut pcma = config.media.clone();
+    pcma.codec = NegotiatedCodec {
+        kind: CodecKind::Pcma,
+        payload_type: 8,
+        clock_rate: 8000,
+        channels: 1,
+        fmtp: None,
+    };
+    h.leg.do_send(UpdateMedia(pcma));
+    // A PCMU frame in flight is not played as PCMA.
+    h.leg.do_send(pcmu(2));
+    h.leg.do_send(AudioFrame(
+        EncodedFrame::from_bytes(AudioFormat::Pcma, &[3; 160]).unwrap(),
+    ));
+    let p = Arc::clone(&peer);
+    assert!(wait_until(Duration::from_secs(2), || p.rtp_count() >= 2).await);
+    let p = Arc::clone(&peer);
+    assert!(!wait_until(Duration::from_millis(100), || p.rtp_count() > 2).await);
+    {
+        let log = peer.log.lock().unwrap();
+        let first = RtpPacket::parse(&log.rtp[0].2).unwrap();
+        let second = RtpPacket::parse(&log.rtp[1].2).unwrap();
+        assert_eq!((first.payload_type, first.payload[0]), (0, 1));
+        assert_eq!((second.payload_type, second.payload[0]), (8, 3));
+        assert_eq!((first.ssrc == second.ssrc, second.marker), (false, true));
+    }
+    h.leg.do_send(StopLeg);
+    let seen = Arc::clone(&h.seen);
+    assert!(
+        wait_until(Duration::from_secs(2), || seen
+            .lock()
+            .unwrap()
+            .stats
+            .is_some())
+        .await
+    );
+    let seen = h.seen.lock().unwrap();
+    let stats = seen.stats.as_ref().unwrap();
+    assert_eq!(
+        stats.packets_sent, 2,
+        "counters carry over the codec change"
+    );
+    assert_eq!(stats.codec, "PCMA");
+    assert_eq!(stats.frames_dropped_egress, 1);
+}
+
+/// User + system CPU time of this process (Linux `/proc/self/stat`, 100 ticks per second).
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    Duration::from_millis((f[0] + f[1]) * 10)
+}
+
+/// Not a correctness test: prints the CPU cost of N legs exchanging 50 packets/s each way with
+/// one peer task (whose own cost is included). Run with
+/// `cargo test --release -p voxgate-actors --test rtp_leg -- --ignored --nocapture cpu_per_leg`.
+#[actix::test]
+#[ignore]
+async fn cpu_per_leg() {
+    const N: usize = 100;
+    const SECONDS: u64 = 8;
+    let peer = Peer::new();
+    let legs: Vec<Harness> = (0..N)
+        .map(|_| {
+            let mut config = RtpLegConfig::new(media(peer.addr()), "leg@test");
+            config.queue_frames = 600;
+            start_leg(config)
+        })
+        .collect();
+    for h in &legs {
+        for i in 0..(SECONDS as usize + 2) * 50 {
+            h.leg.do_send(pcmu(i as u8));
+        }
+    }
+    let targets: Vec<SocketAddr> = legs.iter().map(|h| h.leg_rtp).collect();
+    // Sent from the peer's socket, so the legs latch to it and their audio is read back.
+    let socket = &peer.pair.rtp;
+    let mut ticker = tokio::time::interval(Duration::from_millis(20));
+    let mut out = [0u8; 200];
+    let payload = [0x55u8; 160];
+    let warmup = 25;
+    let mut cpu0 = Duration::ZERO;
+    let mut t0 = Instant::now();
+    for n in 0..(SECONDS as u32 * 50 + warmup) {
+        ticker.tick().await;
+        if n == warmup {
+            cpu0 = process_cpu();
+            t0 = Instant::now();
+        }
+        let len = RtpHeader {
+            payload_type: 0,
+            marker: n == 0,
+            sequence: n as u16,
+            timestamp: n * 160,
+            ssrc: 7,
+        }
+        .build(&payload, &mut out)
+        .unwrap();
+        for t in &targets {
+            socket.send_to(&out[..len], t).await.unwrap();
+        }
+    }
+    let cpu = process_cpu() - cpu0;
+    let wall = t0.elapsed();
+    let frames: usize = legs
+        .iter()
+        .map(|h| h.seen.lock().unwrap().frames.len())
+        .sum();
+    let sent = peer.rtp_count();
+    println!(
+        "{N} legs, {wall:?}: CPU {cpu:?} = {:.2}% of a core per leg; owner frames {frames}, \
+         peer received {sent} packets",
+        cpu.as_secs_f64() / wall.as_secs_f64() / N as f64 * 100.0
+    );
+}
