@@ -24,8 +24,10 @@ pub struct OpusEncoderConfig {
     pub packet_loss_percent: u8,
     /// Target bitrate in bit/s, or `None` for libopus' choice.
     pub bitrate: Option<i32>,
-    /// Encoder complexity 0..=10 (libopus' own default is 10). The default here is 5: for
-    /// telephone speech the quality difference is small and it roughly halves encode CPU.
+    /// Encoder complexity 0..=10 (libopus' own default is 10). The default here is 5, chosen
+    /// for the Transcoder, which feeds Opus 8 or 16 kHz PCM: at 16 kHz, 5 measured ~0.6× the
+    /// CPU of 10. With 48 kHz input, 8-10 measured *cheaper* than 5 (libopus picks another
+    /// mode), so use 10 there (see docs/performance.md).
     pub complexity: u8,
 }
 
