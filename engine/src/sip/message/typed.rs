@@ -266,10 +266,12 @@ impl fmt::Display for Via {
 pub fn write_params(f: &mut impl fmt::Write, params: &[Param]) -> fmt::Result {
     for p in params {
         match &p.value {
-            Some(v) if v.chars().all(is_token_char) && !v.is_empty() => {
+            // gen-value = token / host / quoted-string: hosts bring ':' and '[' ']'.
+            Some(v)
+                if !v.is_empty() && v.chars().all(|c| is_token_char(c) || ":[]".contains(c)) =>
+            {
                 write!(f, ";{}={}", p.name, v)?
             }
-            Some(v) if v.contains(':') && !v.contains('"') => write!(f, ";{}={}", p.name, v)?,
             Some(v) => write!(
                 f,
                 ";{}=\"{}\"",
