@@ -18,7 +18,10 @@ use super::model::{Request, Response, SipMessage, Version};
 /// The Content-Length field itself is consumed: [`Request::body`]'s length is the truth and
 /// `to_bytes` writes it again.
 pub fn parse(bytes: &[u8], limits: &Limits) -> Result<SipMessage, ParseError> {
-    let mut state = State::default();
+    let mut state = State {
+        start: None,
+        headers: Headers::with_capacity(16),
+    };
     match parse_into(bytes, limits, &mut state) {
         Ok(msg) => Ok(msg),
         Err(kind) => {
@@ -34,7 +37,6 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<SipMessage, ParseError> {
 }
 
 /// What has been read so far; kept outside [`parse_into`] so a failure can salvage it.
-#[derive(Default)]
 struct State {
     start: Option<StartLine>,
     headers: Headers,
