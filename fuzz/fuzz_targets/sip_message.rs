@@ -3,8 +3,33 @@
 #![no_main]
 
 use voxgate_engine::sip::message::{
-    frame_stream, parse, validate_request, validate_response, FrameResult, Limits, SipMessage,
+    frame_stream, parse, validate_request, validate_response, Contact, Event, FrameResult,
+    Headers, Limits, MinSe, RAck, RSeq, Reason, ReferTo, ReferredBy, Replaces, RetryAfter,
+    SessionExpires, SipMessage, SubscriptionState, UserToUser,
 };
+
+/// Every typed reader on every header value; a value that parses must print and parse again.
+fn typed(headers: &Headers) {
+    macro_rules! reprint {
+        ($($ty:ty),*) => {
+            for h in headers.iter() {
+                $(
+                    if let Ok(v) = <$ty>::parse(&h.value) {
+                        let again = <$ty>::parse(&v.to_string());
+                        assert!(again.is_ok(), "{} -> {} does not parse", h.value, v);
+                    }
+                )*
+            }
+        };
+    }
+    reprint!(
+        Contact, Event, MinSe, RAck, RSeq, Reason, ReferTo, ReferredBy, Replaces, RetryAfter,
+        SessionExpires, SubscriptionState, UserToUser
+    );
+    if let Ok(r) = ReferTo::parse(headers.iter().next().map_or("", |h| h.value.as_str())) {
+        let _ = (r.uri_headers(), r.replaces());
+    }
+}
 
 fn reparses(bytes: &[u8]) {
     // Echoed values can make a line a little longer than the inbound limit allowed.
@@ -25,6 +50,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     }
     match parse(data, &Limits::default()) {
         Ok(SipMessage::Request(req)) => {
+            typed(&req.headers);
             let _ = req.uri_user();
             let answer = match validate_request(&req) {
                 Ok(()) => Some(req.response(200, "OK", Some("fuzz"))),

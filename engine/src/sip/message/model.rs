@@ -113,7 +113,10 @@ macro_rules! common_accessors {
                     if h.name == HeaderName::ContentLength {
                         continue;
                     }
-                    let _ = write!(out, "{}: {}\r\n", h.name, h.value);
+                    out.push_str(h.name.as_str());
+                    out.push_str(": ");
+                    out.push_str(&h.value);
+                    out.push_str("\r\n");
                 }
                 let _ = write!(out, "Content-Length: {}\r\n\r\n", self.body.len());
                 let mut bytes = out.into_bytes();

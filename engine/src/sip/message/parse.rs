@@ -18,7 +18,10 @@ use super::model::{Request, Response, SipMessage, Version};
 /// The Content-Length field itself is consumed: [`Request::body`]'s length is the truth and
 /// `to_bytes` writes it again.
 pub fn parse(bytes: &[u8], limits: &Limits) -> Result<SipMessage, ParseError> {
-    let mut state = State::default();
+    let mut state = State {
+        start: None,
+        headers: Headers::with_capacity(16),
+    };
     match parse_into(bytes, limits, &mut state) {
         Ok(msg) => Ok(msg),
         Err(kind) => {
@@ -34,7 +37,6 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<SipMessage, ParseError> {
 }
 
 /// What has been read so far; kept outside [`parse_into`] so a failure can salvage it.
-#[derive(Default)]
 struct State {
     start: Option<StartLine>,
     headers: Headers,
@@ -194,10 +196,13 @@ fn utf8(s: &[u8]) -> Result<&str, ParseErrorKind> {
 }
 
 fn parse_start_line(line: &[u8]) -> Result<StartLine, ParseErrorKind> {
-    let line = utf8(line)?;
-    let mut words = line.split([' ', '\t']).filter(|w| !w.is_empty());
-    let first = words.next().ok_or(ParseErrorKind::StartLine("empty"))?;
-    if first.len() >= 4 && first[..4].eq_ignore_ascii_case("SIP/") {
+    let line = utf8(line)?.trim_start_matches([' ', '\t']);
+    let first_end = line.find([' ', '\t']).unwrap_or(line.len());
+    let first = &line[..first_end];
+    if first.is_empty() {
+        return Err(ParseErrorKind::StartLine("empty"));
+    }
+    if starts_with_sip_slash(first) {
         return parse_status_line(line, first);
     }
     // Request-Line = Method SP Request-URI SP SIP-Version. Extra SP between the elements and
@@ -211,10 +216,10 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine, ParseErrorKind> {
         "expected METHOD SP URI SP SIP/2.0",
     ))?;
     let version = &trimmed[version_at + 1..];
-    if !(version.len() >= 4 && version[..4].eq_ignore_ascii_case("SIP/")) {
+    if !starts_with_sip_slash(version) {
         return Err(ParseErrorKind::StartLine("not a SIP request line"));
     }
-    let method_end = line.find([' ', '\t']).unwrap_or(line.len());
+    let method_end = first_end;
     if method_end >= version_at {
         return Err(ParseErrorKind::StartLine("no Request-URI"));
     }
@@ -227,6 +232,13 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine, ParseErrorKind> {
         uri: uri.to_owned(),
         version: Version(version.into()),
     })
+}
+
+/// `SIP/` in any case, compared on bytes (the text may be any UTF-8).
+fn starts_with_sip_slash(word: &str) -> bool {
+    word.as_bytes()
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
 }
 
 /// Status-Line = SIP-Version SP Status-Code SP Reason-Phrase; the reason may be empty.
@@ -498,6 +510,23 @@ mod tests {
             .kind,
             ParseErrorKind::NotUtf8
         );
+    }
+
+    #[test]
+    fn multibyte_start_lines_do_not_panic() {
+        // Found by the sip_message fuzz target: slicing "Sно" at byte 4.
+        for line in [
+            "Sно sip:a SIP/2.0",
+            "INVITE sip:a Sно",
+            " SIP/2.0 200 OK",
+            "\tINVITE sip:a SIP/2.0",
+        ] {
+            let _ = p(&format!("{line}\r\n\r\n"));
+        }
+        assert!(matches!(
+            p(" SIP/2.0 200 OK\r\n\r\n"),
+            Ok(SipMessage::Response(_))
+        ));
     }
 
     #[test]

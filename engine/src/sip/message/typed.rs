@@ -83,6 +83,9 @@ pub fn parse_params(text: &str) -> Result<Vec<Param>, &'static str> {
         if name.is_empty() {
             return Err("empty parameter name");
         }
+        if !name.chars().all(is_token_char) {
+            return Err("parameter name is not a token");
+        }
         rest = rest[name_end..].trim_start();
         let value = if let Some(after_eq) = rest.strip_prefix('=') {
             let after_eq = after_eq.trim_start();
@@ -97,6 +100,13 @@ pub fn parse_params(text: &str) -> Result<Vec<Param>, &'static str> {
                 let value = &after_eq[..end];
                 if value.is_empty() {
                     return Err("empty parameter value");
+                }
+                // gen-value = token / host; '/' and '@' are tolerated (seen in the wild).
+                if !value
+                    .chars()
+                    .all(|c| is_token_char(c) || ":[]/@".contains(c))
+                {
+                    return Err("parameter value is not a token or host");
                 }
                 rest = after_eq[end..].trim_start();
                 Some(value.to_owned())
@@ -266,10 +276,12 @@ impl fmt::Display for Via {
 pub fn write_params(f: &mut impl fmt::Write, params: &[Param]) -> fmt::Result {
     for p in params {
         match &p.value {
-            Some(v) if v.chars().all(is_token_char) && !v.is_empty() => {
+            // gen-value = token / host / quoted-string: hosts bring ':' and '[' ']'.
+            Some(v)
+                if !v.is_empty() && v.chars().all(|c| is_token_char(c) || ":[]".contains(c)) =>
+            {
                 write!(f, ";{}={}", p.name, v)?
             }
-            Some(v) if v.contains(':') && !v.contains('"') => write!(f, ";{}={}", p.name, v)?,
             Some(v) => write!(
                 f,
                 ";{}=\"{}\"",
@@ -414,6 +426,9 @@ impl NameAddr {
             if uri.is_empty() || !uri.contains(':') {
                 return Err(malformed(H, "no URI scheme"));
             }
+            if uri.contains(|c: char| c.is_control() || c == '<') {
+                return Err(malformed(H, "control character or '<' in URI"));
+            }
             let params = parse_params(&inner[gt + 1..]).map_err(|why| malformed(H, why))?;
             return Ok(NameAddr {
                 display,
@@ -433,6 +448,12 @@ impl NameAddr {
         // RFC 3261 §20.10: a URI with ',', '?' or ';' must be enclosed in '<' '>'.
         if uri.contains(['?', ',']) {
             return Err(malformed(H, "URI with '?' or ',' not enclosed in <>"));
+        }
+        if uri.contains(|c: char| c.is_control() || "<>\"".contains(c)) {
+            return Err(malformed(
+                H,
+                "control character, quote or angle bracket in URI",
+            ));
         }
         let params = parse_params(&after_display[split..]).map_err(|why| malformed(H, why))?;
         Ok(NameAddr {
@@ -517,6 +538,10 @@ mod tests {
         assert_eq!(c.display.as_deref(), Some("Anonymous"));
         assert!(NameAddr::parse("<sip:x").is_err());
         assert!(NameAddr::parse("Bell, Alexander <sip:a.g.bell@example.com>").is_err());
+        // Fuzz finding: what parses must print as something that parses again.
+        assert!(NameAddr::parse("sip:user@e\u{7}\0omE>").is_err());
+        assert!(NameAddr::parse("<sip:a@b>;x\"y=1").is_err());
+        assert!(NameAddr::parse("<sip:a@b>;x=a,b").is_err());
         assert!(NameAddr::parse("sip:user@example.com?Route=%3Csip:x%3E").is_err());
         let m = NameAddr::parse("<sip:a@b>;expires=60;q=0.5").unwrap();
         assert_eq!((m.expires(), m.q()), (Some(60), Some(0.5)));

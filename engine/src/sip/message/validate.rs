@@ -4,9 +4,10 @@
 //! the Request-URI (400/416), Max-Forwards (483) and Require (420).
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use super::error::is_response_copied;
-use super::header::HeaderName;
+use super::header::{HeaderName, Headers};
 use super::method::Method;
 use super::model::{Request, Response, Version};
 use super::typed::{split_top_level_commas, CSeq, NameAddr, Via};
@@ -127,16 +128,14 @@ impl Default for Policy {
 
 /// Validates a request with [`Policy::default`].
 pub fn validate_request(req: &Request) -> Result<(), Rejection> {
-    validate_request_with(req, &Policy::default())
+    static DEFAULT: OnceLock<Policy> = OnceLock::new();
+    validate_request_with(req, DEFAULT.get_or_init(Policy::default))
 }
 
 /// Decides whether `req` can be handed to the transaction layer, and if not how to answer.
 pub fn validate_request_with(req: &Request, policy: &Policy) -> Result<(), Rejection> {
     check_version(&req.version)?;
-    check_common(req, req.top_via(), req.cseq())?;
-    let cseq = req
-        .cseq()
-        .map_err(|e| Rejection::bad("Bad CSeq", e.to_string()))?;
+    let cseq = check_common(req, req.cseq())?;
     if cseq.method != req.method {
         return Err(Rejection::bad(
             "CSeq Method Mismatch",
@@ -204,7 +203,7 @@ pub fn validate_request_with(req: &Request, policy: &Policy) -> Result<(), Rejec
 /// response is discarded (responses are never answered).
 pub fn validate_response(resp: &Response) -> Result<(), Rejection> {
     check_version(&resp.version)?;
-    check_common(resp, resp.top_via(), resp.cseq())
+    check_common(resp, resp.cseq()).map(|_| ())
 }
 
 fn check_version(version: &Version) -> Result<(), Rejection> {
@@ -221,96 +220,75 @@ fn check_version(version: &Version) -> Result<(), Rejection> {
 
 /// Access to the header list of a request or response.
 trait HasHeaders {
-    fn header_values<'a>(&'a self, name: &'a HeaderName) -> Vec<&'a str>;
+    fn headers(&self) -> &Headers;
 }
 
 impl HasHeaders for Request {
-    fn header_values<'a>(&'a self, name: &'a HeaderName) -> Vec<&'a str> {
-        self.headers.get_all(name).collect()
+    fn headers(&self) -> &Headers {
+        &self.headers
     }
 }
 
 impl HasHeaders for Response {
-    fn header_values<'a>(&'a self, name: &'a HeaderName) -> Vec<&'a str> {
-        self.headers.get_all(name).collect()
+    fn headers(&self) -> &Headers {
+        &self.headers
     }
 }
 
 /// Via, Call-ID, CSeq, From and To: present, single where RFC 3261 says so, well formed.
+/// Returns the CSeq.
 fn check_common(
     msg: &impl HasHeaders,
-    top_via: Result<Via, super::typed::TypedError>,
     cseq: Result<CSeq, super::typed::TypedError>,
-) -> Result<(), Rejection> {
-    let vias = msg.header_values(&HeaderName::Via);
-    if vias.is_empty() {
+) -> Result<CSeq, Rejection> {
+    let headers = msg.headers();
+    let mut vias = 0;
+    // Every Via value, the top one included, must parse.
+    for raw in headers.get_all(&HeaderName::Via) {
+        for value in split_top_level_commas(raw) {
+            Via::parse(value).map_err(|e| Rejection::bad("Bad Via", e.to_string()))?;
+            vias += 1;
+        }
+    }
+    if vias == 0 {
         return Err(Rejection::bad("Missing Via", "no Via header"));
     }
-    for value in vias.iter().flat_map(|v| split_top_level_commas(v)) {
-        Via::parse(value).map_err(|e| Rejection::bad("Bad Via", e.to_string()))?;
-    }
-    top_via.map_err(|e| Rejection::bad("Bad Via", e.to_string()))?;
 
-    let call_ids = msg.header_values(&HeaderName::CallId);
-    match call_ids.as_slice() {
-        [] => return Err(Rejection::bad("Missing Call-ID", "no Call-ID header")),
-        [id] if !id.is_empty() && !id.contains(char::is_whitespace) => {}
-        [_] => return Err(Rejection::bad("Bad Call-ID", "Call-ID is not a word")),
-        _ => return Err(Rejection::bad("Duplicate Call-ID", "more than one Call-ID")),
+    let mut call_ids = headers.get_all(&HeaderName::CallId);
+    match (call_ids.next(), call_ids.next()) {
+        (None, _) => return Err(Rejection::bad("Missing Call-ID", "no Call-ID header")),
+        (Some(_), Some(_)) => {
+            return Err(Rejection::bad("Duplicate Call-ID", "more than one Call-ID"))
+        }
+        (Some(id), None) if id.is_empty() || id.contains(char::is_whitespace) => {
+            return Err(Rejection::bad("Bad Call-ID", "Call-ID is not a word"))
+        }
+        (Some(_), None) => {}
     }
-    match msg.header_values(&HeaderName::CSeq).len() {
+    match headers.get_all(&HeaderName::CSeq).count() {
         0 => return Err(Rejection::bad("Missing CSeq", "no CSeq header")),
         1 => {}
         _ => return Err(Rejection::bad("Duplicate CSeq", "more than one CSeq")),
     }
-    cseq.map_err(|e| Rejection::bad("Bad CSeq", e.to_string()))?;
-    for (name, label) in [(HeaderName::From, "From"), (HeaderName::To, "To")] {
-        let values = msg.header_values(&name);
-        let value = match values.as_slice() {
-            [] => {
-                return Err(Rejection::bad(
-                    if label == "From" {
-                        "Missing From"
-                    } else {
-                        "Missing To"
-                    },
-                    format!("no {label} header"),
-                ))
+    let cseq = cseq.map_err(|e| Rejection::bad("Bad CSeq", e.to_string()))?;
+    let from = ["Missing From", "Duplicate From", "Bad From"];
+    let to = ["Missing To", "Duplicate To", "Bad To"];
+    for (name, label, [missing, duplicate, bad]) in
+        [(HeaderName::From, "From", from), (HeaderName::To, "To", to)]
+    {
+        let mut values = headers.get_all(&name);
+        let value = match (values.next(), values.next()) {
+            (None, _) => return Err(Rejection::bad(missing, format!("no {label} header"))),
+            (Some(_), Some(_)) => {
+                return Err(Rejection::bad(duplicate, format!("more than one {label}")))
             }
-            [v] => *v,
-            _ => {
-                return Err(Rejection::bad(
-                    if label == "From" {
-                        "Duplicate From"
-                    } else {
-                        "Duplicate To"
-                    },
-                    format!("more than one {label}"),
-                ))
-            }
+            (Some(v), None) => v,
         };
-        let addr = NameAddr::parse(value).map_err(|e| {
-            Rejection::bad(
-                if label == "From" {
-                    "Bad From"
-                } else {
-                    "Bad To"
-                },
-                format!("{label}: {e}"),
-            )
-        })?;
-        check_uri(&addr.uri).map_err(|why| {
-            Rejection::bad(
-                if label == "From" {
-                    "Bad From"
-                } else {
-                    "Bad To"
-                },
-                format!("{label}: {why}"),
-            )
-        })?;
+        let addr =
+            NameAddr::parse(value).map_err(|e| Rejection::bad(bad, format!("{label}: {e}")))?;
+        check_uri(&addr.uri).map_err(|why| Rejection::bad(bad, format!("{label}: {why}")))?;
     }
-    Ok(())
+    Ok(cseq)
 }
 
 /// The value of a header that may occur at most once.

@@ -5,7 +5,8 @@ use std::fmt;
 use super::super::header::HeaderName;
 use super::header_trait::TypedHeader;
 use super::{
-    find_param, malformed, parse_params, split_top_level_commas, write_params, Param, TypedError,
+    find_param, is_token_char, malformed, parse_params, split_top_level_commas, unquote,
+    write_params, Param, TypedError,
 };
 
 /// One User-to-User value: `56a390f3d2b7310023a;encoding=hex;purpose=isdn-uui;content=isdn-uui`.
@@ -32,14 +33,17 @@ impl UserToUser {
     pub fn parse(raw: &str) -> Result<UserToUser, TypedError> {
         const H: &str = "User-to-User";
         let raw = raw.trim();
+        // uui-data = token / quoted-string
         let (data_text, rest) = if let Some(quoted) = raw.strip_prefix('"') {
-            let end = quoted
-                .find('"')
-                .ok_or(malformed(H, "unterminated quoted string"))?;
-            (&quoted[..end], &quoted[end + 1..])
+            let (text, used) = unquote(quoted).map_err(|why| malformed(H, why))?;
+            (text, &quoted[used..])
         } else {
             let end = raw.find(';').unwrap_or(raw.len());
-            (raw[..end].trim_end(), &raw[end..])
+            let token = raw[..end].trim_end();
+            if !token.chars().all(is_token_char) {
+                return Err(malformed(H, "uui-data is not a token or quoted string"));
+            }
+            (token.to_owned(), &raw[end..])
         };
         if data_text.is_empty() {
             return Err(malformed(H, "empty uui-data"));
@@ -55,13 +59,13 @@ impl UserToUser {
         let content = take("content");
         let data = match encoding.as_deref() {
             Some(e) if e.eq_ignore_ascii_case("hex") => {
-                hex_decode(data_text).ok_or(malformed(H, "encoding=hex but data is not hex"))?
+                hex_decode(&data_text).ok_or(malformed(H, "encoding=hex but data is not hex"))?
             }
-            None => hex_decode(data_text).unwrap_or_else(|| data_text.as_bytes().to_vec()),
+            None => hex_decode(&data_text).unwrap_or_else(|| data_text.as_bytes().to_vec()),
             Some(_) => data_text.as_bytes().to_vec(),
         };
         Ok(UserToUser {
-            raw: data_text.to_owned(),
+            raw: data_text,
             data,
             encoding,
             purpose,
@@ -90,14 +94,11 @@ impl UserToUser {
 
 impl fmt::Display for UserToUser {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self
-            .raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
-        {
+        if !self.raw.is_empty() && self.raw.chars().all(is_token_char) {
             f.write_str(&self.raw)?;
         } else {
-            write!(f, "\"{}\"", self.raw)?;
+            let escaped = self.raw.replace('\\', "\\\\").replace('"', "\\\"");
+            write!(f, "\"{escaped}\"")?;
         }
         for (name, value) in [
             ("encoding", &self.encoding),
@@ -168,6 +169,11 @@ mod tests {
         assert_eq!(text.to_string(), "\"hello world\";encoding=text");
         assert!(UserToUser::parse("xyz;encoding=hex").is_err());
         assert!(UserToUser::parse(";encoding=hex").is_err());
+        // Fuzz findings: unquoted data must be a token; quoted data is escaped when printed.
+        assert!(UserToUser::parse("intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{").is_err());
+        let q = UserToUser::parse(r#""a \"b\" \\ c";encoding=text"#).unwrap();
+        assert_eq!(q.raw, r#"a "b" \ c"#);
+        assert_eq!(UserToUser::parse(&q.to_string()).unwrap(), q);
     }
 
     #[test]
