@@ -17,6 +17,14 @@ pub const SIP_REJECTED: &str = "voxgate_sip_messages_rejected_total";
 pub const SIP_REFUSED: &str = "voxgate_sip_requests_refused_total";
 /// Counter: media frames dropped because a mailbox was full, label `leg`.
 pub const FRAMES_DROPPED: &str = "voxgate_media_frames_dropped_total";
+/// Counter: RTP packets of finished calls, label `direction` (received/sent).
+pub const RTP_PACKETS: &str = "voxgate_rtp_packets_total";
+/// Counter: RTP packets lost (RFC 3550 cumulative loss) on finished calls.
+pub const RTP_LOST: &str = "voxgate_rtp_packets_lost_total";
+/// Histogram: the largest interarrival jitter of each finished call, ms.
+pub const RTP_JITTER_MS: &str = "voxgate_rtp_jitter_max_ms";
+/// Counter: frames the transcoder could not convert, label `direction`.
+pub const TRANSCODE_ERRORS: &str = "voxgate_media_transcode_errors_total";
 /// Counter: outgoing datagrams the socket would not take.
 pub const SEND_ERRORS: &str = "voxgate_transport_send_errors_total";
 /// Counter: store writes that failed, label `what`.

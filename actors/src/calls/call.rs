@@ -12,8 +12,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message};
 use rand::RngCore;
-use voxgate_engine::config::{BotConfig, PortRange, Profile, TrunkConfig};
-use voxgate_engine::sdp::{AnswerPolicy, CodecKind, LocalMedia, SdpSession, SessionDescription};
+use voxgate_codecs::AudioFormat;
+use voxgate_engine::config::{BotConfig, BotKind, PortRange, Profile, TrunkConfig};
+use voxgate_engine::sdp::{
+    AnswerPolicy, CodecKind, LocalMedia, NegotiatedMedia, SdpSession, SessionDescription,
+};
 use voxgate_engine::sip::dialog::{new_tag, DialogId};
 use voxgate_engine::sip::message::{HeaderName, Method, Request, Response};
 use voxgate_engine::sip::session_timer::{
@@ -24,8 +27,13 @@ use voxgate_engine::sip::transaction::{TransactionKey, TransportInfo, TransportK
 use voxgate_engine::store::{self, EscalationOutcome, IngressKind, SessionRecord};
 
 use super::escalation::{ByeAnswered, EscalationLeg, HandBack, HandBackDone};
-use super::messages::{Escalate, ExitCause, Hangup, LegExited, Transcript};
-use crate::media::{bind_rtp_pair, RtpPair};
+use super::messages::{Dtmf, StopLeg};
+use super::messages::{Escalate, ExitCause, Hangup, LegExited, LegKind, Transcript};
+use super::transcoder::{SetIngressFormat, TranscoderLeg};
+use crate::bots::{BotOwner, BuiltinBot};
+use crate::media::{
+    bind_rtp_pair, MediaStats, RtpLeg, RtpLegConfig, RtpLegOwner, RtpPair, UpdateMedia,
+};
 use crate::sip::endpoint::{CallGone, Respond, SendInDialog, SipEndpoint, Terminate};
 use crate::state::CallSlot;
 use crate::state::NodeState;
@@ -114,7 +122,16 @@ enum Phase {
     Ringing,
     Answered,
     Confirmed,
+    /// The legs were told to stop; waiting for the ingress counters before the record.
+    Ending,
     Ended,
+}
+
+/// The running legs of an answered call.
+struct Legs {
+    rtp: Addr<RtpLeg>,
+    transcoder: Addr<TranscoderLeg>,
+    bot: Addr<BuiltinBot>,
 }
 
 /// One call.
@@ -127,8 +144,10 @@ pub struct Call {
     to_tag: String,
     dialog: Option<DialogId>,
     sdp: Option<SdpSession>,
-    media: Option<actix::prelude::SpawnHandle>,
-    echo: Option<tokio::task::JoinHandle<()>>,
+    /// RTP sockets and the negotiated stream, between the offer and the answer.
+    pending_media: Option<(RtpPair, NegotiatedMedia)>,
+    legs: Option<Legs>,
+    end_reason: String,
     escalation: Option<Addr<EscalationLeg>>,
     /// RFC 4028: the agreement from the INVITE, then the running timer once answered.
     session_timer: Option<SessionTimer>,
@@ -148,6 +167,7 @@ struct RecordDraft {
     dtmf: String,
     transcript: Vec<store::TranscriptLine>,
     escalation: Option<store::Escalation>,
+    rtp: Option<store::RtpCounters>,
 }
 
 fn unix_ms() -> i64 {
@@ -172,8 +192,9 @@ impl Call {
             to_tag,
             dialog: None,
             sdp: None,
-            media: None,
-            echo: None,
+            pending_media: None,
+            legs: None,
+            end_reason: String::new(),
             escalation: None,
             session_timer: None,
             negotiated_timer: None,
@@ -191,6 +212,13 @@ impl Call {
         let Some((_, req)) = self.invite.clone() else {
             return;
         };
+        if let Some(bot) = &self.p.bot {
+            if bot.kind != BotKind::Builtin {
+                tracing::warn!(bot = %bot.id, kind = ?bot.kind, "bot kind not served by this build yet");
+                self.refuse(503, "Service Unavailable", ctx);
+                return;
+            }
+        }
         match session_timer::negotiate(&req, self.timer_config()) {
             Negotiation::TooSmall { min_se } => {
                 let mut resp = req.response(422, "Session Interval Too Small", Some(&self.to_tag));
@@ -252,8 +280,8 @@ impl Call {
             n => format!("{}/{}/{n}", codec.name(), codec.clock_rate),
         });
         let body = answer.sdp.to_bytes();
+        self.pending_media = Some((rtp, answer.media.clone()));
         self.sdp = Some(session);
-        self.start_echo(rtp);
 
         let delay = self
             .p
@@ -318,6 +346,14 @@ impl Call {
         });
         self.phase = Phase::Answered;
         self.record.answer_ms = Some(unix_ms());
+        if let Err(why) = self.start_legs(ctx) {
+            tracing::warn!(call_id = %self.p.call_id, %why, "call legs did not start");
+            let mut resp = req.response(500, "Server Internal Error", Some(&self.to_tag));
+            resp.headers
+                .push(HeaderName::Warning, format!("399 voxgate \"{why}\""));
+            self.send_final(key, resp, ctx);
+            return;
+        }
         metrics::histogram!(crate::metrics::SETUP_SECONDS)
             .record(self.p.invite_received.elapsed().as_secs_f64());
         self.p.sip.do_send(Respond { key, response: ok });
@@ -361,6 +397,11 @@ impl Call {
             .and_then(|offer| session.handle_offer(&offer).map(|(a, _)| a));
         match result {
             Ok(answer) => {
+                if let Some(legs) = &self.legs {
+                    legs.transcoder
+                        .do_send(SetIngressFormat(ingress_format(answer.media.codec.kind)));
+                    legs.rtp.do_send(UpdateMedia(answer.media.clone()));
+                }
                 let mut ok = req.response(200, "OK", None);
                 self.timer_refreshed_by(req, &mut ok);
                 ok.headers.push(HeaderName::ContentType, "application/sdp");
@@ -495,36 +536,119 @@ impl Call {
         }
     }
 
-    fn start_echo(&mut self, pair: RtpPair) {
-        // Symmetric RTP: whatever arrives is sent back to where it came from.
-        let RtpPair { rtp, rtcp: _rtcp } = pair;
-        self.echo = Some(actix::spawn(async move {
-            let _keep_rtcp_port_bound = _rtcp;
-            let mut buf = [0u8; 2048];
-            while let Ok((n, from)) = rtp.recv_from(&mut buf).await {
-                let _ = rtp.try_send_to(&buf[..n], from);
-            }
-        }));
+    /// Starts the call's tree: RTP leg ⇄ transcoder ⇄ bot. Addresses are taken before the
+    /// actors run so each can be given the others' recipients.
+    fn start_legs(&mut self, ctx: &mut Context<Self>) -> Result<(), String> {
+        let (pair, media) = self.pending_media.take().ok_or("no negotiated media")?;
+        let ingress_format = ingress_format(media.codec.kind);
+        let bot_config = self
+            .p
+            .bot
+            .as_ref()
+            .map(|b| b.builtin.clone())
+            .unwrap_or_default();
+        let me = ctx.address();
+
+        let rtp_ctx = Context::<RtpLeg>::new();
+        let rtp_addr = rtp_ctx.address();
+        let bot_ctx = Context::<BuiltinBot>::new();
+        let bot_addr = bot_ctx.address();
+
+        let transcoder = TranscoderLeg::new(
+            ingress_format,
+            BuiltinBot::FORMAT,
+            bot_addr.clone().recipient(),
+            rtp_addr.clone().recipient(),
+            me.clone().recipient(),
+        )
+        .map_err(|e| format!("transcoder: {e}"))?
+        .with_marks(rtp_addr.clone().recipient())
+        .start();
+
+        let bot = BuiltinBot::new(
+            bot_config,
+            BuiltinBot::FORMAT,
+            BotOwner {
+                audio: transcoder.clone().recipient(),
+                marks: transcoder.clone().recipient(),
+                clear: rtp_addr.clone().recipient(),
+                escalate: me.clone().recipient(),
+                hangup: me.clone().recipient(),
+                transcript: me.clone().recipient(),
+                exited: me.clone().recipient(),
+            },
+        )
+        .map_err(|e| format!("bot: {e}"))?;
+
+        let media_config = &self.p.node.config.media;
+        let mut rtp_config = RtpLegConfig::new(media, format!("voxgate-{}", self.session_id));
+        rtp_config.inactivity_timeout = Duration::from_secs(media_config.inactivity_timeout_secs);
+        rtp_config.jitter_min_ms = media_config.jitter_min_ms;
+        rtp_config.jitter_max_ms = media_config.jitter_max_ms;
+        rtp_config.rtcp_interval = Duration::from_secs(media_config.rtcp_interval_secs.max(1));
+        let rtp = RtpLeg::new(
+            pair,
+            rtp_config,
+            RtpLegOwner {
+                frames: transcoder.clone().recipient(),
+                dtmf: me.clone().recipient(),
+                marks: bot_addr.clone().recipient(),
+                stats: me.clone().recipient(),
+                exited: me.recipient(),
+            },
+        );
+        rtp_ctx.run(rtp);
+        bot_ctx.run(bot);
+        self.legs = Some(Legs {
+            rtp: rtp_addr,
+            transcoder,
+            bot: bot_addr,
+        });
+        Ok(())
     }
 
+    fn is_over(&self) -> bool {
+        matches!(self.phase, Phase::Ending | Phase::Ended)
+    }
+
+    /// Ends the call with `outcome`: stops the legs, waits (briefly) for the ingress counters,
+    /// then writes the record and leaves.
     fn end(&mut self, outcome: &str, ctx: &mut Context<Self>) {
+        if self.is_over() {
+            return;
+        }
+        self.phase = Phase::Ending;
+        self.end_reason = outcome.to_owned();
+        tracing::debug!(call_id = %self.p.call_id, session_id = %self.session_id, outcome, "call ended");
+        metrics::counter!(crate::metrics::CALLS_ENDED, "outcome" => outcome.to_owned())
+            .increment(1);
+        if let Some(h) = self.timer_handle.take() {
+            ctx.cancel_future(h);
+        }
+        match self.legs.take() {
+            Some(legs) => {
+                legs.bot.do_send(StopLeg);
+                legs.transcoder.do_send(StopLeg);
+                legs.rtp.do_send(StopLeg);
+                if self.record.rtp.is_some() {
+                    // The RTP leg already reported (it is the one that failed).
+                    self.finish(ctx);
+                } else {
+                    // The RTP leg answers StopLeg with MediaStats; do not wait forever for it.
+                    ctx.run_later(Duration::from_secs(2), |call, ctx| call.finish(ctx));
+                }
+            }
+            None => self.finish(ctx),
+        }
+    }
+
+    fn finish(&mut self, ctx: &mut Context<Self>) {
         if self.phase == Phase::Ended {
             return;
         }
         self.phase = Phase::Ended;
-        tracing::debug!(call_id = %self.p.call_id, session_id = %self.session_id, outcome, "call ended");
-        metrics::counter!(crate::metrics::CALLS_ENDED, "outcome" => outcome.to_owned())
-            .increment(1);
-        if let Some(echo) = self.echo.take() {
-            echo.abort();
-        }
-        if let Some(h) = self.media.take() {
-            ctx.cancel_future(h);
-        }
-        if let Some(h) = self.timer_handle.take() {
-            ctx.cancel_future(h);
-        }
-        self.write_record(outcome);
+        let reason = std::mem::take(&mut self.end_reason);
+        self.write_record(&reason);
         self.p.sip.do_send(CallGone {
             call_id: self.p.call_id.clone(),
             dialog: self.dialog.clone(),
@@ -556,7 +680,7 @@ impl Call {
             end_reason: end_reason.to_owned(),
             escalation: draft.escalation,
             codec: draft.codec,
-            rtp: None,
+            rtp: draft.rtp,
             dtmf: draft.dtmf,
             transcript: draft.transcript,
         };
@@ -576,7 +700,7 @@ impl Call {
         headers: Vec<(String, String)>,
         ctx: &mut Context<Self>,
     ) {
-        if self.escalation.is_some() || self.phase == Phase::Ended {
+        if self.escalation.is_some() || self.is_over() {
             return;
         }
         match self.phase {
@@ -616,6 +740,7 @@ impl Call {
                 }
             }
             Phase::Starting | Phase::Ringing => self.refuse(503, "Service Unavailable", ctx),
+            Phase::Ending => self.finish(ctx),
             Phase::Ended => {}
         }));
         if recovered.is_err() {
@@ -638,6 +763,19 @@ fn codec_kind(name: &str) -> Option<CodecKind> {
         "OPUS" => Some(CodecKind::Opus),
         "G722" => Some(CodecKind::G722),
         _ => None,
+    }
+}
+
+/// The transcoder's name for the negotiated RTP codec.
+fn ingress_format(kind: CodecKind) -> AudioFormat {
+    match kind {
+        CodecKind::Pcmu => AudioFormat::Pcmu,
+        CodecKind::Pcma => AudioFormat::Pcma,
+        CodecKind::Opus => AudioFormat::Opus48k,
+        CodecKind::G722 => AudioFormat::G722,
+        // CodecKind is non-exhaustive; the answer policy only offers the four above, and
+        // G.711 µ-law is the safe assumption for anything newer.
+        _ => AudioFormat::Pcmu,
     }
 }
 
@@ -668,8 +806,10 @@ impl Actor for Call {
     type Context = Context<Self>;
 
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
-        if let Some(echo) = self.echo.take() {
-            echo.abort();
+        // Stopped without `finish` (the arbiter shut down): the legs go with it, the slot is
+        // freed by Drop.
+        if let Some(legs) = self.legs.take() {
+            legs.rtp.do_send(StopLeg);
         }
     }
 }
@@ -677,7 +817,11 @@ impl Actor for Call {
 impl Handler<CallEvent> for Call {
     type Result = ();
     fn handle(&mut self, event: CallEvent, ctx: &mut Context<Self>) {
-        if self.phase == Phase::Ended {
+        if self.is_over() {
+            // Only the response to our BYE still matters to an ending call.
+            if let CallEvent::Response { .. } | CallEvent::TransactionFailed { .. } = event {
+                self.guarded(ctx, |call, ctx| call.on_event(event, ctx));
+            }
             return;
         }
         self.guarded(ctx, |call, ctx| call.on_event(event, ctx));
@@ -804,9 +948,71 @@ impl Handler<HandBackDone> for Call {
 
 impl Handler<LegExited> for Call {
     type Result = ();
-    fn handle(&mut self, msg: LegExited, _ctx: &mut Context<Self>) {
-        if let ExitCause::Failed(why) = &msg.cause {
-            tracing::debug!(call_id = %self.p.call_id, leg = ?msg.leg, %why, "leg failed");
+    fn handle(&mut self, msg: LegExited, ctx: &mut Context<Self>) {
+        if self.is_over() {
+            return;
+        }
+        let ExitCause::Failed(why) = &msg.cause else {
+            return;
+        };
+        tracing::debug!(call_id = %self.p.call_id, leg = ?msg.leg, %why, "leg failed");
+        match msg.leg {
+            LegKind::Ingress => {
+                let outcome = if why.contains("timeout") {
+                    "MediaTimeout"
+                } else {
+                    "MediaError"
+                };
+                let reason = format!("SIP;cause=408;text=\"{outcome}\"");
+                self.bye(vec![(HeaderName::Reason, reason)]);
+                self.end(outcome, ctx);
+            }
+            // A failed bot or transcoder: the caller goes to a human (issue: bot supervision
+            // restarts the bot first).
+            LegKind::Bot | LegKind::Transcoder => {
+                self.pending_escalation = Some(Escalate {
+                    reason: "BotFailure".into(),
+                    ..Escalate::default()
+                });
+                self.hand_back("BotFailure".into(), Vec::new(), ctx);
+            }
+            LegKind::Escalation => {}
+        }
+    }
+}
+
+impl Handler<Dtmf> for Call {
+    type Result = ();
+    fn handle(&mut self, msg: Dtmf, _ctx: &mut Context<Self>) {
+        if self.is_over() {
+            return;
+        }
+        if self.record.dtmf.len() < 256 {
+            self.record.dtmf.push(msg.digit);
+        }
+        if let Some(legs) = &self.legs {
+            legs.bot.do_send(msg);
+        }
+    }
+}
+
+impl Handler<MediaStats> for Call {
+    type Result = ();
+    fn handle(&mut self, stats: MediaStats, ctx: &mut Context<Self>) {
+        metrics::counter!(crate::metrics::RTP_PACKETS, "direction" => "received")
+            .increment(stats.packets_received);
+        metrics::counter!(crate::metrics::RTP_PACKETS, "direction" => "sent")
+            .increment(stats.packets_sent);
+        metrics::counter!(crate::metrics::RTP_LOST).increment(stats.packets_lost);
+        metrics::histogram!(crate::metrics::RTP_JITTER_MS).record(stats.jitter_max_ms);
+        self.record.rtp = Some(store::RtpCounters {
+            packets_sent: stats.packets_sent,
+            packets_received: stats.packets_received,
+            packets_lost: stats.packets_lost,
+            jitter_ms: stats.jitter_mean_ms,
+        });
+        if self.phase == Phase::Ending {
+            self.finish(ctx);
         }
     }
 }
@@ -847,7 +1053,7 @@ impl Handler<Shutdown> for Call {
                 self.bye(vec![reason]);
                 self.end("NodeShutdown", ctx);
             }
-            Phase::Ended => {}
+            Phase::Ending | Phase::Ended => {}
         }
     }
 }

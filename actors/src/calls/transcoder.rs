@@ -21,8 +21,7 @@ use crate::metrics::FRAMES_DROPPED;
 
 /// Counter: frames the transcoder could not convert (bad length, wrong format, codec error),
 /// label `direction` (`up`/`down`).
-// Kept here until the metric names in `crate::metrics` take it in.
-pub const TRANSCODE_ERRORS: &str = "voxgate_media_transcode_errors_total";
+pub use crate::metrics::TRANSCODE_ERRORS;
 
 /// A frame from the caller (ingress codec format) on its way to the bot.
 #[derive(Message, Clone)]
@@ -112,6 +111,7 @@ impl Path {
 
 /// The per-call transcoder leg: ingress format ⇄ bot format, both directions.
 pub struct TranscoderLeg {
+    reframer: Option<Reframer>,
     up: Path,
     down: Path,
     to_bot: Recipient<AudioFrame>,
@@ -131,6 +131,7 @@ impl TranscoderLeg {
         exited: Recipient<LegExited>,
     ) -> Result<Self, CodecError> {
         Ok(TranscoderLeg {
+            reframer: Reframer::for_format(ingress_format),
             up: Path::new(ingress_format, bot_format, "up")?,
             down: Path::new(bot_format, ingress_format, "down")?,
             to_bot,
@@ -183,11 +184,79 @@ impl Handler<Upstream> for TranscoderLeg {
     type Result = ();
 
     fn handle(&mut self, msg: Upstream, _ctx: &mut Self::Context) {
-        if let Some(frame) = self.up.convert(msg.0 .0, &mut self.stats) {
+        let frame = msg.0 .0;
+        let bytes = frame.bytes();
+        let needs_reframing = self
+            .reframer
+            .as_ref()
+            .is_some_and(|r| !bytes.is_empty() && (bytes.len() != r.frame_bytes || r.len > 0));
+        if !needs_reframing {
+            self.upstream(frame);
+            return;
+        }
+        let format = frame.format();
+        if let Some(r) = self.reframer.as_mut() {
+            r.push(bytes);
+        }
+        while let Some(chunk) = self.reframer.as_mut().and_then(|r| r.pop_frame(format)) {
+            self.upstream(chunk);
+        }
+    }
+}
+
+impl TranscoderLeg {
+    fn upstream(&mut self, frame: EncodedFrame) {
+        if let Some(frame) = self.up.convert(frame, &mut self.stats) {
             if forward(&self.to_bot, frame, &mut self.stats) {
                 self.stats.up_frames += 1;
             }
         }
+    }
+}
+
+/// Callers may packetise at 10, 30 or 60 ms whatever the SDP said; the pipeline works in 20 ms
+/// frames. For sample-based codecs (G.711, G.722, L16) the caller's bytes are re-cut into 20 ms
+/// frames here; Opus packets are whole frames and pass as they are.
+struct Reframer {
+    buf: [u8; 4096],
+    len: usize,
+    frame_bytes: usize,
+}
+
+impl Reframer {
+    fn for_format(format: AudioFormat) -> Option<Reframer> {
+        let frame_bytes = match format {
+            AudioFormat::Pcmu | AudioFormat::Pcma | AudioFormat::G722 => 160,
+            AudioFormat::L16 { rate, .. } => rate.frame_samples() * 2,
+            _ => return None,
+        };
+        Some(Reframer {
+            buf: [0; 4096],
+            len: 0,
+            frame_bytes,
+        })
+    }
+
+    /// Appends a packet's bytes; on overflow (a peer sending huge packets) the oldest audio
+    /// is dropped, never a panic.
+    fn push(&mut self, bytes: &[u8]) {
+        let room = self.buf.len() - self.len;
+        if bytes.len() > room {
+            self.len = 0;
+        }
+        let n = bytes.len().min(self.buf.len());
+        self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+        self.len += n;
+    }
+
+    fn pop_frame(&mut self, format: AudioFormat) -> Option<EncodedFrame> {
+        if self.len < self.frame_bytes {
+            return None;
+        }
+        let frame = EncodedFrame::from_bytes(format, &self.buf[..self.frame_bytes]).ok();
+        self.buf.copy_within(self.frame_bytes..self.len, 0);
+        self.len -= self.frame_bytes;
+        frame
     }
 }
 
@@ -228,5 +297,41 @@ impl Handler<StopLeg> for TranscoderLeg {
     fn handle(&mut self, _msg: StopLeg, ctx: &mut Self::Context) {
         // `stopped` reports the exit, whatever stopped us.
         ctx.stop();
+    }
+}
+
+/// Frames from the ingress leg arrive as plain [`AudioFrame`]s (the RTP leg reports to any
+/// `Recipient<AudioFrame>`): they go upstream, toward the bot.
+impl Handler<AudioFrame> for TranscoderLeg {
+    type Result = ();
+
+    fn handle(&mut self, msg: AudioFrame, ctx: &mut Self::Context) {
+        <Self as Handler<Upstream>>::handle(self, Upstream(msg), ctx);
+    }
+}
+
+/// A re-INVITE changed the caller's codec: rebuild both pipelines for the new ingress format.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct SetIngressFormat(pub AudioFormat);
+
+impl Handler<SetIngressFormat> for TranscoderLeg {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetIngressFormat, _ctx: &mut Self::Context) {
+        let bot_format = self.down.from;
+        match (
+            Path::new(msg.0, bot_format, "up"),
+            Path::new(bot_format, msg.0, "down"),
+        ) {
+            (Ok(up), Ok(down)) => {
+                self.reframer = Reframer::for_format(msg.0);
+                self.up = up;
+                self.down = down;
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "cannot transcode the new ingress codec; keeping the old pipelines");
+            }
+        }
     }
 }
