@@ -21,6 +21,7 @@ fn digit_zero_escalates_to_an_agent() {
     let (_dir, path) = scenario_with(
         "uac_expect_bye.xml",
         &[
+            ("HEADER", "kore-reason"),
             ("REASON", "TransferToAgent"),
             ("CODEC_PT", "0"),
             ("PLAY", &play),
@@ -50,7 +51,12 @@ fn pound_hangs_up() {
     let play = play("dtmf_2833_pound.pcap");
     let (_dir, path) = scenario_with(
         "uac_expect_bye.xml",
-        &[("REASON", "HangUp"), ("CODEC_PT", "8"), ("PLAY", &play)],
+        &[
+            ("HEADER", "kore-reason"),
+            ("REASON", "HangUp"),
+            ("CODEC_PT", "8"),
+            ("PLAY", &play),
+        ],
     );
     Sipp::with_scenario_file(&path, node.sip).run_ok();
     assert!(wait_until(Duration::from_secs(10), || !session_records(

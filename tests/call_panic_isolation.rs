@@ -20,7 +20,12 @@ fn a_panicking_call_is_handed_back_and_the_other_call_survives() {
     // The call that panics when its ACK arrives.
     let (_dir, path) = scenario_with(
         "uac_expect_bye.xml",
-        &[("REASON", "BotFailure"), ("CODEC_PT", "0"), ("PLAY", "")],
+        &[
+            ("HEADER", "kore-reason"),
+            ("REASON", "BotFailure"),
+            ("CODEC_PT", "0"),
+            ("PLAY", ""),
+        ],
     );
     Sipp::with_scenario_file(&path, node.sip)
         .arg("-s")
