@@ -307,6 +307,15 @@ fn refusals_carry_what_the_rfc_asks_for() {
         resp.headers.get(&HeaderName::Unsupported),
         Some("nothingSupportsThis, nothingSupportsThisEither")
     );
+    // §3.1.2.16: 505, even though the Via says SIP/7.0 too.
+    let Outcome::Refused(SipMessage::Request(r), rej) = run(&load("badvers.dat")) else {
+        panic!("badvers not refused")
+    };
+    let resp = rej.response(&r, Some("x")).unwrap();
+    assert_eq!(
+        (resp.status, resp.reason.as_str()),
+        (505, "Version Not Supported")
+    );
     // §3.2.2: a Content-Length past the end of a datagram is answered 400.
     let Outcome::Unframed(e) = run(&load("clerr.dat")) else {
         panic!("clerr framed")

@@ -3,9 +3,9 @@
 #![no_main]
 
 use voxgate_engine::sip::message::{
-    frame_stream, parse, validate_request, validate_response, Contact, Event, FrameResult,
-    Headers, Limits, MinSe, RAck, RSeq, Reason, ReferTo, ReferredBy, Replaces, RetryAfter,
-    SessionExpires, SipMessage, SubscriptionState, UserToUser,
+    frame_stream, parse, validate_request, validate_response, Contact, Event, FrameResult, Headers,
+    Limits, MinSe, RAck, RSeq, Reason, ReferTo, ReferredBy, Replaces, RetryAfter, SessionExpires,
+    SipMessage, SubscriptionState, UserToUser,
 };
 
 /// Every typed reader on every header value; a value that parses must print and parse again.
@@ -23,11 +23,24 @@ fn typed(headers: &Headers) {
         };
     }
     reprint!(
-        Contact, Event, MinSe, RAck, RSeq, Reason, ReferTo, ReferredBy, Replaces, RetryAfter,
-        SessionExpires, SubscriptionState, UserToUser
+        Contact,
+        Event,
+        MinSe,
+        RAck,
+        RSeq,
+        Reason,
+        ReferTo,
+        ReferredBy,
+        Replaces,
+        RetryAfter,
+        SessionExpires,
+        SubscriptionState,
+        UserToUser
     );
-    if let Ok(r) = ReferTo::parse(headers.iter().next().map_or("", |h| h.value.as_str())) {
-        let _ = (r.uri_headers(), r.replaces());
+    for h in headers.iter() {
+        if let Ok(r) = ReferTo::parse(&h.value) {
+            let _ = (r.uri_headers(), r.replaces());
+        }
     }
 }
 

@@ -142,7 +142,7 @@ impl ParseError {
     }
 
     /// The best error response the transport can send (see [`super::error_response`]): `Some`
-    /// when the failed message was a request other than ACK whose top Via and CSeq were read;
+    /// when the failed message was a request other than ACK whose Via and CSeq were read;
     /// `None` means drop it silently. `to_tag` is added to To when it has none.
     pub fn error_response(&self, to_tag: Option<&str>) -> Option<Response> {
         let partial = self.partial.as_deref()?;

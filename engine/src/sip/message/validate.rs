@@ -59,9 +59,11 @@ impl fmt::Display for Rejection {
     }
 }
 
-/// Builds an error response from whatever a request carries: the top Via must parse (to route
-/// it) and CSeq must parse (client transactions match on branch and CSeq method, RFC 3261
-/// §17.1.3); From, To and Call-ID are copied when present, once each. Never answers ACK.
+/// Builds an error response from whatever a request carries: a Via must be present and CSeq
+/// must parse (client transactions match on branch and CSeq method, RFC 3261 §17.1.3); From,
+/// To and Call-ID are copied when present, once each. Never answers ACK. The top Via need not
+/// parse (a 505 answers a `SIP/7.0/UDP` Via): when it does not, the transport sends the answer
+/// back to the source address.
 pub fn error_response(
     req: &Request,
     status: u16,
@@ -72,7 +74,9 @@ pub fn error_response(
     if req.method == Method::Ack {
         return None;
     }
-    req.top_via().ok()?;
+    if !req.headers.contains(&HeaderName::Via) {
+        return None;
+    }
     req.cseq().ok()?;
     let mut copy = Request {
         method: req.method.clone(),
