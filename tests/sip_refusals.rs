@@ -1,6 +1,7 @@
 //! The node's own refusals, driven by SIPp: 403 from a source no trunk admits, 404 for a DID
 //! without a route, 503 with Retry-After at capacity. And by a raw UDP socket: 405/501 for
-//! methods it does not serve, 400 for malformed requests, silence for garbage; the node keeps
+//! methods it does not serve, 400 for malformed requests, 420 for a Require it does not
+//! support, silence for garbage; the node keeps
 //! serving afterwards.
 
 mod common;
@@ -78,6 +79,15 @@ fn methods_and_malformed_messages_get_protocol_answers() {
     let bad = request("OPTIONS", "m4").replace("Call-ID: m4\r\n", "");
     let reply = udp_exchange(node.sip, bad.as_bytes()).expect("answer");
     assert!(reply.starts_with("SIP/2.0 400 "), "{reply}");
+
+    // An extension we do not run (reliable provisionals) is refused, not silently ignored.
+    let bad = request("INVITE", "m6").replace(
+        "Max-Forwards: 70\r\n",
+        "Max-Forwards: 70\r\nRequire: 100rel\r\n",
+    );
+    let reply = udp_exchange(node.sip, bad.as_bytes()).expect("answer");
+    assert!(reply.starts_with("SIP/2.0 420 "), "{reply}");
+    assert!(reply.contains("\r\nUnsupported: 100rel\r\n"), "{reply}");
 
     // Garbage: no answer can be routed, so none comes; counted as dropped.
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();

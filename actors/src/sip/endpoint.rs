@@ -15,7 +15,7 @@ use rand::SeedableRng;
 use voxgate_engine::routing::{self, Decision, Load};
 use voxgate_engine::sip::dialog::{new_tag, DialogEvent, DialogId, DialogLayer, LocalEndpoint};
 use voxgate_engine::sip::message::{
-    parse, validate_request, HeaderName, Limits, Method, Request, Response, SipMessage,
+    parse, validate_request_with, HeaderName, Limits, Method, Policy, Request, Response, SipMessage,
 };
 use voxgate_engine::sip::transaction::{
     Destination, TimerConfig, TransactionKey, TransactionLayer, TransportInfo, TransportKind,
@@ -103,6 +103,8 @@ pub struct SipEndpoint {
     flows: HashMap<DialogId, TransportInfo>,
     timer: Option<(Instant, SpawnHandle)>,
     me: Option<Addr<SipEndpoint>>,
+    /// What a `Require:` may ask of us: only what the call really runs (session timers).
+    policy: Policy,
 }
 
 impl SipEndpoint {
@@ -139,6 +141,10 @@ impl SipEndpoint {
             flows: HashMap::new(),
             timer: None,
             me: None,
+            policy: Policy {
+                supported: vec!["timer".into()],
+                ..Policy::default()
+            },
         }
     }
 
@@ -167,7 +173,7 @@ impl SipEndpoint {
         match message {
             SipMessage::Request(req) => {
                 metrics::counter!(crate::metrics::SIP_RECEIVED, "kind" => "request").increment(1);
-                if let Err(rejection) = validate_request(&req) {
+                if let Err(rejection) = validate_request_with(&req, &self.policy) {
                     tracing::debug!(source = %origin.source, %rejection, "invalid SIP request");
                     let status = rejection.status.to_string();
                     metrics::counter!(crate::metrics::SIP_REJECTED, "status" => status)
