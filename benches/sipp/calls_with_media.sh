@@ -33,7 +33,7 @@ rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
 rss_idle=$(rss_kb "$node_pid")
 
-sipp "$sip" -sf "$work/scenario.xml" -i 127.0.0.1 -p 0 -mp 40000 -s +15550100 \
+sipp "$sip" -sf "$work/scenario.xml" -i 127.0.0.1 -p "$(python3 -c "import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(('127.0.0.1',0));print(s.getsockname()[1])")" -mp 40000 -s +15550100 \
     -r "$rate" -l "$calls" -m "$calls" -d "$((hold * 1000))" -timeout "$((hold + 60))s" \
     -nostdin -bg > "$work/sipp.out" 2>&1 || true
 sleep 1

@@ -186,6 +186,12 @@ impl Handler<Upstream> for TranscoderLeg {
     fn handle(&mut self, msg: Upstream, _ctx: &mut Self::Context) {
         let frame = msg.0 .0;
         let bytes = frame.bytes();
+        if !bytes.is_empty() && frame.format() != self.up.from {
+            // Never mix another codec's bytes into the re-cutting buffer.
+            self.stats.errors += 1;
+            metrics::counter!(TRANSCODE_ERRORS, "direction" => "up").increment(1);
+            return;
+        }
         let needs_reframing = self
             .reframer
             .as_ref()
