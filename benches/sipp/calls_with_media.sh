@@ -26,7 +26,6 @@ node_pid=$!
 for _ in $(seq 100); do grep -q listening "$work/node.out" 2>/dev/null && break; sleep 0.1; done
 sip=$(grep -o 'sip=[0-9.:]*' "$work/node.out" | cut -d= -f2)
 http=$(grep -o 'http=[0-9.:]*' "$work/node.out" | cut -d= -f2)
-node_pid=$(pgrep -f "voxgate run --sip-listen 127.0.0.1:0" | head -1)
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
