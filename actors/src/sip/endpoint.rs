@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, SpawnHandle};
+use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, SpawnHandle};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use voxgate_engine::routing::{self, Decision, Load};
@@ -651,17 +651,5 @@ impl Handler<CallGone> for SipEndpoint {
         }
         self.dialogs.reap_terminated();
         self.server_owner.retain(|_, call| call.connected());
-    }
-}
-
-/// Stops the endpoint (tests).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct StopEndpoint;
-
-impl Handler<StopEndpoint> for SipEndpoint {
-    type Result = ();
-    fn handle(&mut self, _: StopEndpoint, ctx: &mut Context<Self>) {
-        ctx.stop();
     }
 }

@@ -54,11 +54,6 @@ impl Outbound {
         }
     }
 
-    /// The UDP socket's local address.
-    pub fn udp_local(&self) -> std::io::Result<SocketAddr> {
-        self.udp.local_addr()
-    }
-
     /// Registers a TCP connection's writer and returns its id.
     pub(crate) fn add_tcp(&self, peer: SocketAddr, tx: mpsc::Sender<Vec<u8>>) -> u64 {
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
