@@ -1,5 +1,10 @@
-//! The HTTP listener: health, readiness and Prometheus metrics. Later issues mount the
-//! Talkdesk WebSocket ingress and the REST API here.
+//! The HTTP listener: health, readiness, Prometheus metrics and the metadata handoff API
+//! ([`metadata`]). Later issues mount the Talkdesk WebSocket ingress and the REST API here, one
+//! file per endpoint group under `http/`.
+
+mod api_error;
+mod auth;
+mod metadata;
 
 use std::sync::Arc;
 
@@ -50,6 +55,14 @@ pub fn server(
     prometheus: PrometheusHandle,
 ) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)> {
     let addr = state.config.node.http_listen;
+    let demo = state.config.api.demo_tokens();
+    if !addr.ip().is_loopback() && !demo.is_empty() {
+        tracing::warn!(
+            tokens = %demo.join(", "),
+            "the HTTP API is served on a non-loopback address with public demo tokens; \
+             set them in [api] before exposing this node"
+        );
+    }
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(Arc::clone(&state)))
@@ -57,6 +70,7 @@ pub fn server(
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics))
+            .configure(metadata::configure)
             .default_service(web::to(not_found))
     })
     .workers(1)

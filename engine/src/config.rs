@@ -40,6 +40,9 @@ pub struct Config {
     /// Where session records and hand-back data are kept.
     #[serde(default)]
     pub store: StoreConfig,
+    /// Tokens and limits of the HTTP API.
+    #[serde(default)]
+    pub api: ApiConfig,
     /// Ingress SIP trunks.
     #[serde(default)]
     pub trunks: Vec<TrunkConfig>,
@@ -158,6 +161,64 @@ impl Default for StoreConfig {
             path: defaults::store_path(),
             url: None,
         }
+    }
+}
+
+/// `[api]`: the HTTP API's tokens and the metadata handoff's lifetime.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// The `authorizationToken` header value of `POST/GET /metadata`.
+    pub metadata_token: String,
+    /// How long a metadata record lives, seconds.
+    pub metadata_ttl_secs: u64,
+    /// The bearer token of the call-control API (`/api/v1/calls`).
+    pub api_token: String,
+}
+
+/// The public demo value of [`ApiConfig::metadata_token`]; the node warns when it serves it on
+/// a non-loopback address.
+pub const DEMO_METADATA_TOKEN: &str = "demo-metadata-token";
+/// The public demo value of [`ApiConfig::api_token`].
+pub const DEMO_API_TOKEN: &str = "demo-api-token";
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            metadata_token: DEMO_METADATA_TOKEN.into(),
+            metadata_ttl_secs: 86_400,
+            api_token: DEMO_API_TOKEN.into(),
+        }
+    }
+}
+
+impl ApiConfig {
+    /// The TTL of a metadata record.
+    pub fn metadata_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.metadata_ttl_secs)
+    }
+
+    /// The configured tokens that still have their public demo values.
+    pub fn demo_tokens(&self) -> Vec<&'static str> {
+        let mut demo = Vec::new();
+        if self.metadata_token == DEMO_METADATA_TOKEN {
+            demo.push("metadata_token");
+        }
+        if self.api_token == DEMO_API_TOKEN {
+            demo.push("api_token");
+        }
+        demo
+    }
+}
+
+/// Tokens are secrets: never print them.
+impl fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiConfig")
+            .field("metadata_token", &"<redacted>")
+            .field("metadata_ttl_secs", &self.metadata_ttl_secs)
+            .field("api_token", &"<redacted>")
+            .finish()
     }
 }
 
@@ -413,6 +474,19 @@ impl Config {
         if self.media.jitter_min_ms > self.media.jitter_max_ms {
             problems.push("[media] jitter_min_ms must not exceed jitter_max_ms".into());
         }
+        let api = &self.api;
+        if api.metadata_token.trim().is_empty() || api.api_token.trim().is_empty() {
+            problems.push("[api] metadata_token and api_token must not be empty".into());
+        }
+        if api.metadata_token.chars().any(|c| c.is_control())
+            || api.api_token.chars().any(|c| c.is_control())
+        {
+            problems.push("[api] tokens must not contain control characters".into());
+        }
+        // The store refuses TTLs of zero and of more than ten years.
+        if api.metadata_ttl_secs == 0 || api.metadata_ttl_secs > 10 * 365 * 24 * 3600 {
+            problems.push("[api] metadata_ttl_secs must be between 1 and 315360000".into());
+        }
         if self.store.kind == StoreKind::Redis && self.store.url.is_none() {
             problems.push("[store] kind = \"redis\" needs `url`".into());
         }
@@ -527,6 +601,32 @@ mod tests {
         assert_eq!(demo.builtin.escalate_variables["ringGroup"], "agents");
         assert_eq!(c.store.kind, StoreKind::Sqlite);
         assert_eq!(c.store.path, "voxgate.db");
+        assert_eq!(c.api.metadata_ttl_secs, 86_400);
+        assert_eq!(c.api.metadata_token, DEMO_METADATA_TOKEN);
+        assert_eq!(c.api.demo_tokens(), ["metadata_token", "api_token"]);
+    }
+
+    #[test]
+    fn api_section_is_validated_and_redacted() {
+        let no_api: String = DEFAULT_TOML
+            .split("\n[api]")
+            .next()
+            .map(str::to_owned)
+            .unwrap_or_default();
+        let c = Config::from_toml(&no_api).unwrap();
+        assert_eq!(c.api.metadata_ttl(), std::time::Duration::from_secs(86_400));
+
+        let bad = DEFAULT_TOML
+            .replace("metadata_ttl_secs = 86400", "metadata_ttl_secs = 0")
+            .replace("api_token = \"demo-api-token\"", "api_token = \"\"");
+        let err = Config::from_toml(&bad).unwrap_err().to_string();
+        assert!(err.contains("metadata_ttl_secs"), "{err}");
+        assert!(err.contains("must not be empty"), "{err}");
+
+        let custom = DEFAULT_TOML.replace(DEMO_METADATA_TOKEN, "s3cret-value");
+        let c = Config::from_toml(&custom).unwrap();
+        assert_eq!(c.api.demo_tokens(), ["api_token"]);
+        assert!(!format!("{c:?}").contains("s3cret-value"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //!
 //! Notable modules:
 //! - [`config`]: the node configuration (`config/default.toml` is embedded in the binary).
+//! - [`contact_id`]: the Amazon Connect contact id of an INVITE (header or RFC 7433 UUI).
 //! - [`routing`]: node policy for out-of-dialog requests (ACL, DID routes, refusals).
 //! - [`sdp`]: SDP parsing/printing and RFC 3264 offer/answer ([`sdp::answer`], [`sdp::SdpSession`]).
 //! - [`sip`]: the SIP message facade, transactions and dialogs.
@@ -14,6 +15,7 @@
 #![warn(unreachable_pub, missing_docs)]
 
 pub mod config;
+pub mod contact_id;
 pub mod routing;
 pub mod rtp;
 pub mod sdp;
