@@ -179,7 +179,6 @@ fn check_stored(node: &Node, code: &str, stored: &Value) {
 }
 
 #[test]
-#[ignore = "needs the call.rs integration of EscalationLeg::with_connect (issue 6)"]
 fn escalation_stores_metadata_before_the_bye() {
     let node = Node::start(&config());
     let (code, stored) = escalate(&node, CONTACT, "X-Connector: test");
@@ -187,7 +186,6 @@ fn escalation_stores_metadata_before_the_bye() {
 }
 
 #[test]
-#[ignore = "needs the call.rs integration of EscalationLeg::with_connect (issue 6)"]
 fn contact_id_from_user_to_user_when_the_header_is_unusable() {
     let node = Node::start(&config());
     let hex: String = format!(r#"{{"contactId":"{CONTACT}"}}"#)

@@ -26,7 +26,7 @@ use voxgate_engine::sip::transaction::{TransactionKey, TransportInfo, TransportK
 
 use voxgate_engine::store::{self, EscalationOutcome, IngressKind, SessionRecord};
 
-use super::escalation::{ByeAnswered, EscalationLeg, HandBack, HandBackDone};
+use super::escalation::{ByeAnswered, ConnectMetadata, EscalationLeg, HandBack, HandBackDone};
 use super::messages::{Dtmf, StopLeg};
 use super::messages::{Escalate, ExitCause, Hangup, LegExited, LegKind, Transcript};
 use super::transcoder::{SetIngressFormat, TranscoderLeg};
@@ -168,6 +168,8 @@ struct RecordDraft {
     transcript: Vec<store::TranscriptLine>,
     escalation: Option<store::Escalation>,
     rtp: Option<store::RtpCounters>,
+    /// The platform's contact id (Amazon Connect), from the INVITE.
+    contact_id: Option<String>,
 }
 
 fn unix_ms() -> i64 {
@@ -212,6 +214,7 @@ impl Call {
         let Some((_, req)) = self.invite.clone() else {
             return;
         };
+        self.record.contact_id = voxgate_engine::contact_id::from_headers(&req.headers);
         if let Some(bot) = &self.p.bot {
             if bot.kind != BotKind::Builtin {
                 tracing::warn!(bot = %bot.id, kind = ?bot.kind, "bot kind not served by this build yet");
@@ -673,7 +676,7 @@ impl Call {
                 .as_ref()
                 .map(|b| b.id.clone())
                 .unwrap_or_default(),
-            contact_id: None,
+            contact_id: draft.contact_id,
             start_ms: draft.start_ms,
             answer_ms: draft.answer_ms,
             end_ms: unix_ms(),
@@ -714,13 +717,30 @@ impl Call {
         let Some(dialog) = self.dialog.clone() else {
             return;
         };
-        let leg = EscalationLeg::new(
+        let mut leg = EscalationLeg::new(
             self.p.trunk.clone(),
             dialog,
             self.p.sip.clone(),
             ctx.address(),
             HandBack { reason, headers },
         );
+        if let Some(contact_id) = self.record.contact_id.clone() {
+            // Stores the hand-back data under the contact id before the BYE; a no-op unless
+            // the trunk's profile is amazon-connect.
+            let esc = self.pending_escalation.clone().unwrap_or_default();
+            leg = leg.with_connect(
+                ConnectMetadata {
+                    contact_id,
+                    session_id: self.session_id.clone(),
+                    variables: esc.variables,
+                    metadata: esc.metadata,
+                    transcript_summary: ConnectMetadata::summarize_transcript(
+                        &self.record.transcript,
+                    ),
+                },
+                &self.p.node,
+            );
+        }
         self.escalation = Some(leg.start());
     }
 
