@@ -7,6 +7,7 @@ set -euo pipefail
 declare -A wanted=(
   [cmake]=cmake                 # the opus crate builds libopus with cmake
   [pkg-config]=pkg-config
+  [curl]=curl                   # a SIPp scenario reads the metadata API at the moment of the BYE
   [sip-tester]=sipp             # SIPp, the SIP peer of the integration tests
   [redis-server]=redis-server   # the Redis store backend is tested against a real server
   [baresip-core]=baresip        # a real SIP user agent places calls in the tests
