@@ -11,6 +11,7 @@
 //! - [`store`]: session records, metadata handoff, conversations, credentials (SQLite, Redis);
 //!   the one module that does I/O, behind a blocking trait.
 //! - [`rtp`]: the RTP/RTCP session core (latching, sequencing, statistics, reports, sending).
+//! - [`ws`]: the bot (and Talkdesk) media-stream events ([`ws::ToBot`], [`ws::FromBot`]).
 #![warn(unreachable_pub, missing_docs)]
 
 pub mod config;
@@ -19,3 +20,4 @@ pub mod rtp;
 pub mod sdp;
 pub mod sip;
 pub mod store;
+pub mod ws;
