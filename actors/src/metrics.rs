@@ -33,6 +33,12 @@ pub const STORE_ERRORS: &str = "voxgate_store_errors_total";
 pub const CALL_PANICS: &str = "voxgate_call_panics_total";
 /// Counter: TCP connections refused at the connection cap.
 pub const TCP_REFUSED: &str = "voxgate_tcp_connections_refused_total";
+/// Counter: bot WebSocket messages ignored because they were malformed.
+pub const WS_BOT_BAD_MESSAGES: &str = "voxgate_ws_bot_bad_messages_total";
+/// Counter: bot legs restarted after a failure.
+pub const BOT_RESTARTS: &str = "voxgate_bot_restarts_total";
+/// Counter: calls handed back because their bot kept failing (reason `BotFailure`).
+pub const BOT_FAILURES: &str = "voxgate_bot_failures_total";
 
 /// Installs the process-wide Prometheus recorder once and returns a handle to render it.
 /// Later calls (tests starting several nodes in one process) reuse the first recorder.

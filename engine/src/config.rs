@@ -317,6 +317,12 @@ pub struct BotConfig {
     /// Settings of the builtin bot.
     #[serde(default)]
     pub builtin: BuiltinBotConfig,
+    /// Settings of a WebSocket bot (`kind = "websocket"`).
+    #[serde(default)]
+    pub websocket: WebsocketBotConfig,
+    /// How the call restarts a failed bot leg before handing the caller back.
+    #[serde(default)]
+    pub restart: RestartConfig,
 }
 
 /// Bot leg kinds.
@@ -361,6 +367,68 @@ impl Default for BuiltinBotConfig {
             hangup_reason: "HangUp".into(),
             escalate_variables: BTreeMap::from([("ringGroup".into(), "agents".into())]),
             answer_delay_ms: 0,
+        }
+    }
+}
+
+/// `[bots.websocket]`: where a WebSocket bot listens and how it is spoken to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebsocketBotConfig {
+    /// `ws://host:port/path` of the bot.
+    pub url: String,
+    /// The audio the bot speaks and hears.
+    pub format: WsAudioFormat,
+    /// Connect (TCP + WebSocket handshake) timeout, in ms.
+    pub connect_timeout_ms: u64,
+    /// The bot fails when it has sent nothing at all for this long after `start`, in ms (0: never).
+    pub first_message_timeout_ms: u64,
+    /// Extra `customParameters` sent in `start` (the node adds `did`, `from`, `trunk`).
+    pub custom_parameters: BTreeMap<String, String>,
+}
+
+impl Default for WebsocketBotConfig {
+    fn default() -> Self {
+        WebsocketBotConfig {
+            url: String::new(),
+            format: WsAudioFormat::Mulaw,
+            connect_timeout_ms: 3000,
+            first_message_timeout_ms: 0,
+            custom_parameters: BTreeMap::new(),
+        }
+    }
+}
+
+/// The audio formats of the bot protocol (`start.mediaFormat.encoding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum WsAudioFormat {
+    /// G.711 µ-law 8 kHz, base64 in JSON `media` events (Twilio style).
+    #[serde(rename = "audio/x-mulaw")]
+    Mulaw,
+    /// 16-bit linear PCM 16 kHz, big-endian, in binary frames.
+    #[serde(rename = "audio/l16")]
+    L16,
+}
+
+/// `[bots.restart]`: the bot leg's restart budget (ARCHITECTURE §2, supervision).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RestartConfig {
+    /// Restarts allowed within `window_secs`; one more failure hands the caller back with
+    /// reason `BotFailure`. 0: never restart.
+    pub max_restarts: u32,
+    /// The window the restarts are counted in, in seconds.
+    pub window_secs: u64,
+    /// Delay before the first restart, in ms; doubled for each further one in the window.
+    pub backoff_ms: u64,
+}
+
+impl Default for RestartConfig {
+    fn default() -> Self {
+        RestartConfig {
+            max_restarts: 2,
+            window_secs: 10,
+            backoff_ms: 200,
         }
     }
 }
@@ -494,6 +562,19 @@ impl Config {
         for bot in &self.bots {
             if !bot_ids.insert(bot.id.as_str()) {
                 problems.push(format!("bot `{}` is defined twice", bot.id));
+            }
+            let url = bot.websocket.url.trim();
+            if bot.kind == BotKind::Websocket && !url.starts_with("ws://") {
+                problems.push(format!(
+                    "bot `{}`: kind = \"websocket\" needs [bots.websocket] url = \"ws://…\" (got {url:?})",
+                    bot.id
+                ));
+            }
+            if bot.websocket.connect_timeout_ms == 0 {
+                problems.push(format!(
+                    "bot `{}`: [bots.websocket] connect_timeout_ms must be > 0",
+                    bot.id
+                ));
             }
         }
         let mut trunk_names = std::collections::BTreeSet::new();
@@ -641,6 +722,26 @@ mod tests {
         let err = Config::from_toml(&bad).unwrap_err().to_string();
         assert!(err.contains("unknown bot `nobody`"), "{err}");
         assert!(err.contains("unknown codec `G729`"), "{err}");
+    }
+
+    #[test]
+    fn websocket_bots() {
+        let ws = DEFAULT_TOML.replace("kind = \"builtin\"", "kind = \"websocket\"")
+            + "\n[bots.websocket]\nurl = \"ws://127.0.0.1:9000/bot\"\nformat = \"audio/l16\"\n\
+               [bots.restart]\nmax_restarts = 1\n";
+        let c = Config::from_toml(&ws).unwrap();
+        let bot = c.bot("demo").unwrap();
+        assert_eq!(bot.kind, BotKind::Websocket);
+        assert_eq!(bot.websocket.format, WsAudioFormat::L16);
+        assert_eq!(bot.websocket.connect_timeout_ms, 3000);
+        assert_eq!(bot.restart.max_restarts, 1);
+        assert_eq!(bot.restart.window_secs, 10);
+
+        let no_url = DEFAULT_TOML.replace("kind = \"builtin\"", "kind = \"websocket\"");
+        let err = Config::from_toml(&no_url).unwrap_err().to_string();
+        assert!(err.contains("needs [bots.websocket] url"), "{err}");
+        let bad_format = ws.replace("audio/l16", "audio/opus");
+        assert!(Config::from_toml(&bad_format).is_err());
     }
 
     #[test]

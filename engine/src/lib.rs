@@ -12,6 +12,7 @@
 //! - [`store`]: session records, metadata handoff, conversations, credentials (SQLite, Redis);
 //!   the one module that does I/O, behind a blocking trait.
 //! - [`rtp`]: the RTP/RTCP session core (latching, sequencing, statistics, reports, sending).
+//! - [`ws`]: the bot (and Talkdesk) media-stream events ([`ws::ToBot`], [`ws::FromBot`]).
 #![warn(unreachable_pub, missing_docs)]
 
 pub mod config;
@@ -21,3 +22,4 @@ pub mod rtp;
 pub mod sdp;
 pub mod sip;
 pub mod store;
+pub mod ws;

@@ -1,11 +1,14 @@
-//! Bot legs that live inside the node. Today that is the demo bot of the default configuration,
-//! so that a fresh install can take a call, play something, echo the caller and exercise both
-//! hand-backs (escalation and hang-up) with no external bot at all.
+//! Bot legs. The demo bot of the default configuration lives inside the node, so that a fresh
+//! install can take a call, play something, echo the caller and exercise both hand-backs
+//! (escalation and hang-up) with no external bot at all; [`WsBot`] speaks the bot WebSocket
+//! protocol to an external bot. Both follow the same contract ([`BotOwner`]).
 
 pub mod builtin;
 pub mod greeting;
+pub mod websocket;
 
 pub use builtin::{BotOwner, BuiltinBot};
+pub use websocket::{RestartBot, StreamInfo, WsBot};
 
 /// Why a bot leg could not be built.
 #[derive(Debug, thiserror::Error)]

@@ -4,6 +4,7 @@
 //! maps the SIP lifecycle (ACK, BYE, CANCEL, missing ACK, drain) onto its own. The bot legs,
 //! transcoder and escalation of the full call tree grow from here.
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -30,7 +31,7 @@ use super::escalation::{ByeAnswered, ConnectMetadata, EscalationLeg, HandBack, H
 use super::messages::{Dtmf, StopLeg};
 use super::messages::{Escalate, ExitCause, Hangup, LegExited, LegKind, Transcript};
 use super::transcoder::{SetIngressFormat, TranscoderLeg};
-use crate::bots::{BotOwner, BuiltinBot};
+use crate::bots::{BotOwner, BuiltinBot, RestartBot, StreamInfo, WsBot};
 use crate::media::{
     bind_rtp_pair, MediaStats, RtpLeg, RtpLegConfig, RtpLegOwner, RtpPair, UpdateMedia,
 };
@@ -131,7 +132,30 @@ enum Phase {
 struct Legs {
     rtp: Addr<RtpLeg>,
     transcoder: Addr<TranscoderLeg>,
-    bot: Addr<BuiltinBot>,
+    bot: BotLeg,
+}
+
+/// The call's bot leg, by kind.
+enum BotLeg {
+    Builtin(Addr<BuiltinBot>),
+    /// Keeps its address across restarts (see [`WsBot`]).
+    Websocket(Addr<WsBot>),
+}
+
+impl BotLeg {
+    fn stop(&self) {
+        match self {
+            BotLeg::Builtin(a) => a.do_send(StopLeg),
+            BotLeg::Websocket(a) => a.do_send(StopLeg),
+        }
+    }
+
+    fn dtmf(&self, digit: Dtmf) {
+        match self {
+            BotLeg::Builtin(a) => a.do_send(digit),
+            BotLeg::Websocket(a) => a.do_send(digit),
+        }
+    }
 }
 
 /// One call.
@@ -155,6 +179,8 @@ pub struct Call {
     timer_handle: Option<actix::SpawnHandle>,
     /// The hand-back asked for, kept for the session record.
     pending_escalation: Option<Escalate>,
+    /// When the bot leg was restarted, within the restart window (supervision).
+    bot_restarts: VecDeque<Instant>,
     record: RecordDraft,
 }
 
@@ -202,6 +228,7 @@ impl Call {
             negotiated_timer: None,
             timer_handle: None,
             pending_escalation: None,
+            bot_restarts: VecDeque::new(),
             record: RecordDraft {
                 start_ms: unix_ms(),
                 ..RecordDraft::default()
@@ -216,7 +243,7 @@ impl Call {
         };
         self.record.contact_id = voxgate_engine::contact_id::from_headers(&req.headers);
         if let Some(bot) = &self.p.bot {
-            if bot.kind != BotKind::Builtin {
+            if bot.kind == BotKind::Sip {
                 tracing::warn!(bot = %bot.id, kind = ?bot.kind, "bot kind not served by this build yet");
                 self.refuse(503, "Service Unavailable", ctx);
                 return;
@@ -544,23 +571,36 @@ impl Call {
     fn start_legs(&mut self, ctx: &mut Context<Self>) -> Result<(), String> {
         let (pair, media) = self.pending_media.take().ok_or("no negotiated media")?;
         let ingress_format = ingress_format(media.codec.kind);
-        let bot_config = self
-            .p
-            .bot
-            .as_ref()
-            .map(|b| b.builtin.clone())
-            .unwrap_or_default();
+        let bot_config = self.p.bot.clone();
+        let kind = bot_config.as_ref().map_or(BotKind::Builtin, |b| b.kind);
         let me = ctx.address();
 
         let rtp_ctx = Context::<RtpLeg>::new();
         let rtp_addr = rtp_ctx.address();
-        let bot_ctx = Context::<BuiltinBot>::new();
-        let bot_addr = bot_ctx.address();
+        let builtin_ctx = Context::<BuiltinBot>::new();
+        let ws_ctx = Context::<WsBot>::new();
+        let (bot_format, to_bot, marks_to_bot) = match kind {
+            BotKind::Websocket => {
+                let format = bot_config.as_ref().map_or(AudioFormat::Pcmu, |b| {
+                    WsBot::audio_format(b.websocket.format)
+                });
+                let addr = ws_ctx.address();
+                (format, addr.clone().recipient(), addr.recipient())
+            }
+            _ => {
+                let addr = builtin_ctx.address();
+                (
+                    BuiltinBot::FORMAT,
+                    addr.clone().recipient(),
+                    addr.recipient(),
+                )
+            }
+        };
 
         let transcoder = TranscoderLeg::new(
             ingress_format,
-            BuiltinBot::FORMAT,
-            bot_addr.clone().recipient(),
+            bot_format,
+            to_bot,
             rtp_addr.clone().recipient(),
             me.clone().recipient(),
         )
@@ -568,20 +608,44 @@ impl Call {
         .with_marks(rtp_addr.clone().recipient())
         .start();
 
-        let bot = BuiltinBot::new(
-            bot_config,
-            BuiltinBot::FORMAT,
-            BotOwner {
-                audio: transcoder.clone().recipient(),
-                marks: transcoder.clone().recipient(),
-                clear: rtp_addr.clone().recipient(),
-                escalate: me.clone().recipient(),
-                hangup: me.clone().recipient(),
-                transcript: me.clone().recipient(),
-                exited: me.clone().recipient(),
-            },
-        )
-        .map_err(|e| format!("bot: {e}"))?;
+        let owner = BotOwner {
+            audio: transcoder.clone().recipient(),
+            marks: transcoder.clone().recipient(),
+            clear: rtp_addr.clone().recipient(),
+            escalate: me.clone().recipient(),
+            hangup: me.clone().recipient(),
+            transcript: me.clone().recipient(),
+            exited: me.clone().recipient(),
+        };
+        enum NewBot {
+            Builtin(Box<BuiltinBot>),
+            Websocket(Box<WsBot>),
+        }
+        let bot = match (kind, bot_config) {
+            (BotKind::Websocket, Some(config)) => {
+                let info = StreamInfo {
+                    account_sid: self.p.trunk.name.clone(),
+                    call_sid: self.session_id.clone(),
+                    custom_parameters: {
+                        let mut p = config.websocket.custom_parameters.clone();
+                        p.insert("did".into(), self.p.did.clone());
+                        p.insert("trunk".into(), self.p.trunk.name.clone());
+                        p.insert("botId".into(), config.id.clone());
+                        p.insert("sipCallId".into(), self.p.call_id.clone());
+                        p
+                    },
+                };
+                NewBot::Websocket(Box::new(WsBot::new(config.websocket, info, owner)))
+            }
+            (_, config) => NewBot::Builtin(Box::new(
+                BuiltinBot::new(
+                    config.map(|b| b.builtin).unwrap_or_default(),
+                    BuiltinBot::FORMAT,
+                    owner,
+                )
+                .map_err(|e| format!("bot: {e}"))?,
+            )),
+        };
 
         let media_config = &self.p.node.config.media;
         let mut rtp_config = RtpLegConfig::new(media, format!("voxgate-{}", self.session_id));
@@ -595,17 +659,20 @@ impl Call {
             RtpLegOwner {
                 frames: transcoder.clone().recipient(),
                 dtmf: me.clone().recipient(),
-                marks: bot_addr.clone().recipient(),
+                marks: marks_to_bot,
                 stats: me.clone().recipient(),
                 exited: me.recipient(),
             },
         );
         rtp_ctx.run(rtp);
-        bot_ctx.run(bot);
+        let bot = match bot {
+            NewBot::Builtin(b) => BotLeg::Builtin(builtin_ctx.run(*b)),
+            NewBot::Websocket(b) => BotLeg::Websocket(ws_ctx.run(*b)),
+        };
         self.legs = Some(Legs {
             rtp: rtp_addr,
             transcoder,
-            bot: bot_addr,
+            bot,
         });
         Ok(())
     }
@@ -630,7 +697,7 @@ impl Call {
         }
         match self.legs.take() {
             Some(legs) => {
-                legs.bot.do_send(StopLeg);
+                legs.bot.stop();
                 legs.transcoder.do_send(StopLeg);
                 legs.rtp.do_send(StopLeg);
                 if self.record.rtp.is_some() {
@@ -830,6 +897,7 @@ impl Actor for Call {
         // freed by Drop.
         if let Some(legs) = self.legs.take() {
             legs.rtp.do_send(StopLeg);
+            legs.bot.stop();
         }
     }
 }
@@ -987,9 +1055,11 @@ impl Handler<LegExited> for Call {
                 self.bye(vec![(HeaderName::Reason, reason)]);
                 self.end(outcome, ctx);
             }
-            // A failed bot or transcoder: the caller goes to a human (issue: bot supervision
-            // restarts the bot first).
+            LegKind::Bot if self.restart_bot(ctx) => {}
+            // A failed bot past its restart budget, or a failed transcoder: the caller goes to
+            // a human, never away.
             LegKind::Bot | LegKind::Transcoder => {
+                metrics::counter!(crate::metrics::BOT_FAILURES).increment(1);
                 self.pending_escalation = Some(Escalate {
                     reason: "BotFailure".into(),
                     ..Escalate::default()
@@ -1011,7 +1081,7 @@ impl Handler<Dtmf> for Call {
             self.record.dtmf.push(msg.digit);
         }
         if let Some(legs) = &self.legs {
-            legs.bot.do_send(msg);
+            legs.bot.dtmf(msg);
         }
     }
 }
@@ -1038,6 +1108,45 @@ impl Handler<MediaStats> for Call {
 }
 
 impl Call {
+    /// Supervision: restarts a failed bot leg after a backoff when the call's budget allows
+    /// (`[bots.restart]`); false when it does not (or the leg cannot be restarted).
+    fn restart_bot(&mut self, ctx: &mut Context<Self>) -> bool {
+        let Some(BotLeg::Websocket(bot)) = self.legs.as_ref().map(|l| &l.bot) else {
+            return false;
+        };
+        let bot = bot.clone();
+        let budget = self
+            .p
+            .bot
+            .as_ref()
+            .map(|b| b.restart.clone())
+            .unwrap_or_default();
+        let now = Instant::now();
+        let window = Duration::from_secs(budget.window_secs);
+        while self
+            .bot_restarts
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > window)
+        {
+            self.bot_restarts.pop_front();
+        }
+        let used = self.bot_restarts.len() as u32;
+        if used >= budget.max_restarts || self.escalation.is_some() {
+            tracing::info!(call_id = %self.p.call_id, used, "bot restart budget spent");
+            return false;
+        }
+        self.bot_restarts.push_back(now);
+        let delay = Duration::from_millis(budget.backoff_ms.saturating_mul(1 << used.min(16)));
+        tracing::info!(call_id = %self.p.call_id, attempt = used + 1, ?delay, "restarting the bot leg");
+        metrics::counter!(crate::metrics::BOT_RESTARTS).increment(1);
+        ctx.run_later(delay, move |call, _ctx| {
+            if !call.is_over() && call.escalation.is_none() {
+                bot.do_send(RestartBot);
+            }
+        });
+        true
+    }
+
     /// The reason the call ends with after a hand-back: the one the bot gave.
     fn escalation_reason(&self) -> String {
         self.pending_escalation

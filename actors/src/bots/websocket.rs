@@ -1,0 +1,630 @@
+//! The WebSocket bot leg (ARCHITECTURE §2–3): the call's audio and keys go to an external bot as
+//! Twilio-style media-stream events ([`voxgate_engine::ws`]), and the bot's audio, marks,
+//! barge-in and control events come back as the same typed messages the builtin bot sends
+//! (the [`BotOwner`] contract).
+//!
+//! Choices worth knowing:
+//! - The actor outlives its connections. A failed connection (connect refused or timed out,
+//!   socket error, bot closed the socket, no message in time) is reported as
+//!   `LegExited{Bot, Failed}` and the actor goes idle, keeping its address: the call decides
+//!   whether to restart it ([`RestartBot`], a fresh connection and a fresh stream) or hand the
+//!   caller back. That way the transcoder and the RTP leg, which hold this actor's address, need
+//!   no rewiring after a restart. Each connection has a generation number; events of an older one
+//!   are ignored.
+//! - Bot audio may come faster than real time and in chunks of any size. It is re-cut into
+//!   20 ms frames and kept in a local queue with the marks between them, sent on in bursts of
+//!   [`BURST`] frames a couple of milliseconds apart (like the builtin bot's greeting) because
+//!   the legs forward media with `try_send`. The RTP leg's playout queue paces it to the caller.
+//! - A `mark` follows the audio sent before it: a partial frame is padded with silence first.
+//!   `clear` drops the local queue, answers the marks in it at once, and clears the ingress
+//!   queue (which answers its own marks).
+//! - A malformed text frame from the bot is logged and counted, never fatal: one bad message
+//!   does not cost the caller the bot.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use actix::dev::SendError;
+use actix::io::{SinkWrite, WriteHandler};
+use actix::{
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, Running,
+    SpawnHandle, StreamHandler, WrapFuture,
+};
+use actix_codec::Framed;
+use awc::error::WsProtocolError;
+use awc::ws::{Codec, Frame, Message as WsMessage};
+use awc::BoxedSocket;
+use bytes::Bytes;
+use futures_util::stream::SplitSink;
+use futures_util::StreamExt;
+use voxgate_codecs::{AudioFormat, EncodedFrame};
+use voxgate_engine::config::{WebsocketBotConfig, WsAudioFormat};
+use voxgate_engine::ws::{self, FromBot, ToBot};
+
+use super::BotOwner;
+use crate::calls::messages::{
+    AudioFrame, Clear, Dtmf, Escalate, ExitCause, Hangup, LegExited, LegKind, Mark, MarkPlayed,
+    StopLeg, Transcript,
+};
+use crate::calls::transcoder::Downstream;
+use crate::metrics::FRAMES_DROPPED;
+
+/// Bot frames sent on in one go, well under a default actix mailbox (16).
+pub const BURST: usize = 8;
+/// Pause between bursts, and before retrying a frame a full mailbox would not take.
+const RETRY: Duration = Duration::from_millis(2);
+/// Most bot audio held ahead of the caller here (60 s); beyond it frames are dropped.
+pub const MAX_QUEUED_FRAMES: usize = 3000;
+/// Largest WebSocket frame accepted from a bot (a few seconds of audio in one `media`).
+const MAX_FRAME_BYTES: usize = 1 << 20;
+/// How long a stopping leg waits for its close frame to be written.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
+
+/// Restart a failed bot connection (sent by the call within its restart budget).
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub struct RestartBot;
+
+/// Who the stream is about: the ids and parameters sent in `start`.
+#[derive(Debug, Clone, Default)]
+pub struct StreamInfo {
+    /// `accountSid` (the trunk).
+    pub account_sid: String,
+    /// `callSid` (the session id).
+    pub call_sid: String,
+    /// `customParameters`.
+    pub custom_parameters: BTreeMap<String, String>,
+}
+
+type WsSink = SplitSink<Framed<BoxedSocket, Codec>, WsMessage>;
+
+/// One item of bot output waiting for room downstream. The audio of `Audio` items is in
+/// [`WsBot`]'s byte queue, one frame's worth each, so the queue holds bytes, not 1.5 kB frames.
+enum Out {
+    Audio,
+    Mark(String),
+}
+
+enum Conn {
+    /// No connection: not started, failed (awaiting a restart) or stopping.
+    Idle,
+    /// Connecting, generation `gen`.
+    Connecting { gen: u64 },
+    /// Connected, generation `gen`.
+    Open {
+        gen: u64,
+        sink: SinkWrite<WsMessage, WsSink>,
+        stream: SpawnHandle,
+        /// The bot has sent something on this connection.
+        heard: bool,
+    },
+}
+
+/// The WebSocket bot leg.
+pub struct WsBot {
+    config: WebsocketBotConfig,
+    info: StreamInfo,
+    format: AudioFormat,
+    owner: BotOwner,
+    conn: Conn,
+    generation: u64,
+    stream_sid: String,
+    sequence: u64,
+    chunk: u64,
+    out: VecDeque<Out>,
+    /// The bytes of the queued `Out::Audio` frames, in order.
+    out_audio: VecDeque<u8>,
+    partial: Vec<u8>,
+    pump_scheduled: bool,
+    /// The bot transferred or hung up: a closed socket is then no failure.
+    done: bool,
+    stopping: bool,
+}
+
+impl WsBot {
+    /// The codec format of `format`.
+    pub fn audio_format(format: WsAudioFormat) -> AudioFormat {
+        match format {
+            WsAudioFormat::Mulaw => AudioFormat::Pcmu,
+            WsAudioFormat::L16 => AudioFormat::L16_16K,
+        }
+    }
+
+    /// A leg that connects to `config.url` once started, for the call `info`.
+    pub fn new(config: WebsocketBotConfig, info: StreamInfo, owner: BotOwner) -> Self {
+        let format = WsBot::audio_format(config.format);
+        WsBot {
+            config,
+            info,
+            format,
+            owner,
+            conn: Conn::Idle,
+            generation: 0,
+            stream_sid: String::new(),
+            sequence: 0,
+            chunk: 0,
+            out: VecDeque::new(),
+            out_audio: VecDeque::new(),
+            partial: Vec::new(),
+            pump_scheduled: false,
+            done: false,
+            stopping: false,
+        }
+    }
+
+    fn frame_bytes(&self) -> usize {
+        match self.format {
+            AudioFormat::Pcmu | AudioFormat::Pcma => 160,
+            // L16/16k: 320 samples of two bytes.
+            _ => self.format.pcm_rate().frame_samples() * 2,
+        }
+    }
+
+    fn silence_byte(&self) -> u8 {
+        match self.format {
+            AudioFormat::Pcmu => 0xff,
+            AudioFormat::Pcma => 0xd5,
+            _ => 0,
+        }
+    }
+
+    fn connect(&mut self, ctx: &mut Context<Self>) {
+        self.generation += 1;
+        let gen = self.generation;
+        self.conn = Conn::Connecting { gen };
+        let timeout = Duration::from_millis(self.config.connect_timeout_ms.max(1));
+        let url = self.config.url.clone();
+        tracing::debug!(%url, gen, "connecting to the bot");
+        let connect = async move {
+            let client = awc::Client::builder()
+                .timeout(timeout)
+                .max_http_version(awc::http::Version::HTTP_11)
+                .finish();
+            let request = client.ws(url.as_str()).max_frame_size(MAX_FRAME_BYTES);
+            match actix_rt::time::timeout(timeout, request.connect()).await {
+                Ok(Ok((_, framed))) => Ok(framed),
+                Ok(Err(e)) => Err(format!("connect: {e}")),
+                Err(_) => Err(format!("connect: no answer in {} ms", timeout.as_millis())),
+            }
+        };
+        ctx.spawn(connect.into_actor(self).map(move |result, bot, ctx| {
+            if !matches!(bot.conn, Conn::Connecting { gen: g } if g == gen) {
+                return;
+            }
+            match result {
+                Ok(framed) => bot.opened(gen, framed, ctx),
+                Err(why) => bot.fail(gen, why, ctx),
+            }
+        }));
+    }
+
+    fn opened(&mut self, gen: u64, framed: Framed<BoxedSocket, Codec>, ctx: &mut Context<Self>) {
+        let (sink, stream) = framed.split();
+        let stream = ctx.add_stream(stream.map(move |item| Incoming(gen, item)));
+        let sink = SinkWrite::new(sink, ctx);
+        self.conn = Conn::Open {
+            gen,
+            sink,
+            stream,
+            heard: false,
+        };
+        self.stream_sid = format!("MZ{}g{gen}", self.info.call_sid);
+        self.sequence = 0;
+        self.chunk = 0;
+        self.send(&ToBot::Connected(ws::Connected::default()));
+        let start = ws::Start {
+            account_sid: self.info.account_sid.clone(),
+            stream_sid: self.stream_sid.clone(),
+            call_sid: self.info.call_sid.clone(),
+            tracks: vec!["inbound".into()],
+            custom_parameters: self.info.custom_parameters.clone(),
+            media_format: match self.config.format {
+                WsAudioFormat::Mulaw => ws::MediaFormat::mulaw(),
+                WsAudioFormat::L16 => ws::MediaFormat::l16(),
+            },
+        };
+        let (sequence_number, stream_sid) = self.envelope();
+        self.send(&ToBot::Start {
+            sequence_number,
+            stream_sid,
+            start,
+        });
+        if self.config.first_message_timeout_ms > 0 {
+            let wait = Duration::from_millis(self.config.first_message_timeout_ms);
+            ctx.run_later(wait, move |bot, ctx| {
+                if matches!(bot.conn, Conn::Open { gen: g, heard: false, .. } if g == gen) {
+                    bot.fail(
+                        gen,
+                        format!("no message from the bot in {} ms", wait.as_millis()),
+                        ctx,
+                    );
+                }
+            });
+        }
+    }
+
+    /// The next `sequenceNumber` and the `streamSid`.
+    fn envelope(&mut self) -> (String, String) {
+        // `connected` is number 0 of the stream by Twilio's count; `start` is 1.
+        self.sequence += 1;
+        (self.sequence.to_string(), self.stream_sid.clone())
+    }
+
+    fn send(&mut self, event: &ToBot) {
+        self.write(WsMessage::Text(event.to_json().into()));
+    }
+
+    fn write(&mut self, msg: WsMessage) {
+        if let Conn::Open { sink, .. } = &mut self.conn {
+            // A closing sink refuses the item: the connection is going away and its failure
+            // (or our stop) is reported on its own.
+            let _ = sink.write(msg);
+        }
+    }
+
+    /// The connection of generation `gen` failed: report it and go idle until restarted.
+    fn fail(&mut self, gen: u64, why: String, ctx: &mut Context<Self>) {
+        let current = match &self.conn {
+            Conn::Connecting { gen: g } | Conn::Open { gen: g, .. } => *g == gen,
+            Conn::Idle => false,
+        };
+        if !current || self.stopping {
+            return;
+        }
+        self.close_connection(ctx);
+        self.out.clear();
+        self.out_audio.clear();
+        self.partial.clear();
+        if self.done {
+            tracing::debug!(%why, "bot connection ended after its hand-back");
+            return;
+        }
+        tracing::info!(url = %self.config.url, %why, "bot connection failed");
+        self.owner.exited.do_send(LegExited {
+            leg: LegKind::Bot,
+            cause: ExitCause::Failed(why),
+        });
+    }
+
+    fn close_connection(&mut self, ctx: &mut Context<Self>) {
+        if let Conn::Open { sink, stream, .. } = std::mem::replace(&mut self.conn, Conn::Idle) {
+            ctx.cancel_future(stream);
+            ctx.cancel_future(sink.handle());
+        }
+    }
+
+    fn on_frame(&mut self, frame: Frame, ctx: &mut Context<Self>) {
+        if let Conn::Open { heard, .. } = &mut self.conn {
+            *heard = true;
+        }
+        match frame {
+            Frame::Text(text) => match std::str::from_utf8(&text).map(FromBot::parse) {
+                Ok(Ok(event)) => self.on_event(event, ctx),
+                Ok(Err(e)) => bad_message(&e.to_string()),
+                Err(e) => bad_message(&e.to_string()),
+            },
+            Frame::Binary(bytes) => self.queue_audio(&bytes, ctx),
+            Frame::Ping(payload) => self.write(WsMessage::Pong(payload)),
+            Frame::Pong(_) => {}
+            Frame::Continuation(_) => bad_message("fragmented frames are not supported"),
+            Frame::Close(reason) => {
+                let gen = self.generation;
+                let why = match reason {
+                    Some(r) => format!("bot closed the socket ({:?})", r.code),
+                    None => "bot closed the socket".to_owned(),
+                };
+                self.fail(gen, why, ctx);
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: FromBot, ctx: &mut Context<Self>) {
+        if self.done {
+            return;
+        }
+        match event {
+            FromBot::Media { media, .. } => match media.decode_payload() {
+                Ok(bytes) => self.queue_audio(&bytes, ctx),
+                Err(e) => bad_message(&e.to_string()),
+            },
+            FromBot::Mark { mark, .. } => {
+                self.flush_partial();
+                self.out.push_back(Out::Mark(mark.name));
+                self.pump(ctx);
+            }
+            FromBot::Clear { .. } => {
+                self.partial.clear();
+                self.out_audio.clear();
+                let queued = std::mem::take(&mut self.out);
+                self.owner.clear.do_send(Clear);
+                for item in queued {
+                    if let Out::Mark(name) = item {
+                        self.mark_played(name);
+                    }
+                }
+            }
+            FromBot::Transfer { transfer, .. } => {
+                self.done = true;
+                self.owner.escalate.do_send(Escalate {
+                    reason: transfer.reason,
+                    target: transfer.target,
+                    headers: transfer.headers.into_iter().collect(),
+                    variables: transfer.variables,
+                    metadata: transfer.metadata,
+                });
+            }
+            FromBot::Hangup { hangup, .. } => {
+                self.done = true;
+                self.owner.hangup.do_send(Hangup {
+                    reason: hangup.reason,
+                    headers: hangup.headers.into_iter().collect(),
+                });
+            }
+            FromBot::Transcript { transcript, .. } => {
+                self.owner.transcript.do_send(Transcript {
+                    role: transcript.role,
+                    text: transcript.text,
+                });
+            }
+        }
+    }
+
+    /// Cuts bot audio into frames, keeping the remainder for the next chunk.
+    fn queue_audio(&mut self, bytes: &[u8], ctx: &mut Context<Self>) {
+        if self.done {
+            return;
+        }
+        let frame = self.frame_bytes();
+        self.partial.extend_from_slice(bytes);
+        let whole = self.partial.len() / frame * frame;
+        let mut dropped = 0u64;
+        for chunk in self.partial[..whole].chunks_exact(frame) {
+            if self.out_audio.len() >= MAX_QUEUED_FRAMES * frame {
+                dropped += 1;
+                continue;
+            }
+            self.out_audio.extend(chunk);
+            self.out.push_back(Out::Audio);
+        }
+        self.partial.drain(..whole);
+        if dropped > 0 {
+            metrics::counter!(FRAMES_DROPPED, "leg" => "bot").increment(dropped);
+        }
+        self.pump(ctx);
+    }
+
+    /// Pads a partial frame with silence so a mark follows all the audio sent before it.
+    fn flush_partial(&mut self) {
+        if self.partial.is_empty() {
+            return;
+        }
+        let frame = self.frame_bytes();
+        let silence = self.silence_byte();
+        self.partial.resize(frame, silence);
+        self.out_audio.extend(&self.partial);
+        self.out.push_back(Out::Audio);
+        self.partial.clear();
+    }
+
+    /// Sends queued output on: a burst of frames, then again a moment later while any is left.
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        if self.pump_scheduled {
+            return;
+        }
+        let mut sent = 0;
+        while let Some(item) = self.out.front() {
+            match item {
+                Out::Mark(name) => {
+                    self.owner.marks.do_send(Mark(name.clone()));
+                    self.out.pop_front();
+                }
+                Out::Audio => {
+                    if sent == BURST {
+                        break;
+                    }
+                    let n = self.frame_bytes().min(self.out_audio.len());
+                    let mut buf = [0u8; 640];
+                    let n = n.min(buf.len());
+                    for (dst, src) in buf.iter_mut().zip(self.out_audio.iter()) {
+                        *dst = *src;
+                    }
+                    let Ok(frame) = EncodedFrame::from_bytes(self.format, &buf[..n]) else {
+                        // Frame-sized by construction; a frame that does not fit is skipped.
+                        self.out_audio.drain(..n);
+                        self.out.pop_front();
+                        continue;
+                    };
+                    match self.owner.audio.try_send(Downstream(AudioFrame(frame))) {
+                        Ok(()) => {
+                            sent += 1;
+                            self.out_audio.drain(..n);
+                            self.out.pop_front();
+                        }
+                        Err(SendError::Full(_)) => break,
+                        // The audio path is gone: the call is stopping us.
+                        Err(SendError::Closed(_)) => {
+                            self.out.clear();
+                            self.out_audio.clear();
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        if !self.out.is_empty() {
+            self.pump_scheduled = true;
+            ctx.run_later(RETRY, |bot, ctx| {
+                bot.pump_scheduled = false;
+                bot.pump(ctx);
+            });
+        }
+    }
+
+    fn mark_played(&mut self, name: String) {
+        let (sequence_number, stream_sid) = self.envelope();
+        self.send(&ToBot::Mark {
+            sequence_number,
+            stream_sid,
+            mark: ws::Mark { name },
+        });
+    }
+}
+
+fn bad_message(why: &str) {
+    metrics::counter!(crate::metrics::WS_BOT_BAD_MESSAGES).increment(1);
+    tracing::debug!(why, "bot message ignored");
+}
+
+/// A frame (or error) of connection generation `.0`.
+struct Incoming(u64, Result<Frame, WsProtocolError>);
+
+impl Actor for WsBot {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.connect(ctx);
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.owner.exited.do_send(LegExited {
+            leg: LegKind::Bot,
+            cause: ExitCause::Normal("stopped".into()),
+        });
+    }
+}
+
+impl StreamHandler<Incoming> for WsBot {
+    fn handle(&mut self, Incoming(gen, item): Incoming, ctx: &mut Self::Context) {
+        if !matches!(self.conn, Conn::Open { gen: g, .. } if g == gen) {
+            return;
+        }
+        match item {
+            Ok(frame) => self.on_frame(frame, ctx),
+            Err(e) => self.fail(gen, format!("socket: {e}"), ctx),
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        // Only the current connection's stream is not cancelled before it ends.
+        let gen = self.generation;
+        self.fail(gen, "socket ended".into(), ctx);
+    }
+}
+
+impl WriteHandler<WsProtocolError> for WsBot {
+    fn error(&mut self, err: WsProtocolError, ctx: &mut Self::Context) -> Running {
+        let gen = self.generation;
+        self.fail(gen, format!("write: {err}"), ctx);
+        Running::Continue
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        // The sink closes when we close it on stop, or when the socket went away.
+        if self.stopping {
+            ctx.stop();
+        } else {
+            let gen = self.generation;
+            self.fail(gen, "socket closed for writing".into(), ctx);
+        }
+    }
+}
+
+impl Handler<AudioFrame> for WsBot {
+    type Result = ();
+
+    fn handle(&mut self, msg: AudioFrame, _ctx: &mut Self::Context) {
+        if !matches!(self.conn, Conn::Open { .. }) || self.done {
+            return;
+        }
+        let bytes = msg.0.bytes();
+        let mut lost = [0u8; 640];
+        let payload: &[u8] = if bytes.is_empty() {
+            // A lost caller frame: send silence so the bot's clock keeps running.
+            let n = self.frame_bytes().min(lost.len());
+            lost[..n].fill(self.silence_byte());
+            &lost[..n]
+        } else {
+            bytes
+        };
+        self.chunk += 1;
+        match self.config.format {
+            WsAudioFormat::Mulaw => {
+                let media = ws::Media::inbound(payload, self.chunk, (self.chunk - 1) * 20);
+                let (sequence_number, stream_sid) = self.envelope();
+                self.send(&ToBot::Media {
+                    sequence_number,
+                    stream_sid,
+                    media,
+                });
+            }
+            WsAudioFormat::L16 => {
+                self.write(WsMessage::Binary(Bytes::copy_from_slice(payload)));
+            }
+        }
+    }
+}
+
+impl Handler<Dtmf> for WsBot {
+    type Result = ();
+
+    fn handle(&mut self, msg: Dtmf, _ctx: &mut Self::Context) {
+        if self.done {
+            return;
+        }
+        let (sequence_number, stream_sid) = self.envelope();
+        self.send(&ToBot::Dtmf {
+            sequence_number,
+            stream_sid,
+            dtmf: ws::Dtmf::inbound(msg.digit),
+        });
+    }
+}
+
+impl Handler<MarkPlayed> for WsBot {
+    type Result = ();
+
+    fn handle(&mut self, msg: MarkPlayed, _ctx: &mut Self::Context) {
+        self.mark_played(msg.0);
+    }
+}
+
+impl Handler<RestartBot> for WsBot {
+    type Result = ();
+
+    fn handle(&mut self, _: RestartBot, ctx: &mut Self::Context) {
+        if matches!(self.conn, Conn::Idle) && !self.stopping && !self.done {
+            self.connect(ctx);
+        }
+    }
+}
+
+impl Handler<StopLeg> for WsBot {
+    type Result = ();
+
+    fn handle(&mut self, _msg: StopLeg, ctx: &mut Self::Context) {
+        if self.stopping {
+            return;
+        }
+        self.stopping = true;
+        let (sequence_number, stream_sid) = self.envelope();
+        self.send(&ToBot::Stop {
+            sequence_number,
+            stream_sid,
+            stop: ws::Stop {
+                account_sid: self.info.account_sid.clone(),
+                call_sid: self.info.call_sid.clone(),
+                reason: None,
+            },
+        });
+        match &mut self.conn {
+            Conn::Open { sink, .. } => {
+                let _ = sink.write(WsMessage::Close(None));
+                sink.close();
+                // `WriteHandler::finished` stops us once the close is written; do not wait
+                // on a bot that does not read.
+                ctx.run_later(CLOSE_GRACE, |_, ctx| ctx.stop());
+            }
+            _ => ctx.stop(),
+        }
+    }
+}
