@@ -11,8 +11,8 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-# Integration tests drive the real binary; build it first so they find it.
-cargo build --bin voxgate --locked
+# Integration tests drive the real binary and the example bot; build them first.
+cargo build --bin voxgate --examples --locked
 
 echo "== tests"
 if command -v cargo-nextest >/dev/null 2>&1; then

@@ -1,9 +1,10 @@
-//! The call actor. This is the minimal call of the SIP stack: it answers the INVITE with an
-//! SDP answer (first codec of the offer the trunk allows), rings first when the bot is
-//! configured to, echoes the caller's RTP back from a real port of the configured range, and
-//! maps the SIP lifecycle (ACK, BYE, CANCEL, missing ACK, drain) onto its own. The bot legs,
-//! transcoder and escalation of the full call tree grow from here.
-
+//! The call actor: the supervisor of one call's legs. It owns the SIP side of the ingress
+//! (through the endpoint: answer, re-INVITE, session timer, BYE) and starts the tree once it
+//! answers: RtpLeg (caller media) ⇄ TranscoderLeg ⇄ bot leg (builtin or WebSocket), plus the
+//! EscalationLeg when the bot or the node hands the call back. It maps the SIP lifecycle (ACK,
+//! BYE, CANCEL, missing ACK, media timeout, drain) onto the tree, restarts a failing bot within
+//! its budget and then escalates with `BotFailure`, isolates panics at its boundary, and writes
+//! the session record when it ends.
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
