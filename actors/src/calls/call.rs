@@ -5,6 +5,7 @@
 //! BYE, CANCEL, missing ACK, media timeout, drain) onto the tree, restarts a failing bot within
 //! its budget and then escalates with `BotFailure`, isolates panics at its boundary, and writes
 //! the session record when it ends.
+
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
