@@ -4,16 +4,17 @@
 //! restarted within the budget and then the call is handed back with `BotFailure`, not dropped.
 
 mod common;
-use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{free_port, scenario_with, session_records, wait_until, Node, Sipp, DEFAULT_TOML};
-use voxgate_codecs::g711;
+use common::{
+    call_with_tone, free_port, play_pcap, scenario_with, session_records, ulaw_rms, wait_until,
+    Node, Sipp, DEFAULT_TOML,
+};
 
 /// The reference bot, running.
 struct Bot {
@@ -94,98 +95,15 @@ fn config(bot: SocketAddr, format: &str) -> String {
     text
 }
 
-fn tone_frame(n: usize) -> Vec<u8> {
-    (0..160)
-        .map(|i| {
-            let t = (n * 160 + i) as f64 / 8000.0;
-            let s = (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16;
-            g711::ulaw_encode_sample(s)
-        })
-        .collect()
-}
-
-/// Calls the node as a PCMU caller sending a 440 Hz tone for 3 s; returns the payloads received.
-fn call_with_tone(node: &Node, call_id: &str) -> (HashSet<Vec<u8>>, Vec<Vec<u8>>) {
-    let sip = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let media = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let (sip_port, media_port) = (
-        sip.local_addr().unwrap().port(),
-        media.local_addr().unwrap().port(),
-    );
-    let invite = format!(
-        "INVITE sip:+15550100@{n} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{sip_port};branch=z9hG4bK{call_id};rport\r\n\
-         From: <sip:caller@127.0.0.1>;tag=w1\r\nTo: <sip:+15550100@{n}>\r\nCall-ID: {call_id}\r\n\
-         CSeq: 1 INVITE\r\nContact: <sip:caller@127.0.0.1:{sip_port}>\r\nMax-Forwards: 70\r\n\
-         Content-Type: application/sdp\r\n\r\nv=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n\
-         c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {media_port} RTP/AVP 0\r\na=ptime:20\r\n",
-        n = node.sip
-    );
-    sip.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    sip.send_to(invite.as_bytes(), node.sip).unwrap();
-    let mut buf = [0u8; 4096];
-    let ok = loop {
-        let (n, _) = sip.recv_from(&mut buf).expect("200 OK");
-        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-        if text.starts_with("SIP/2.0 200") {
-            break text;
-        }
-    };
-    let to = ok
-        .lines()
-        .find(|l| l.starts_with("To:"))
-        .unwrap()
-        .to_owned();
-    let ack = format!(
-        "ACK sip:voxgate@{n} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{sip_port};branch=z9hG4bKack{call_id};rport\r\n\
-         From: <sip:caller@127.0.0.1>;tag=w1\r\n{to}\r\nCall-ID: {call_id}\r\nCSeq: 1 ACK\r\n\
-         Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-        n = node.sip
-    );
-    sip.send_to(ack.as_bytes(), node.sip).unwrap();
-    let port: u16 = ok
-        .lines()
-        .find_map(|l| l.strip_prefix("m=audio "))
-        .and_then(|r| r.split(' ').next())
-        .and_then(|p| p.parse().ok())
-        .expect("answer port");
-
-    let mut sent = HashSet::new();
-    let mut received = Vec::new();
-    let start = Instant::now();
-    let mut next = 0usize;
-    let frames = 150;
-    while start.elapsed() < Duration::from_millis(frames as u64 * 20 + 1000) {
-        let due = start + Duration::from_millis(next as u64 * 20);
-        if next < frames && Instant::now() >= due {
-            let payload = tone_frame(next);
-            let mut pkt = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0x0a, 0x0b, 0x0c, 0x0e];
-            pkt[2..4].copy_from_slice(&(next as u16 + 1).to_be_bytes());
-            pkt[4..8].copy_from_slice(&(next as u32 * 160).to_be_bytes());
-            pkt.extend_from_slice(&payload);
-            media.send_to(&pkt, ("127.0.0.1", port)).unwrap();
-            sent.insert(payload);
-            next += 1;
-            continue;
-        }
-        let wait = due
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1));
-        media.set_read_timeout(Some(wait)).unwrap();
-        if let Ok((n, _)) = media.recv_from(&mut buf) {
-            if n > 12 && buf[1] & 0x7f == 0 {
-                received.push(buf[12..n].to_vec());
-            }
-        }
-    }
-    (sent, received)
-}
-
 #[test]
 fn caller_audio_comes_back_from_the_bot() {
     let bot = Bot::start(&[]);
     let node = Node::start(&config(bot.addr, "audio/x-mulaw"));
-    let (sent, received) = call_with_tone(&node, "ws-echo-mulaw");
-    let echoed = received.iter().filter(|p| sent.contains(*p)).count();
+    let (sent, received) = call_with_tone(&node, "ws-echo-mulaw", 150);
+    let echoed = received
+        .iter()
+        .filter(|p| sent.contains(&p.payload))
+        .count();
     assert!(
         echoed >= 100,
         "only {echoed} of our 150 frames came back ({} packets)\n{}",
@@ -199,19 +117,11 @@ fn caller_audio_comes_back_from_the_bot() {
 fn l16_bot_audio_comes_back() {
     let bot = Bot::start(&[]);
     let node = Node::start(&config(bot.addr, "audio/l16"));
-    let (sent, received) = call_with_tone(&node, "ws-echo-l16");
+    let (sent, received) = call_with_tone(&node, "ws-echo-l16", 150);
     // µ-law → L16/16k → µ-law resamples: compare loudness, not bytes.
     let loud = received
         .iter()
-        .filter(|p| {
-            let rms = (p
-                .iter()
-                .map(|&b| f64::from(g711::ulaw_decode_sample(b)).powi(2))
-                .sum::<f64>()
-                / p.len() as f64)
-                .sqrt();
-            rms > 2000.0
-        })
+        .filter(|p| ulaw_rms(&p.payload) > 2000.0)
         .count();
     assert!(!sent.is_empty());
     assert!(
@@ -221,17 +131,11 @@ fn l16_bot_audio_comes_back() {
     );
 }
 
-fn play(pcap: &str) -> String {
-    format!(
-        "  <nop>\n    <action>\n      <exec play_pcap_audio=\"/usr/share/sip-tester/{pcap}\"/>\n    </action>\n  </nop>\n"
-    )
-}
-
 #[test]
 fn dtmf_zero_makes_the_bot_transfer_with_its_reason() {
     let bot = Bot::start(&["--transfer-reason", "BotSaysAgent"]);
     let node = Node::start(&config(bot.addr, "audio/x-mulaw"));
-    let play = play("dtmf_2833_0.pcap");
+    let play = play_pcap("dtmf_2833_0.pcap");
     let (_dir, path) = scenario_with(
         "uac_expect_bye.xml",
         &[
@@ -280,15 +184,15 @@ fn a_bot_killed_mid_call_ends_in_bot_failure_not_a_dropped_caller() {
         "the bot never saw the call"
     );
     bot.kill();
-    let status = (0..1500)
-        .find_map(|_| {
-            let s = caller.try_wait().unwrap();
-            if s.is_none() {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            s
-        })
-        .expect("the caller got no BYE in 30 s");
+    let mut status = None;
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            status = caller.try_wait().unwrap();
+            status.is_some()
+        }),
+        "the caller got no BYE in 30 s"
+    );
+    let status = status.expect("checked above");
     assert!(status.success(), "sipp failed\n{}", node.log());
     assert!(wait_until(Duration::from_secs(10), || !session_records(
         &node

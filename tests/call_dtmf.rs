@@ -5,19 +5,13 @@
 mod common;
 use std::time::Duration;
 
-use common::{scenario_with, session_records, wait_until, Node, Sipp};
+use common::{play_pcap, scenario_with, session_records, wait_until, Node, Sipp};
 use voxgate_engine::store::EscalationOutcome;
-
-fn play(pcap: &str) -> String {
-    format!(
-        "  <nop>\n    <action>\n      <exec play_pcap_audio=\"/usr/share/sip-tester/{pcap}\"/>\n    </action>\n  </nop>\n"
-    )
-}
 
 #[test]
 fn digit_zero_escalates_to_an_agent() {
     let node = Node::start_default();
-    let play = play("dtmf_2833_0.pcap");
+    let play = play_pcap("dtmf_2833_0.pcap");
     let (_dir, path) = scenario_with(
         "uac_expect_bye.xml",
         &[
@@ -48,7 +42,7 @@ fn digit_zero_escalates_to_an_agent() {
 #[test]
 fn pound_hangs_up() {
     let node = Node::start_default();
-    let play = play("dtmf_2833_pound.pcap");
+    let play = play_pcap("dtmf_2833_pound.pcap");
     let (_dir, path) = scenario_with(
         "uac_expect_bye.xml",
         &[

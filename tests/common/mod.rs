@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -342,4 +343,130 @@ pub fn udp_exchange(target: SocketAddr, datagram: &[u8]) -> Option<String> {
     let mut buf = vec![0u8; 65535];
     let (n, _) = sock.recv_from(&mut buf).ok()?;
     Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+/// SIPp scenario text that plays one of SIPp's shipped pcaps (e.g. `dtmf_2833_0.pcap`) as the
+/// caller's media; for the `PLAY` placeholder of `uac_expect_bye.xml`.
+pub fn play_pcap(pcap: &str) -> String {
+    format!(
+        "  <nop>\n    <action>\n      <exec play_pcap_audio=\"/usr/share/sip-tester/{pcap}\"/>\n    </action>\n  </nop>\n"
+    )
+}
+
+/// Frame `n` of a 440 Hz tone in µ-law, 20 ms.
+pub fn tone_frame(n: usize) -> Vec<u8> {
+    (0..160)
+        .map(|i| {
+            let t = (n * 160 + i) as f64 / 8000.0;
+            let s = (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16;
+            voxgate_codecs::g711::ulaw_encode_sample(s)
+        })
+        .collect()
+}
+
+/// RMS of a µ-law payload.
+pub fn ulaw_rms(payload: &[u8]) -> f64 {
+    let sum: f64 = payload
+        .iter()
+        .map(|&b| f64::from(voxgate_codecs::g711::ulaw_decode_sample(b)).powi(2))
+        .sum();
+    (sum / payload.len().max(1) as f64).sqrt()
+}
+
+/// One PCMU packet that came back: sequence, timestamp, SSRC, payload.
+pub struct Received {
+    /// RTP sequence number.
+    pub seq: u16,
+    /// RTP timestamp.
+    pub ts: u32,
+    /// RTP SSRC.
+    pub ssrc: u32,
+    /// The µ-law payload.
+    pub payload: Vec<u8>,
+}
+
+/// Calls the node as a PCMU caller written here (INVITE, 200, ACK over UDP), sends `frames`
+/// frames of a 440 Hz tone paced at 20 ms and collects what comes back. Returns the payloads
+/// sent and the packets received. The pacing is the socket read timeout, not a sleep.
+pub fn call_with_tone(
+    node: &Node,
+    call_id: &str,
+    frames: usize,
+) -> (HashSet<Vec<u8>>, Vec<Received>) {
+    let sip = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let media = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (sip_port, media_port) = (
+        sip.local_addr().unwrap().port(),
+        media.local_addr().unwrap().port(),
+    );
+    let invite = format!(
+        "INVITE sip:+15550100@{n} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{sip_port};branch=z9hG4bK{call_id};rport\r\n\
+         From: <sip:caller@127.0.0.1>;tag=c1\r\nTo: <sip:+15550100@{n}>\r\nCall-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\nContact: <sip:caller@127.0.0.1:{sip_port}>\r\nMax-Forwards: 70\r\n\
+         Content-Type: application/sdp\r\n\r\nv=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n\
+         c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {media_port} RTP/AVP 0\r\na=ptime:20\r\n",
+        n = node.sip
+    );
+    sip.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    sip.send_to(invite.as_bytes(), node.sip).unwrap();
+    let mut buf = [0u8; 4096];
+    let ok = loop {
+        let (n, _) = sip.recv_from(&mut buf).expect("200 OK");
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if text.starts_with("SIP/2.0 200") {
+            break text;
+        }
+    };
+    let to = ok
+        .lines()
+        .find(|l| l.starts_with("To:"))
+        .unwrap()
+        .to_owned();
+    let ack = format!(
+        "ACK sip:voxgate@{n} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{sip_port};branch=z9hG4bKack{call_id};rport\r\n\
+         From: <sip:caller@127.0.0.1>;tag=c1\r\n{to}\r\nCall-ID: {call_id}\r\nCSeq: 1 ACK\r\n\
+         Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        n = node.sip
+    );
+    sip.send_to(ack.as_bytes(), node.sip).unwrap();
+    let port: u16 = ok
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .expect("answer port");
+
+    let mut sent = HashSet::new();
+    let mut received = Vec::new();
+    let start = Instant::now();
+    let mut next = 0usize;
+    while start.elapsed() < Duration::from_millis(frames as u64 * 20 + 1000) {
+        let due = start + Duration::from_millis(next as u64 * 20);
+        if next < frames && Instant::now() >= due {
+            let payload = tone_frame(next);
+            let mut pkt = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0x0a, 0x0b, 0x0c, 0x0d];
+            pkt[2..4].copy_from_slice(&(next as u16 + 1).to_be_bytes());
+            pkt[4..8].copy_from_slice(&(next as u32 * 160).to_be_bytes());
+            pkt.extend_from_slice(&payload);
+            media.send_to(&pkt, ("127.0.0.1", port)).unwrap();
+            sent.insert(payload);
+            next += 1;
+            continue;
+        }
+        let wait = due
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        media.set_read_timeout(Some(wait)).unwrap();
+        if let Ok((n, _)) = media.recv_from(&mut buf) {
+            if n > 12 && buf[1] & 0x7f == 0 {
+                received.push(Received {
+                    seq: u16::from_be_bytes([buf[2], buf[3]]),
+                    ts: u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]),
+                    ssrc: u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]),
+                    payload: buf[12..n].to_vec(),
+                });
+            }
+        }
+    }
+    (sent, received)
 }
