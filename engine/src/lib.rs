@@ -4,6 +4,7 @@
 //! by `poll_*()`; none reads a clock or a socket itself. The actors crate owns the I/O.
 //!
 //! Notable modules:
+//! - [`auth`]: HS256 bot tokens (Talkdesk Voice Stream URL, conversation details API).
 //! - [`config`]: the node configuration (`config/default.toml` is embedded in the binary).
 //! - [`contact_id`]: the Amazon Connect contact id of an INVITE (header or RFC 7433 UUI).
 //! - [`routing`]: node policy for out-of-dialog requests (ACL, DID routes, refusals).
@@ -15,6 +16,7 @@
 //! - [`ws`]: the bot (and Talkdesk) media-stream events ([`ws::ToBot`], [`ws::FromBot`]).
 #![warn(unreachable_pub, missing_docs)]
 
+pub mod auth;
 pub mod config;
 pub mod contact_id;
 pub mod routing;
