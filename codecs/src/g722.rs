@@ -188,7 +188,7 @@ impl G722Encoder {
 
     /// Encodes an even number of 16 kHz samples into `out` (`pcm.len() / 2` bytes).
     pub fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> Result<usize> {
-        if pcm.len() % 2 != 0 {
+        if !pcm.len().is_multiple_of(2) {
             return Err(CodecError::BadLength {
                 what: "G.722 input",
                 got: pcm.len(),

@@ -27,7 +27,7 @@ pub fn pack(pcm: &[i16], order: ByteOrder, out: &mut [u8]) -> Result<usize> {
 
 /// Unpacks `bytes` (an even count) in `order` into `out`; returns the sample count.
 pub fn unpack(bytes: &[u8], order: ByteOrder, out: &mut [i16]) -> Result<usize> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(CodecError::BadLength {
             what: "L16 payload",
             got: bytes.len(),

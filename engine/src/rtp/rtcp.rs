@@ -153,7 +153,7 @@ impl<'a> RtcpWriter<'a> {
     /// Reserves `body_len` bytes (a multiple of 4) after a header, returning the packet slice.
     fn packet(&mut self, count: u8, pt: u8, body_len: usize) -> Result<&mut [u8], RtpError> {
         let total = HEADER_LEN + body_len;
-        debug_assert!(total % 4 == 0);
+        debug_assert!(total.is_multiple_of(4));
         let available = self.buf.len() - self.len;
         if total > available {
             return Err(RtpError::BufferTooSmall {

@@ -1260,7 +1260,7 @@ mod tests {
                         if i == 0 {
                             sent_by_a += 1;
                         }
-                        if !(i == 0 && sent_by_a % 10 == 0) {
+                        if !(i == 0 && sent_by_a.is_multiple_of(10)) {
                             wire.push((
                                 now + delay,
                                 1 - i,

@@ -125,7 +125,7 @@ impl TypedHeader for UserToUser {
 /// Decodes an even-length string of hex digits (either case).
 pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return None;
     }
     b.chunks_exact(2)
