@@ -19,9 +19,11 @@
 pub mod auth;
 pub mod config;
 pub mod contact_id;
+pub mod digital_connect;
 pub mod routing;
 pub mod rtp;
 pub mod sdp;
+pub mod session_details;
 pub mod sip;
 pub mod store;
 pub mod ws;
