@@ -1,4 +1,6 @@
-//! The `voxgate` command: runs a node, checks configurations.
+//! The `voxgate` command: runs a node, checks configurations, manages client credentials.
+
+mod credentials;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +29,14 @@ enum Command {
     },
     /// Print the embedded default configuration (a starting point for your own).
     DefaultConfig,
+    /// Manage the OAuth2 client credentials of Talkdesk Digital Connect (in the configured store).
+    Credentials {
+        /// Configuration file naming the store; the embedded default when absent.
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: credentials::CredentialsCommand,
+    },
 }
 
 #[derive(Args)]
@@ -76,6 +86,24 @@ fn main() -> ExitCode {
         Command::DefaultConfig => {
             print!("{DEFAULT_TOML}");
             ExitCode::SUCCESS
+        }
+        Command::Credentials { config, command } => {
+            let result = match &config {
+                Some(file) => read_config(file),
+                None => Ok(Config::embedded_default()),
+            }
+            .and_then(|c| Ok(voxgate_engine::store::open(&c.store)?))
+            .and_then(|store| credentials::run(&command, store.as_ref()));
+            match result {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("voxgate credentials: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
         }
     }
 }

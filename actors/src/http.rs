@@ -1,10 +1,16 @@
 //! The HTTP listener: health, readiness, Prometheus metrics and the metadata handoff API
-//! ([`metadata`]). Later issues mount the Talkdesk WebSocket ingress and the REST API here, one
-//! file per endpoint group under `http/`.
+//! ([`metadata`]); Talkdesk Digital Connect (OAuth2 token endpoint, the conversation events,
+//! `GET /api/v1/conversations/{id}`) and the conversation details API. Later issues mount the
+//! Talkdesk WebSocket ingress and the rest of the REST API here, one file per endpoint group
+//! under `http/`. `docs/openapi.yaml` describes all of it.
 
 mod api_error;
 mod auth;
+mod conversation_details;
+mod conversations;
+mod digital_connect_events;
 mod metadata;
+mod oauth_token;
 
 use std::sync::Arc;
 
@@ -63,14 +69,23 @@ pub fn server(
              set them in [api] before exposing this node"
         );
     }
+    let conversations = crate::digital_connect::ConversationRegistry::new(
+        Arc::clone(&state.store),
+        state.config.digital_connect.clone(),
+    );
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(Arc::clone(&state)))
+            .app_data(web::Data::new(conversations.clone()))
             .app_data(web::Data::new(prometheus.clone()))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics))
             .configure(metadata::configure)
+            .configure(oauth_token::configure)
+            .configure(digital_connect_events::configure)
+            .configure(conversations::configure)
+            .configure(conversation_details::configure)
             .default_service(web::to(not_found))
     })
     .workers(1)

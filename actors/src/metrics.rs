@@ -40,6 +40,13 @@ pub const BOT_RESTARTS: &str = "voxgate_bot_restarts_total";
 /// Counter: calls handed back because their bot kept failing (reason `BotFailure`).
 pub const BOT_FAILURES: &str = "voxgate_bot_failures_total";
 
+/// Counter: Digital Connect events received, labelled by `action` and `result` (`applied`,
+/// `duplicate`, `refused`, `invalid`).
+pub const DC_EVENTS: &str = "voxgate_dc_events_total";
+/// Counter: webhook deliveries of `message_created`, labelled by `result` (`delivered`, `retry`,
+/// `dead_letter`).
+pub const DC_WEBHOOK: &str = "voxgate_dc_webhook_deliveries_total";
+
 /// Installs the process-wide Prometheus recorder once and returns a handle to render it.
 /// Later calls (tests starting several nodes in one process) reuse the first recorder.
 pub fn install() -> PrometheusHandle {

@@ -43,6 +43,9 @@ pub struct Config {
     /// Tokens and limits of the HTTP API.
     #[serde(default)]
     pub api: ApiConfig,
+    /// Talkdesk Digital Connect: OAuth token lifetime, optional bot webhook.
+    #[serde(default)]
+    pub digital_connect: DigitalConnectConfig,
     /// Ingress SIP trunks.
     #[serde(default)]
     pub trunks: Vec<TrunkConfig>,
@@ -219,6 +222,37 @@ impl fmt::Debug for ApiConfig {
             .field("metadata_ttl_secs", &self.metadata_ttl_secs)
             .field("api_token", &"<redacted>")
             .finish()
+    }
+}
+
+/// `[digital_connect]`: the OAuth2 token endpoint and the conversation events.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DigitalConnectConfig {
+    /// Lifetime of an access token from `POST /security/oauth/token`, seconds.
+    pub token_ttl_secs: u64,
+    /// Where each `message_created` is forwarded (POST JSON); empty: no forwarding.
+    pub webhook_url: String,
+    /// Delivery attempts per message before it is dead-lettered.
+    pub webhook_max_attempts: u32,
+    /// Delay before the second attempt, milliseconds; doubled for each further one.
+    pub webhook_backoff_ms: u64,
+    /// Timeout of one delivery attempt, milliseconds.
+    pub webhook_timeout_ms: u64,
+    /// A conversation actor with nothing to do for this long stops (its state is in the store).
+    pub idle_secs: u64,
+}
+
+impl Default for DigitalConnectConfig {
+    fn default() -> Self {
+        DigitalConnectConfig {
+            token_ttl_secs: 3600,
+            webhook_url: String::new(),
+            webhook_max_attempts: 5,
+            webhook_backoff_ms: 500,
+            webhook_timeout_ms: 5000,
+            idle_secs: 300,
+        }
     }
 }
 
@@ -554,6 +588,24 @@ impl Config {
         // The store refuses TTLs of zero and of more than ten years.
         if api.metadata_ttl_secs == 0 || api.metadata_ttl_secs > 10 * 365 * 24 * 3600 {
             problems.push("[api] metadata_ttl_secs must be between 1 and 315360000".into());
+        }
+        let dc = &self.digital_connect;
+        if dc.token_ttl_secs == 0 || dc.token_ttl_secs > 30 * 24 * 3600 {
+            problems.push("[digital_connect] token_ttl_secs must be between 1 and 2592000".into());
+        }
+        let hook = dc.webhook_url.trim();
+        // The HTTP client is built without TLS (as for WebSocket bots): put a TLS-terminating
+        // proxy in front of an https bot.
+        if !hook.is_empty() && !hook.starts_with("http://") {
+            problems.push(format!(
+                "[digital_connect] webhook_url must be http:// (got {hook:?})"
+            ));
+        }
+        if dc.webhook_max_attempts == 0 || dc.webhook_timeout_ms == 0 || dc.idle_secs == 0 {
+            problems.push(
+                "[digital_connect] webhook_max_attempts, webhook_timeout_ms and idle_secs must be > 0"
+                    .into(),
+            );
         }
         if self.store.kind == StoreKind::Redis && self.store.url.is_none() {
             problems.push("[store] kind = \"redis\" needs `url`".into());

@@ -21,6 +21,17 @@ impl ApiError {
         }
     }
 
+    /// `503 store_unavailable` for a failed store call (logged and counted under `what`).
+    pub(crate) fn store_unavailable(what: &'static str, e: &dyn std::fmt::Display) -> Self {
+        tracing::warn!(error = %e, what, "store request failed");
+        metrics::counter!(crate::metrics::STORE_ERRORS, "what" => what).increment(1);
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the store did not answer; retry later",
+        )
+    }
+
     /// `400 bad_request`.
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)

@@ -123,7 +123,7 @@ pub fn open(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
 }
 
 /// Wall-clock unix milliseconds, for creation times and SQLite's TTLs.
-pub(crate) fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     // A clock before 1970 is a broken host; 0 keeps the store usable rather than panicking.
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
