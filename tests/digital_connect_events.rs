@@ -31,15 +31,7 @@ fn node_with_token(ttl: u64) -> (Node, String, String, String) {
     (node, id, secret, token)
 }
 
-fn post(node: &Node, token: &str, action: &str, body: &Value) -> common::HttpReply {
-    let auth = format!("Bearer {token}");
-    http_post_json(
-        node.http,
-        &format!("{EVENTS}/{action}"),
-        &[("Authorization", &auth)],
-        body,
-    )
-}
+use common::post_event as post;
 
 fn conversation(node: &Node, id: &str) -> common::HttpReply {
     let auth = format!("Bearer {API_TOKEN}");

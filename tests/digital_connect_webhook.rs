@@ -8,10 +8,8 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{access_token, add_credential, http_post_json, http_request, wait_until, Node};
+use common::{access_token, add_credential, http_request, wait_until, Node};
 use serde_json::{json, Value};
-
-const EVENTS: &str = "/api/digital-connect/talkdesk/conversations/events";
 
 /// A webhook that answers the scripted statuses in turn (then 200) and records every body.
 struct Hook {
@@ -82,14 +80,14 @@ fn node_for(hook: &Hook, attempts: u32) -> (Node, String) {
 }
 
 fn post(node: &Node, token: &str, action: &str, body: &Value) -> u16 {
-    let auth = format!("Bearer {token}");
-    http_post_json(
-        node.http,
-        &format!("{EVENTS}/{action}"),
-        &[("Authorization", &auth)],
-        body,
-    )
-    .status
+    common::post_event(node, token, action, body).status
+}
+
+/// The webhook delivery counter with this `result` label.
+fn deliveries(node: &Node, result: &str) -> f64 {
+    node.metric(&format!(
+        "voxgate_dc_webhook_deliveries_total{{result=\"{result}\"}}"
+    ))
 }
 
 fn start_conversation(node: &Node, token: &str, id: &str) {
@@ -131,9 +129,8 @@ fn message_is_retried_until_delivered() {
         200
     );
     assert!(
-        wait_until(Duration::from_secs(10), || node.metric(
-            "voxgate_dc_webhook_deliveries_total{result=\"delivered\"}"
-        ) == 1.0),
+        wait_until(Duration::from_secs(10), || deliveries(&node, "delivered")
+            == 1.0),
         "not delivered; hook saw {:?}",
         hook.bodies()
     );
@@ -146,10 +143,7 @@ fn message_is_retried_until_delivered() {
     assert_eq!(bodies[0]["message"]["id"], "m-1");
     assert_eq!(bodies[0]["message"]["content"], "Hi bot");
     assert_eq!(bodies[0]["message"]["author"]["type"], "contact");
-    assert_eq!(
-        node.metric("voxgate_dc_webhook_deliveries_total{result=\"retry\"}"),
-        2.0
-    );
+    assert_eq!(deliveries(&node, "retry"), 2.0);
 
     // A redelivery changes nothing, so nothing is forwarded; a new message is.
     assert_eq!(
@@ -174,8 +168,9 @@ fn message_is_retried_until_delivered() {
     assert_eq!(hook.bodies()[3]["message"]["id"], "m-2");
     // Forwarding is spawned in event order, so a forwarded redelivery would have reached the
     // hook before m-2: with both deliveries counted, the hook has seen exactly m-1 ×3 and m-2.
-    assert!(wait_until(Duration::from_secs(5), || node.metric(
-        "voxgate_dc_webhook_deliveries_total{result=\"delivered\"}"
+    assert!(wait_until(Duration::from_secs(5), || deliveries(
+        &node,
+        "delivered"
     ) == 2.0));
     assert_eq!(hook.bodies().len(), 4);
 }
@@ -197,9 +192,8 @@ fn message_is_dead_lettered_after_the_attempts() {
         200
     );
     assert!(
-        wait_until(Duration::from_secs(10), || node.metric(
-            "voxgate_dc_webhook_deliveries_total{result=\"dead_letter\"}"
-        ) == 1.0),
+        wait_until(Duration::from_secs(10), || deliveries(&node, "dead_letter")
+            == 1.0),
         "no dead letter; hook saw {} attempts",
         hook.bodies().len()
     );

@@ -329,6 +329,17 @@ pub fn add_credential(node: &Node, name: &str) -> (String, String) {
     (field("client_id:"), field("client_secret:"))
 }
 
+/// POSTs a Digital Connect event (`action`, JSON `body`) with an OAuth2 access token.
+pub fn post_event(node: &Node, token: &str, action: &str, body: &serde_json::Value) -> HttpReply {
+    let auth = format!("Bearer {token}");
+    http_post_json(
+        node.http,
+        &format!("/api/digital-connect/talkdesk/conversations/events/{action}"),
+        &[("Authorization", &auth)],
+        body,
+    )
+}
+
 /// Gets an access token from the node's OAuth2 endpoint with form credentials.
 pub fn access_token(node: &Node, client_id: &str, secret: &str) -> String {
     let form =
