@@ -25,6 +25,19 @@ pub fn json_error(status: actix_web::http::StatusCode, code: &str, message: &str
     HttpResponse::build(status).json(json!({ "error": code, "message": message }))
 }
 
+/// The fallback route of a resource: any method but `allow` gets `405` with `Allow: <allow>`
+/// (RFC 9110 §15.5.6). Add it after the resource's real routes.
+pub(crate) fn only(allow: &'static str) -> actix_web::Route {
+    web::route().to(move || async move {
+        HttpResponse::MethodNotAllowed()
+            .insert_header((actix_web::http::header::ALLOW, allow))
+            .json(json!({
+                "error": "method_not_allowed",
+                "message": format!("this resource answers {allow} only"),
+            }))
+    })
+}
+
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
@@ -79,8 +92,11 @@ pub fn server(
             .app_data(web::Data::new(conversations.clone()))
             .app_data(web::Data::new(prometheus.clone()))
             .route("/healthz", web::get().to(healthz))
+            .route("/healthz", only("GET"))
             .route("/readyz", web::get().to(readyz))
+            .route("/readyz", only("GET"))
             .route("/metrics", web::get().to(metrics))
+            .route("/metrics", only("GET"))
             .configure(metadata::configure)
             .configure(oauth_token::configure)
             .configure(digital_connect_events::configure)

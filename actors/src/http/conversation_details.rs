@@ -21,10 +21,9 @@ pub(crate) const AUTH_HEADER: &str = "auth";
 
 /// Mounts the endpoint.
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/api/public/bot/{bot_id}/conversationDetails",
-        web::post().to(conversation_details),
-    );
+    let path = "/api/public/bot/{bot_id}/conversationDetails";
+    cfg.route(path, web::post().to(conversation_details))
+        .route(path, super::only("POST"));
 }
 
 fn unauthorized(message: impl Into<String>) -> ApiError {

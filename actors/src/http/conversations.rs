@@ -15,10 +15,9 @@ use crate::state::NodeState;
 
 /// Mounts the endpoint.
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/api/v1/conversations/{id}",
-        web::get().to(get_conversation),
-    );
+    let path = "/api/v1/conversations/{id}";
+    cfg.route(path, web::get().to(get_conversation))
+        .route(path, super::only("GET"));
 }
 
 async fn get_conversation(

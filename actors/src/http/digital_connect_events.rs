@@ -32,7 +32,9 @@ pub(crate) const PREFIX: &str = "/api/digital-connect/talkdesk/conversations/eve
 
 /// Mounts the endpoint.
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(&format!("{PREFIX}/{{action}}"), web::post().to(event));
+    let path = format!("{PREFIX}/{{action}}");
+    cfg.route(&path, web::post().to(event))
+        .route(&path, super::only("POST"));
 }
 
 fn count(action: &str, result: &'static str) {

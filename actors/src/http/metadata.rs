@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse, ResponseError as _};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 use voxgate_engine::contact_id::valid_contact_id;
 
@@ -24,21 +24,9 @@ pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Mounts the endpoints.
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/metadata", web::post().to(post_metadata))
-        .route("/metadata", web::route().to(method_not_allowed))
+        .route("/metadata", super::only("POST"))
         .route("/metadata/{contact_id}", web::get().to(get_metadata))
-        .route(
-            "/metadata/{contact_id}",
-            web::route().to(method_not_allowed),
-        );
-}
-
-async fn method_not_allowed() -> HttpResponse {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "use POST /metadata?contactId=ID or GET /metadata/ID",
-    )
-    .error_response()
+        .route("/metadata/{contact_id}", super::only("GET"));
 }
 
 fn store_failed(e: &dyn std::fmt::Display) -> ApiError {

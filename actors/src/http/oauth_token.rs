@@ -24,7 +24,8 @@ pub(crate) const PATH: &str = "/security/oauth/token";
 
 /// Mounts the endpoint.
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(PATH, web::post().to(token));
+    cfg.route(PATH, web::post().to(token))
+        .route(PATH, super::only("POST"));
 }
 
 async fn token(

@@ -178,9 +178,28 @@ pub fn is_closed(state: ConversationState) -> bool {
     )
 }
 
+/// The identifiers the store keys on: the schemas accept any string, but an empty one names
+/// nothing and is refused like a schema violation.
+const IDENTIFIERS: [&str; 3] = ["/conversation_id", "/interaction_id", "/payload/id"];
+
 /// Validates `body` against the schema of `action` and types it.
 pub fn parse(action: Action, body: &Value) -> Result<Event, Vec<FieldError>> {
     schema::validate(action, body)?;
+    let empty: Vec<FieldError> = IDENTIFIERS
+        .iter()
+        .filter(|p| body.pointer(p).and_then(Value::as_str) == Some(""))
+        .map(|p| {
+            let field = p[1..].replace('/', ".");
+            FieldError {
+                message: format!("`{field}` must not be empty"),
+                field,
+                problem: "minLength".into(),
+            }
+        })
+        .collect();
+    if !empty.is_empty() {
+        return Err(empty);
+    }
     let typed = match action {
         Action::ConversationStarted => serde_json::from_value(body.clone()).map(Event::Started),
         Action::ConversationAssigned => serde_json::from_value(body.clone()).map(Event::Assigned),
@@ -392,6 +411,16 @@ mod tests {
         assert!(refusal.message.contains("already ended"), "{refusal}");
         let refusal = assigned("u1").apply(Some(&c), 1).unwrap_err();
         assert_eq!(refusal.code, "conversation_closed");
+    }
+
+    #[test]
+    fn empty_identifiers_are_refused() {
+        let body = json!({"event_type": "message_created", "conversation_id": "", "timestamp": "t",
+            "payload": {"id": "", "content": "", "created_at": "", "author": {"name": "", "type": ""}}});
+        let errors = parse(Action::MessageCreated, &body).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["conversation_id", "payload.id"]);
+        assert_eq!(errors[0].problem, "minLength");
     }
 
     #[test]
