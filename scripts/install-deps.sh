@@ -27,6 +27,14 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# schemathesis (PyPI) checks docs/openapi.yaml against a live node (tests/openapi_schemathesis.rs,
+# which skips without it). Optional: a machine without pip only loses that test.
+if ! command -v st >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
+  echo "install-deps: installing schemathesis"
+  python3 -m pip install --quiet schemathesis >/dev/null 2>&1 \
+    || echo "install-deps: schemathesis not installed; tests/openapi_schemathesis.rs will skip" >&2
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   echo "install-deps: cargo not found; install Rust (rustup) first" >&2
   exit 1
