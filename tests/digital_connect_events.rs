@@ -581,3 +581,116 @@ fn conversation_api_needs_the_api_token() {
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["error"], "not_found");
 }
+
+/// The same event delivered by several connections at once is applied exactly once: the
+/// conversation's actor takes them one after the other.
+#[test]
+fn concurrent_redeliveries_apply_once() {
+    let (node, _, _, token) = node_with_token(3600);
+    assert_eq!(
+        post(&node, &token, "conversation_started", &started("c-race")).status,
+        200
+    );
+    let body = message("c-race", "m-race", "only once");
+    let statuses: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| s.spawn(|| post(&node, &token, "message_created", &body)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                let r = h.join().unwrap();
+                assert_eq!(r.status, 200, "{}", r.body);
+                r.json()["status"].as_str().unwrap().to_owned()
+            })
+            .collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| *s == "applied").count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.iter().filter(|s| *s == "duplicate").count(), 7);
+    let c = conversation(&node, "c-race").json();
+    assert_eq!(c["messages"].as_array().unwrap().len(), 1);
+}
+
+/// Conversations live in the store: a node restarted on the same store continues them,
+/// including the interaction mapping that `conversation_terminated` needs.
+#[test]
+fn conversations_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db");
+    let config = config(3600).replace(
+        "path = \"voxgate.db\"",
+        &format!("path = \"{}\"", db.display()),
+    );
+    let first = Node::start(&config);
+    let (id, secret) = add_credential(&first, "td");
+    let token = access_token(&first, &id, &secret);
+    assert_eq!(
+        post(&first, &token, "conversation_started", &started("c-r")).status,
+        200
+    );
+    assert_eq!(
+        post(
+            &first,
+            &token,
+            "conversation_assigned",
+            &assigned("c-r", "i-r", "u")
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        post(
+            &first,
+            &token,
+            "message_created",
+            &message("c-r", "m-1", "before")
+        )
+        .status,
+        200
+    );
+    drop(first);
+
+    let second = Node::start(&config);
+    // The access token is in the store too.
+    let r = post(
+        &second,
+        &token,
+        "message_created",
+        &message("c-r", "m-1", "before"),
+    );
+    assert_eq!(
+        (r.status, r.json()["status"].clone()),
+        (200, json!("duplicate"))
+    );
+    assert_eq!(
+        post(
+            &second,
+            &token,
+            "message_created",
+            &message("c-r", "m-2", "after")
+        )
+        .status,
+        200
+    );
+    let r = post(
+        &second,
+        &token,
+        "conversation_terminated",
+        &terminated("i-r"),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["conversation_id"], "c-r");
+    let c = conversation(&second, "c-r").json();
+    assert_eq!(c["state"], "terminated");
+    let texts: Vec<_> = c["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["before", "after"]);
+}
