@@ -1,12 +1,17 @@
-//! The conversation details and summary API against a real node, on session records written
-//! into the node's SQLite store before it starts: lookup by session id and call id, paging of
-//! the transcript, the deterministic summary, and the 400/401/404 answers.
+//! The conversation details and summary API against a real node: on the record of a real SIPp
+//! call that the builtin bot escalates (DTMF `0`), and on session records written into the
+//! node's SQLite store before it starts (lookup by session id and call id, paging of the
+//! transcript, the deterministic summary, and the 400/401/404 answers).
 
 mod common;
 
 use std::collections::BTreeMap;
 
-use common::{http_post_json, Node, DEFAULT_TOML};
+use std::time::Duration;
+
+use common::{
+    http_post_json, play_pcap, scenario_with, session_records, wait_until, Node, Sipp, DEFAULT_TOML,
+};
 use serde_json::{json, Value};
 use voxgate_engine::auth::jwt;
 use voxgate_engine::store::{
@@ -250,4 +255,56 @@ fn refusals() {
             "{bad}"
         );
     }
+}
+
+/// A real call: SIPp dials the default node, presses `0`, the builtin bot hands it back; the
+/// API finds the record by the SIP Call-ID and summarises the escalation.
+#[test]
+fn details_of_a_real_escalated_call() {
+    let node = Node::start_default();
+    let play = play_pcap("dtmf_2833_0.pcap");
+    let (_dir, path) = scenario_with(
+        "uac_expect_bye.xml",
+        &[
+            ("HEADER", "kore-reason"),
+            ("REASON", "TransferToAgent"),
+            ("CODEC_PT", "0"),
+            ("PLAY", &play),
+        ],
+    );
+    Sipp::with_scenario_file(&path, node.sip).run_ok();
+    assert!(wait_until(Duration::from_secs(10), || !session_records(
+        &node
+    )
+    .is_empty()));
+    let record = session_records(&node).remove(0);
+
+    let r = details(
+        &node,
+        "demo",
+        Some(&demo_token()),
+        &json!({"callId": record.call_id, "isSummaryRequired": true}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(
+        v["conversationInfo"]["sessionId"],
+        record.session_id.as_str()
+    );
+    assert_eq!(v["conversationInfo"]["callId"], record.call_id.as_str());
+    assert_eq!(v["conversationInfo"]["did"], "+15550100");
+    assert_eq!(v["conversationInfo"]["dtmf"], "0");
+    assert!(v["conversationInfo"]["agentHandOffTime"].is_string());
+    let summary = &v["summary"][0];
+    assert_eq!(summary["outcome"], "escalated");
+    assert_eq!(summary["escalationReason"], "TransferToAgent");
+    assert_eq!(summary["escalationTarget"], "agents");
+    assert_eq!(summary["dtmf"], "0");
+    let text = summary["ConversationSummary"].as_str().unwrap();
+    assert!(
+        text.starts_with("SIP call to +15550100 handled by bot demo")
+            && text.contains("the caller pressed 0")
+            && text.ends_with("(TransferToAgent), target agents, handed back by zoom-cc."),
+        "{text}"
+    );
 }
