@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{
-    call_with_tone, free_port, play_pcap, scenario_with, session_records, ulaw_rms, wait_until,
-    Node, Sipp, DEFAULT_TOML,
+    call_expecting_bye, call_with_tone, free_port, scenario_with, session_records, ulaw_rms,
+    wait_until, Node, Sipp, DEFAULT_TOML,
 };
 
 /// The reference bot, running.
@@ -135,22 +135,7 @@ fn l16_bot_audio_comes_back() {
 fn dtmf_zero_makes_the_bot_transfer_with_its_reason() {
     let bot = Bot::start(&["--transfer-reason", "BotSaysAgent"]);
     let node = Node::start(&config(bot.addr, "audio/x-mulaw"));
-    let play = play_pcap("dtmf_2833_0.pcap");
-    let (_dir, path) = scenario_with(
-        "uac_expect_bye.xml",
-        &[
-            ("HEADER", "kore-reason"),
-            ("REASON", "BotSaysAgent"),
-            ("CODEC_PT", "0"),
-            ("PLAY", &play),
-        ],
-    );
-    Sipp::with_scenario_file(&path, node.sip).run_ok();
-    assert!(wait_until(Duration::from_secs(10), || !session_records(
-        &node
-    )
-    .is_empty()));
-    let r = &session_records(&node)[0];
+    let r = &call_expecting_bye(&node, "dtmf_2833_0.pcap", "BotSaysAgent", "0");
     assert_eq!(r.end_reason, "BotSaysAgent");
     let esc = r.escalation.as_ref().expect("escalation recorded");
     assert_eq!(esc.reason, "BotSaysAgent");

@@ -7,11 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use std::time::Duration;
-
-use common::{
-    http_post_json, play_pcap, scenario_with, session_records, wait_until, Node, Sipp, DEFAULT_TOML,
-};
+use common::{call_expecting_bye, http_post_json, Node, DEFAULT_TOML};
 use serde_json::{json, Value};
 use voxgate_engine::auth::jwt;
 use voxgate_engine::store::{
@@ -262,22 +258,7 @@ fn refusals() {
 #[test]
 fn details_of_a_real_escalated_call() {
     let node = Node::start_default();
-    let play = play_pcap("dtmf_2833_0.pcap");
-    let (_dir, path) = scenario_with(
-        "uac_expect_bye.xml",
-        &[
-            ("HEADER", "kore-reason"),
-            ("REASON", "TransferToAgent"),
-            ("CODEC_PT", "0"),
-            ("PLAY", &play),
-        ],
-    );
-    Sipp::with_scenario_file(&path, node.sip).run_ok();
-    assert!(wait_until(Duration::from_secs(10), || !session_records(
-        &node
-    )
-    .is_empty()));
-    let record = session_records(&node).remove(0);
+    let record = call_expecting_bye(&node, "dtmf_2833_0.pcap", "TransferToAgent", "0");
 
     let r = details(
         &node,

@@ -483,6 +483,34 @@ pub fn session_records(node: &Node) -> Vec<voxgate_engine::store::SessionRecord>
     store.list_sessions("demo", 0, 100).expect("list sessions")
 }
 
+/// Places a SIPp call (payload type `codec_pt`) that plays `pcap` (e.g. a DTMF key) and expects
+/// the node's BYE with `kore-reason: reason`; returns the session record the call left.
+pub fn call_expecting_bye(
+    node: &Node,
+    pcap: &str,
+    reason: &str,
+    codec_pt: &str,
+) -> voxgate_engine::store::SessionRecord {
+    let play = play_pcap(pcap);
+    let (_dir, path) = scenario_with(
+        "uac_expect_bye.xml",
+        &[
+            ("HEADER", "kore-reason"),
+            ("REASON", reason),
+            ("CODEC_PT", codec_pt),
+            ("PLAY", &play),
+        ],
+    );
+    Sipp::with_scenario_file(&path, node.sip).run_ok();
+    assert!(
+        wait_until(Duration::from_secs(10), || !session_records(node)
+            .is_empty()),
+        "no session record:\n{}",
+        node.log()
+    );
+    session_records(node).remove(0)
+}
+
 /// Sends one datagram to `target` and returns the first reply, if any arrives in 5 s.
 pub fn udp_exchange(target: SocketAddr, datagram: &[u8]) -> Option<String> {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
