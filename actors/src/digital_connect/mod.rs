@@ -115,3 +115,116 @@ impl std::fmt::Debug for ConversationRegistry {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use serde_json::json;
+    use voxgate_engine::digital_connect::{parse, Action};
+    use voxgate_engine::store::SqliteStore;
+
+    use super::*;
+
+    /// A SQLite store in a fresh file under the temp directory, removed on drop.
+    struct TempStore(std::path::PathBuf);
+
+    impl TempStore {
+        fn new() -> (TempStore, Arc<dyn Store>) {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
+            let path =
+                std::env::temp_dir().join(format!("voxgate-dc-{}-{nanos}.db", std::process::id()));
+            let store = SqliteStore::open(&path).unwrap();
+            (TempStore(path), Arc::new(store))
+        }
+    }
+
+    impl Drop for TempStore {
+        fn drop(&mut self) {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+            }
+        }
+    }
+
+    fn deliver(action: Action, body: &serde_json::Value) -> Deliver {
+        Deliver {
+            event: parse(action, body).unwrap(),
+            received_ms: 1,
+        }
+    }
+
+    /// An idle actor stops and leaves the registry; the next event starts a fresh one, which
+    /// reloads the conversation from the store and still recognises redeliveries.
+    #[actix_rt::test]
+    async fn idle_actors_stop_and_state_reloads() {
+        let (_guard, store) = TempStore::new();
+        let config = DigitalConnectConfig {
+            idle_secs: 1,
+            ..DigitalConnectConfig::default()
+        };
+        let registry = ConversationRegistry::new(Arc::clone(&store), config);
+        let started = json!({"event_type": "s", "conversation_id": "c", "timestamp": "t",
+            "payload": {"contact_person": {"email": "e"}, "user": {"name": "n"},
+                        "touchpoint": {"id": "tp"}}});
+        let message = json!({"event_type": "m", "conversation_id": "c", "timestamp": "t",
+            "payload": {"id": "m1", "content": "hi", "created_at": "t",
+                        "author": {"name": "n", "type": "contact"}}});
+        let first = registry.get_or_start("c");
+        let d = first
+            .send(deliver(Action::ConversationStarted, &started))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(d.applied);
+        let d = first
+            .send(deliver(Action::MessageCreated, &message))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(d.applied);
+        assert_eq!(registry.live(), 1);
+
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while registry.live() > 0 {
+            assert!(Instant::now() < deadline, "the idle actor never stopped");
+            actix_rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(!first.connected());
+
+        let second = registry.get_or_start("c");
+        let d = second
+            .send(deliver(Action::MessageCreated, &message))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!d.applied, "the reloaded actor must see the stored message");
+        let stored = store.get_conversation("c").unwrap().unwrap();
+        assert_eq!(stored.messages.len(), 1);
+    }
+
+    /// An event for a conversation that does not exist is refused and its actor does not stay.
+    #[actix_rt::test]
+    async fn unknown_conversations_leave_no_actor() {
+        let (_guard, store) = TempStore::new();
+        let registry = ConversationRegistry::new(store, DigitalConnectConfig::default());
+        let ended = json!({"event_type": "e", "conversation_id": "ghost", "timestamp": "t"});
+        let result = registry
+            .get_or_start("ghost")
+            .send(deliver(Action::ConversationEnded, &ended))
+            .await
+            .unwrap();
+        assert!(matches!(result, Err(DeliverError::Refused(_))));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while registry.live() > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the actor of an unknown conversation stayed"
+            );
+            actix_rt::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}

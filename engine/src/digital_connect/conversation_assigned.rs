@@ -31,13 +31,12 @@ impl ConversationAssigned {
         current: Option<&Conversation>,
         now_ms: i64,
     ) -> Result<Applied, Refusal> {
-        let Some(current) = current else {
-            return Err(Refusal::unknown(
-                Action::ConversationAssigned,
-                "conversation",
-                &self.conversation_id,
-            ));
-        };
+        let current = Refusal::require(
+            current,
+            Action::ConversationAssigned,
+            "conversation",
+            &self.conversation_id,
+        )?;
         let same_interaction = current.interaction_id.as_deref() == Some(&self.interaction_id);
         let same_agent = current.attributes.get("user_id").and_then(Value::as_str)
             == Some(self.user_id.as_str());

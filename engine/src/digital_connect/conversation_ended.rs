@@ -21,13 +21,12 @@ impl ConversationEnded {
         current: Option<&Conversation>,
         now_ms: i64,
     ) -> Result<Applied, Refusal> {
-        let current = current.ok_or_else(|| {
-            Refusal::unknown(
-                Action::ConversationEnded,
-                "conversation",
-                &self.conversation_id,
-            )
-        })?;
+        let current = Refusal::require(
+            current,
+            Action::ConversationEnded,
+            "conversation",
+            &self.conversation_id,
+        )?;
         Ok(close(
             current,
             ConversationState::Ended,

@@ -27,13 +27,12 @@ impl ConversationTerminated {
         current: Option<&Conversation>,
         now_ms: i64,
     ) -> Result<Applied, Refusal> {
-        let current = current.ok_or_else(|| {
-            Refusal::unknown(
-                Action::ConversationTerminated,
-                "interaction",
-                &self.interaction_id,
-            )
-        })?;
+        let current = Refusal::require(
+            current,
+            Action::ConversationTerminated,
+            "interaction",
+            &self.interaction_id,
+        )?;
         let mut applied = close(
             current,
             ConversationState::Terminated,

@@ -48,13 +48,12 @@ impl MessageCreated {
         current: Option<&Conversation>,
         now_ms: i64,
     ) -> Result<Applied, Refusal> {
-        let Some(current) = current else {
-            return Err(Refusal::unknown(
-                Action::MessageCreated,
-                "conversation",
-                &self.conversation_id,
-            ));
-        };
+        let current = Refusal::require(
+            current,
+            Action::MessageCreated,
+            "conversation",
+            &self.conversation_id,
+        )?;
         if current
             .messages
             .iter()

@@ -147,6 +147,16 @@ impl Refusal {
         }
     }
 
+    /// `current`, or the refusal of an event for a conversation never started.
+    fn require<'a>(
+        current: Option<&'a Conversation>,
+        action: Action,
+        what: &str,
+        id: &str,
+    ) -> Result<&'a Conversation, Refusal> {
+        current.ok_or_else(|| Refusal::unknown(action, what, id))
+    }
+
     fn closed(action: Action, conversation: &Conversation) -> Refusal {
         Refusal {
             code: "conversation_closed",
