@@ -281,6 +281,11 @@ fn schema_violations_name_the_field() {
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["error"], "invalid_json");
 
+    let huge = message("c-v", "m", &"x".repeat(300 * 1024));
+    let r = post(&node, &token, "message_created", &huge);
+    assert_eq!(r.status, 413);
+    assert_eq!(r.json()["error"], "payload_too_large");
+
     let r = post(&node, &token, "conversation_paused", &started("c-v"));
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["error"], "unknown_action");

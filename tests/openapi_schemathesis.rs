@@ -58,6 +58,8 @@ fn openapi_document_matches_the_node() {
     let mut failures = Vec::new();
     for (paths, auth) in groups {
         let out = Command::new("st")
+            // Its example database (.hypothesis/) goes to the node's temporary directory.
+            .current_dir(node.dir.path())
             .args(["run", spec, "--url", &url, "--include-path-regex", paths])
             .args(["--exclude-path-regex", NOT_SERVED_HERE])
             .args(["--max-examples", "15", "--seed", "1", "--workers", "1"])

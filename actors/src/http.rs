@@ -6,6 +6,7 @@
 
 mod api_error;
 mod auth;
+mod body;
 mod conversation_details;
 mod conversations;
 mod digital_connect_events;

@@ -33,7 +33,7 @@ fn unauthorized(message: impl Into<String>) -> ApiError {
 async fn conversation_details(
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    body: web::Payload,
     state: web::Data<Arc<NodeState>>,
 ) -> Result<HttpResponse, ApiError> {
     let bot_id = path.into_inner();
@@ -57,6 +57,7 @@ async fn conversation_details(
     };
     jwt::verify(token.trim(), secret, client_id, jwt::unix_now())
         .map_err(|e| unauthorized(e.to_string()))?;
+    let body = super::body::read_limited(&req, body, 16 * 1024).await?;
     let request = DetailsRequest::parse(&body).map_err(ApiError::bad_request)?;
 
     let store = Arc::clone(&state.store);

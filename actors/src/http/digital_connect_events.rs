@@ -30,6 +30,9 @@ use crate::state::NodeState;
 /// The path prefix of the actions.
 pub(crate) const PREFIX: &str = "/api/digital-connect/talkdesk/conversations/events";
 
+/// Largest event body accepted (a message's text included).
+pub(crate) const MAX_BODY_BYTES: usize = 256 * 1024;
+
 /// Mounts the endpoint.
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     let path = format!("{PREFIX}/{{action}}");
@@ -45,7 +48,7 @@ fn count(action: &str, result: &'static str) {
 async fn event(
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    body: web::Payload,
     state: web::Data<Arc<NodeState>>,
     registry: web::Data<ConversationRegistry>,
 ) -> HttpResponse {
@@ -63,6 +66,10 @@ async fn event(
             ),
         )
         .error_response();
+    };
+    let body = match super::body::read_limited(&req, body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(e) => return e.error_response(),
     };
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,

@@ -38,14 +38,6 @@ fn store_failed(e: &dyn std::fmt::Display) -> ApiError {
     )
 }
 
-fn too_large() -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        format!("the body exceeds {MAX_BODY_BYTES} bytes"),
-    )
-}
-
 /// The checked `contactId` query parameter.
 fn contact_id_param(req: &HttpRequest) -> Result<String, ApiError> {
     let query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
@@ -65,19 +57,7 @@ async fn post_metadata(
 ) -> Result<HttpResponse, ApiError> {
     require_token(&req, TOKEN_HEADER, &state.config.api.metadata_token)?;
     let contact_id = contact_id_param(&req)?;
-    let declared = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(too_large());
-    }
-    let bytes = match body.to_bytes_limited(MAX_BODY_BYTES).await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(_)) => return Err(ApiError::bad_request("the body could not be read")),
-        Err(_) => return Err(too_large()),
-    };
+    let bytes = super::body::read_limited(&req, body, MAX_BODY_BYTES).await?;
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
     if !value.is_object() {

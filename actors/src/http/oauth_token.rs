@@ -30,9 +30,14 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn token(
     req: HttpRequest,
-    body: web::Bytes,
+    body: web::Payload,
     state: web::Data<Arc<NodeState>>,
 ) -> HttpResponse {
+    // A token request is a few short form fields.
+    let body = match super::body::read_limited(&req, body, 8 * 1024).await {
+        Ok(b) => b,
+        Err(e) => return actix_web::ResponseError::error_response(&e),
+    };
     let text = |name| {
         req.headers()
             .get(name)
