@@ -740,6 +740,29 @@ mod tests {
     }
 
     #[test]
+    fn digital_connect_section_is_validated() {
+        let c = Config::embedded_default();
+        assert_eq!(c.digital_connect.token_ttl_secs, 3600);
+        assert!(c.digital_connect.webhook_url.is_empty());
+        let bad = DEFAULT_TOML
+            .replace("token_ttl_secs = 3600", "token_ttl_secs = 0")
+            .replace(
+                "webhook_url = \"\"",
+                "webhook_url = \"https://bot.example/m\"",
+            )
+            .replace("webhook_max_attempts = 5", "webhook_max_attempts = 0");
+        let err = Config::from_toml(&bad).unwrap_err().to_string();
+        assert!(err.contains("token_ttl_secs"), "{err}");
+        assert!(err.contains("webhook_url must be http://"), "{err}");
+        assert!(err.contains("webhook_max_attempts"), "{err}");
+        let hook = DEFAULT_TOML.replace(
+            "webhook_url = \"\"",
+            "webhook_url = \"http://127.0.0.1:9000/m\"",
+        );
+        assert!(Config::from_toml(&hook).is_ok());
+    }
+
+    #[test]
     fn api_section_is_validated_and_redacted() {
         let no_api: String = DEFAULT_TOML
             .split("\n[api]")
