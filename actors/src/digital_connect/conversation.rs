@@ -71,7 +71,17 @@ impl ConversationActor {
                     message,
                 }) => {
                     let next = *conversation;
-                    let to_store = next.clone();
+                    // The store appends the messages it has not seen; hand it only the new
+                    // one, so a write costs the same for the first message and the thousandth.
+                    let to_store = Conversation {
+                        conversation_id: next.conversation_id.clone(),
+                        interaction_id: next.interaction_id.clone(),
+                        state: next.state,
+                        created_ms: next.created_ms,
+                        updated_ms: next.updated_ms,
+                        attributes: next.attributes.clone(),
+                        messages: message.iter().cloned().collect(),
+                    };
                     if let Err(e) = blocking(move || store.put_conversation(&to_store)).await {
                         // Not persisted, so not applied: keep the old state, let the sender retry.
                         return (Some(current), Err(e), None);
