@@ -10,6 +10,9 @@ use std::str::FromStr;
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 
+mod security;
+pub use self::security::{SipLimits, TrunkAuth};
+
 /// The embedded default configuration (`config/default.toml`).
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
@@ -97,6 +100,8 @@ pub struct SipConfig {
     pub session_expires_secs: u32,
     /// Smallest session timer interval we accept (RFC 4028 Min-SE), seconds.
     pub min_se_secs: u32,
+    /// Flood control and scanner handling (`[sip.limits]`).
+    pub limits: SipLimits,
 }
 
 impl Default for SipConfig {
@@ -111,6 +116,7 @@ impl Default for SipConfig {
             user_agent: "voxgate".into(),
             session_expires_secs: 1800,
             min_se_secs: 90,
+            limits: SipLimits::default(),
         }
     }
 }
@@ -254,6 +260,9 @@ pub struct TrunkConfig {
     /// DID routes, first match wins.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// Digest authentication demanded on INVITE (`[trunks.auth]`), on top of the ACL.
+    #[serde(default)]
+    pub auth: Option<TrunkAuth>,
 }
 
 /// Hand-back profiles (ARCHITECTURE §3).
@@ -584,6 +593,9 @@ impl Config {
             }
             if trunk.allow.is_empty() {
                 problems.push(format!("trunk `{}` allows no source address", trunk.name));
+            }
+            if let Some(auth) = &trunk.auth {
+                problems.extend(auth.problems(&trunk.name));
             }
             for codec in &trunk.codecs {
                 if !KNOWN_CODECS.iter().any(|k| k.eq_ignore_ascii_case(codec)) {

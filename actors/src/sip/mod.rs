@@ -2,6 +2,7 @@
 //! transaction and dialog layers.
 
 pub mod endpoint;
+pub mod screen;
 pub mod tcp;
 pub mod transport;
 pub mod udp;
