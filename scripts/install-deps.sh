@@ -27,6 +27,20 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Python tools from PyPI that the tests drive: sipvicious (svmap/svwar/svcrack) attacks a
+# node in tests/sip_scanners.rs.
+declare -A wanted_py=(
+  [sipvicious]=sipvicious_svmap
+)
+missing_py=()
+for pkg in "${!wanted_py[@]}"; do
+  command -v "${wanted_py[$pkg]}" >/dev/null 2>&1 || missing_py+=("$pkg")
+done
+if ((${#missing_py[@]})); then
+  echo "install-deps: pip installing ${missing_py[*]}"
+  python3 -m pip install -q --disable-pip-version-check "${missing_py[@]}"
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   echo "install-deps: cargo not found; install Rust (rustup) first" >&2
   exit 1
