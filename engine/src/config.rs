@@ -10,6 +10,9 @@ use std::str::FromStr;
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 
+mod refer;
+pub use refer::{ReferConfig, ReferHeaderMode};
+
 /// The embedded default configuration (`config/default.toml`).
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
@@ -254,6 +257,9 @@ pub struct TrunkConfig {
     /// DID routes, first match wins.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// The `refer` profile's settings (`[trunks.refer]`).
+    #[serde(default)]
+    pub refer: ReferConfig,
 }
 
 /// Hand-back profiles (ARCHITECTURE §3).
@@ -582,6 +588,7 @@ impl Config {
             if !trunk_names.insert(trunk.name.as_str()) {
                 problems.push(format!("trunk `{}` is defined twice", trunk.name));
             }
+            problems.extend(trunk.refer.problems(&trunk.name));
             if trunk.allow.is_empty() {
                 problems.push(format!("trunk `{}` allows no source address", trunk.name));
             }

@@ -1,8 +1,11 @@
 //! The Escalation leg: performs a call's hand-back the way its trunk's profile says, then tells
-//! the call it is done. For `zoom-cc` (and, until its own issue, `refer`) that is one BYE
+//! the call it is done. For `zoom-cc` (and for a bot hang-up on any profile) that is one BYE
 //! carrying the reason header (`kore-reason` by default), the trunk's configured extra headers
 //! and the headers the bot gave; the leg waits for the BYE's final response (or its transaction
 //! timeout) so the outcome can be recorded.
+//!
+//! `refer` transfers the caller with an in-dialog REFER first and sends that BYE after the
+//! transfer succeeded, or as its fallback ([`refer`], given by [`EscalationLeg::with_refer`]).
 //!
 //! `amazon-connect` sends the same BYE, but first stores the call's metadata under the Connect
 //! contact id ([`ConnectMetadata`], given by [`EscalationLeg::with_connect`]) so that the flow
@@ -11,6 +14,7 @@
 //! and retried in the background ([`connect`]).
 
 mod connect;
+mod refer;
 
 use std::time::Duration;
 
@@ -24,6 +28,11 @@ use voxgate_engine::sip::message::{HeaderName, Method};
 
 pub use self::connect::ConnectMetadata;
 use self::connect::{Handoff, RetryPolicy};
+pub use self::refer::{
+    caller_notify, uri_host, CallerSubscription, ReferAnswered, ReferNotified, ReferOutcome,
+    ReferPlan, ReferRequest,
+};
+use self::refer::{ReferProgress, ReferRun};
 use super::call::Call;
 use super::messages::{ExitCause, LegExited, LegKind};
 use crate::sip::endpoint::{SendInDialog, SipEndpoint};
@@ -51,8 +60,11 @@ pub struct HandBack {
 pub struct HandBackDone {
     /// The profile used.
     pub profile: &'static str,
-    /// `Ok` when the peer accepted (2xx to the BYE), `Err(cause)` otherwise.
+    /// `Ok` when the peer accepted (2xx to the BYE, or a successful REFER), `Err(cause)`
+    /// otherwise.
     pub result: Result<(), String>,
+    /// `refer`: the target, the peer's status and whether the BYE was the fallback.
+    pub refer: ReferOutcome,
 }
 
 /// A response to the leg's BYE, forwarded by the call.
@@ -75,6 +87,9 @@ pub struct EscalationLeg {
     hand_back: HandBack,
     /// `amazon-connect`: the metadata write that precedes the BYE.
     handoff: Option<Handoff>,
+    /// `refer`: the transfer to run before the BYE.
+    refer: Option<ReferRun>,
+    refer_outcome: ReferOutcome,
     finished: bool,
 }
 
@@ -96,8 +111,32 @@ impl EscalationLeg {
             reply_to: Some(call),
             hand_back,
             handoff: None,
+            refer: None,
+            refer_outcome: ReferOutcome::default(),
             finished: false,
         }
+    }
+
+    /// For a `refer` trunk: transfer by REFER along `plan` before the BYE (`Err`: no REFER is
+    /// possible, fall back to BYE at once); `caller` when the caller's own REFER asked for it.
+    /// Ignored on other profiles.
+    pub fn with_refer(
+        mut self,
+        plan: Result<ReferPlan, String>,
+        caller: Option<CallerSubscription>,
+    ) -> EscalationLeg {
+        if self.trunk.profile != Profile::Refer {
+            tracing::debug!(profile = self.profile_name(), "REFER plan ignored");
+            return self;
+        }
+        let norefersub = plan.as_ref().is_ok_and(|p| p.norefersub);
+        self.refer = Some(ReferRun {
+            plan,
+            progress: ReferProgress::new(norefersub),
+            caller,
+            timer: None,
+        });
+        self
     }
 
     /// For an `amazon-connect` trunk: store `data` under its contact id (with the node's
@@ -150,6 +189,7 @@ impl EscalationLeg {
         self.done.do_send(HandBackDone {
             profile: self.profile_name(),
             result,
+            refer: self.refer_outcome.clone(),
         });
         self.exited.do_send(LegExited {
             leg: LegKind::Escalation,
@@ -174,6 +214,10 @@ impl Actor for EscalationLeg {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        if self.refer.is_some() {
+            self.start_refer(ctx);
+            return;
+        }
         let Some(handoff) = self.handoff.take() else {
             if self.trunk.profile == Profile::AmazonConnect {
                 tracing::warn!(call_id = %self.dialog.call_id, "amazon-connect hand-back without a contact id: no metadata stored");
@@ -237,6 +281,8 @@ impl Handler<ByeAnswered> for EscalationLeg {
     type Result = ();
     fn handle(&mut self, msg: ByeAnswered, ctx: &mut Context<Self>) {
         let result = match msg.status {
+            // The caller is with the target: how the BYE went no longer matters.
+            _ if self.refer_outcome.succeeded => Ok(()),
             Some(s) if (200..300).contains(&s) => Ok(()),
             // 481: the peer already forgot the dialog; the caller is gone either way.
             Some(s) => Err(format!("BYE answered {s}")),
@@ -443,6 +489,8 @@ mod tests {
                 headers: Vec::new(),
             },
             handoff: None,
+            refer: None,
+            refer_outcome: ReferOutcome::default(),
             finished: false,
         }
         .with_connect(data(), &node)

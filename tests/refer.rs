@@ -1,0 +1,281 @@
+//! The `refer` hand-back profile against SIPp as the contact center: the REFER the node sends
+//! on DTMF 0 (Refer-To, Referred-By, custom headers in both modes), the NOTIFY subscription
+//! until the final sipfrag and the BYE after it; the BYE fallbacks after a 603 and after the
+//! timeout; a REFER from the caller honoured with 202 and NOTIFYs; and the refusals (400, 403,
+//! 481) on a trunk that does not transfer.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{
+    http_request, play_pcap, scenario_with, session_records, wait_until, Node, Sipp, DEFAULT_TOML,
+};
+use serde_json::Value;
+use voxgate_engine::store::{EscalationOutcome, SessionRecord};
+
+const API_TOKEN: &str = "refer-test-api-token";
+
+/// The default config with profile `refer`, the `[trunks.refer]` lines replaced by `edits`.
+fn config(edits: &[(&str, &str)]) -> String {
+    let mut text = DEFAULT_TOML
+        .replace("profile = \"zoom-cc\"", "profile = \"refer\"")
+        .replace(
+            "api_token = \"demo-api-token\"",
+            &format!("api_token = \"{API_TOKEN}\""),
+        );
+    for (from, to) in edits {
+        assert!(text.contains(from), "default.toml has no `{from}`");
+        text = text.replace(from, to);
+    }
+    text
+}
+
+const TARGET: (&str, &str) = ("default_target = \"\"", "default_target = \"+15550123\"");
+const HOST: (&str, &str) = ("target_host = \"\"", "target_host = \"cc.example\"");
+const HEADERS: (&str, &str) = (
+    "[trunks.refer.headers]\n",
+    "[trunks.refer.headers]\nX-Reason = \"Call Received from voxgate\"\n",
+);
+
+/// SIPp's answer to our REFER: 202, NOTIFY 100 (active), NOTIFY 200 (terminated).
+const ACCEPT_AND_NOTIFY: &str = r#"  <send>
+    <![CDATA[
+SIP/2.0 202 Accepted
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+    ]]>
+  </send>
+@NOTIFY_100@
+  <recv response="200"/>
+@NOTIFY_200@
+  <recv response="200"/>
+"#;
+
+fn notify(cseq: u32, state: &str, frag: &str) -> String {
+    format!(
+        r#"  <send retrans="500">
+    <![CDATA[
+NOTIFY [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: "Caller" <sip:caller@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: {cseq} NOTIFY
+Contact: <sip:caller@[local_ip]:[local_port];transport=[transport]>
+Max-Forwards: 70
+Event: refer
+Subscription-State: {state}
+Content-Type: message/sipfrag
+Content-Length: [len]
+
+{frag}
+    ]]>
+  </send>"#
+    )
+}
+
+fn just(status: &str) -> String {
+    format!(
+        "  <send>\n    <![CDATA[\nSIP/2.0 {status}\n[last_Via:]\n[last_From:]\n[last_To:]\n[last_Call-ID:]\n[last_CSeq:]\nContent-Length: 0\n\n    ]]>\n  </send>\n"
+    )
+}
+
+/// The escalation SIPp scenario with `answer` to the REFER and `checks` on it (ereg actions and
+/// the `,names` they assign).
+fn escalation_scenario(
+    refer_to: &str,
+    (checks, refs): (&str, &str),
+    answer: &str,
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let answer = answer
+        .replace(
+            "@NOTIFY_100@",
+            &notify(2, "active;expires=60", "SIP/2.0 100 Trying"),
+        )
+        .replace(
+            "@NOTIFY_200@",
+            &notify(3, "terminated;reason=noresource", "SIP/2.0 200 OK"),
+        );
+    scenario_with(
+        "uac_refer_target.xml",
+        &[
+            ("CODEC_PT", "0"),
+            ("PLAY", &play_pcap("dtmf_2833_0.pcap")),
+            ("REFER_TO", refer_to),
+            ("CHECKS", checks),
+            ("REFS", refs),
+            ("ANSWER", &answer),
+            ("REASON", "TransferToAgent"),
+        ],
+    )
+}
+
+/// The node's only session record, once written.
+fn record(node: &Node) -> SessionRecord {
+    assert!(
+        wait_until(Duration::from_secs(10), || !session_records(node)
+            .is_empty()),
+        "no session record; log:\n{}",
+        node.log()
+    );
+    session_records(node).remove(0)
+}
+
+fn api(node: &Node, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+    let auth = format!("Bearer {API_TOKEN}");
+    let (status, text) = http_request(
+        node.http,
+        method,
+        path,
+        &[("Authorization", &auth)],
+        body.map(str::as_bytes),
+    );
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[test]
+fn refer_with_uri_headers_then_notify_200_then_bye() {
+    let node = Node::start(&config(&[TARGET, HOST, HEADERS]));
+    let (_dir, path) = escalation_scenario(
+        r"&lt;sip:\+15550123@cc\.example\?X-Reason=Call%20Received%20from%20voxgate&gt;",
+        ("", ""),
+        ACCEPT_AND_NOTIFY,
+    );
+    Sipp::with_scenario_file(&path, node.sip).run_ok();
+
+    let rec = record(&node);
+    let esc = rec.escalation.expect("escalation recorded");
+    assert_eq!(esc.profile, "refer");
+    assert_eq!(esc.reason, "TransferToAgent");
+    assert_eq!(esc.outcome, EscalationOutcome::Completed);
+    assert_eq!(esc.refer_to.as_deref(), Some("sip:+15550123@cc.example"));
+    assert_eq!(esc.refer_status, Some(200));
+    assert_eq!(esc.variables["ringGroup"], "agents");
+    assert_eq!(rec.end_reason, "TransferToAgent");
+}
+
+#[test]
+fn refer_declined_603_falls_back_to_bye_with_reason() {
+    let node = Node::start(&config(&[
+        TARGET,
+        HOST,
+        HEADERS,
+        ("header_mode = \"uri\"", "header_mode = \"message\""),
+    ]));
+    // Message mode: the custom header rides on the REFER, Refer-To is bare.
+    let checks = r#"      <ereg regexp="^ *Call Received from voxgate *$" search_in="hdr" header="X-Reason:" check_it="true" assign_to="x_reason"/>"#;
+    let (_dir, path) = escalation_scenario(
+        r"&lt;sip:\+15550123@cc\.example&gt;",
+        (checks, ",x_reason"),
+        &just("603 Decline"),
+    );
+    Sipp::with_scenario_file(&path, node.sip).run_ok();
+
+    let esc = record(&node).escalation.expect("escalation recorded");
+    assert_eq!(
+        esc.outcome,
+        EscalationOutcome::FellBack {
+            cause: "REFER answered 603".into()
+        }
+    );
+    assert_eq!(esc.refer_status, Some(603));
+}
+
+#[test]
+fn refer_without_notify_times_out_to_bye_and_refuses_a_second_transfer() {
+    let node = Node::start(&config(&[
+        TARGET,
+        HOST,
+        ("timeout_secs = 15", "timeout_secs = 2"),
+    ]));
+    let (_dir, path) = escalation_scenario(
+        r"&lt;sip:\+15550123@cc\.example&gt;",
+        ("", ""),
+        &just("202 Accepted"),
+    );
+    let sipp = Sipp::with_scenario_file(&path, node.sip);
+    let mut child = sipp.spawn();
+
+    // While the node waits for a NOTIFY that never comes, the API sees the hand-back running
+    // and refuses another one.
+    let mut call_id = String::new();
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let (_, v) = api(&node, "GET", "/api/v1/calls", None);
+            match v["calls"].as_array().and_then(|c| c.first()) {
+                Some(c) if c["state"] == "handing_back" => {
+                    call_id = c["id"].as_str().unwrap_or_default().to_owned();
+                    true
+                }
+                _ => false,
+            }
+        }),
+        "the call never showed as handing back; log:\n{}",
+        node.log()
+    );
+    let asked = Instant::now();
+    let (status, body) = api(
+        &node,
+        "POST",
+        &format!("/api/v1/calls/{call_id}/transfer"),
+        Some(r#"{"reason":"TransferToAgent"}"#),
+    );
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"], "conflict");
+
+    assert!(
+        wait_until(Duration::from_secs(20), || matches!(
+            child.try_wait(),
+            Ok(Some(_))
+        )),
+        "SIPp did not finish"
+    );
+    let status = child.wait().unwrap();
+    assert!(status.success(), "SIPp failed: {status:?}");
+    // The BYE came from the 2 s timeout, not from anything sooner.
+    assert!(asked.elapsed() < Duration::from_secs(10));
+
+    let esc = record(&node).escalation.expect("escalation recorded");
+    match &esc.outcome {
+        EscalationOutcome::FellBack { cause } => {
+            assert_eq!(cause, "timeout: no final NOTIFY within 2s")
+        }
+        other => panic!("expected a fallback, got {other:?}"),
+    }
+    assert_eq!(esc.refer_status, Some(202));
+}
+
+#[test]
+fn caller_refer_is_accepted_notified_and_carried_out() {
+    let node = Node::start(&config(&[]));
+    let (_dir, path) = scenario_with("uac_refer_caller.xml", &[("CODEC_PT", "0")]);
+    Sipp::with_scenario_file(&path, node.sip).run_ok();
+
+    let rec = record(&node);
+    let esc = rec.escalation.expect("escalation recorded");
+    assert_eq!(esc.reason, "TransferToAgent");
+    assert_eq!(esc.outcome, EscalationOutcome::Completed);
+    assert!(
+        esc.refer_to
+            .as_deref()
+            .is_some_and(|t| t.starts_with("sip:agent@127.0.0.1:")),
+        "{esc:?}"
+    );
+    assert_eq!(esc.refer_status, Some(200));
+}
+
+#[test]
+fn refer_and_notify_refused_on_a_trunk_that_does_not_transfer() {
+    let node = Node::start(DEFAULT_TOML);
+    let (_dir, path) = scenario_with("uac_refer_refused.xml", &[("CODEC_PT", "0")]);
+    Sipp::with_scenario_file(&path, node.sip).run_ok();
+    let rec = record(&node);
+    assert_eq!(rec.end_reason, "CallerHangUp");
+    assert!(rec.escalation.is_none());
+}
