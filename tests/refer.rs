@@ -38,7 +38,8 @@ const HEADERS: (&str, &str) = (
     "[trunks.refer.headers]\nX-Reason = \"Call Received from voxgate\"\n",
 );
 
-/// SIPp's answer to our REFER: 202, NOTIFY 100 (active), NOTIFY 200 (terminated).
+/// SIPp's answer to our REFER: 202, a NOTIFY whose body is no sipfrag (answered 400), then
+/// NOTIFY 100 (active) and NOTIFY 200 (terminated).
 const ACCEPT_AND_NOTIFY: &str = r#"  <send>
     <![CDATA[
 SIP/2.0 202 Accepted
@@ -51,6 +52,8 @@ Content-Length: 0
 
     ]]>
   </send>
+@NOTIFY_BAD@
+  <recv response="400"/>
 @NOTIFY_100@
   <recv response="200"/>
 @NOTIFY_200@
@@ -95,12 +98,16 @@ fn escalation_scenario(
 ) -> (tempfile::TempDir, std::path::PathBuf) {
     let answer = answer
         .replace(
+            "@NOTIFY_BAD@",
+            &notify(2, "active;expires=60", "100 Trying, more or less"),
+        )
+        .replace(
             "@NOTIFY_100@",
-            &notify(2, "active;expires=60", "SIP/2.0 100 Trying"),
+            &notify(3, "active;expires=60", "SIP/2.0 100 Trying"),
         )
         .replace(
             "@NOTIFY_200@",
-            &notify(3, "terminated;reason=noresource", "SIP/2.0 200 OK"),
+            &notify(4, "terminated;reason=noresource", "SIP/2.0 200 OK"),
         );
     scenario_with(
         "uac_refer_target.xml",
@@ -248,6 +255,29 @@ fn refer_without_notify_times_out_to_bye_and_refuses_a_second_transfer() {
         }
         other => panic!("expected a fallback, got {other:?}"),
     }
+    assert_eq!(esc.refer_status, Some(202));
+}
+
+#[test]
+fn norefersub_makes_the_202_the_success() {
+    let node = Node::start(&config(&[
+        TARGET,
+        HOST,
+        ("norefersub = false", "norefersub = true"),
+    ]));
+    let checks = r#"      <ereg regexp="^ *false *$" search_in="hdr" header="Refer-Sub:" check_it="true" assign_to="refer_sub"/>
+      <ereg regexp="norefersub" search_in="hdr" header="Supported:" check_it="true" assign_to="supported"/>"#;
+    let (_dir, path) = escalation_scenario(
+        r"&lt;sip:\+15550123@cc\.example&gt;",
+        (checks, ",refer_sub,supported"),
+        &just("202 Accepted"),
+    );
+    let started = Instant::now();
+    Sipp::with_scenario_file(&path, node.sip).run_ok();
+    // No waiting for NOTIFYs that will not come.
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let esc = record(&node).escalation.expect("escalation recorded");
+    assert_eq!(esc.outcome, EscalationOutcome::Completed);
     assert_eq!(esc.refer_status, Some(202));
 }
 

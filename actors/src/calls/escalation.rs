@@ -434,14 +434,26 @@ mod tests {
                 .find(|(name, _)| name.eq_name("kore-reason"))
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default();
-            push(&self.log, format!("{} {reason}", msg.method));
+            let body = msg
+                .body
+                .map(|(_, b)| format!(" | {}", String::from_utf8_lossy(&b).trim_end()))
+                .unwrap_or_default();
+            push(&self.log, format!("{} {reason}{body}", msg.method));
         }
     }
 
     impl Handler<HandBackDone> for Probe {
         type Result = ();
         fn handle(&mut self, msg: HandBackDone, _: &mut Context<Self>) {
-            push(&self.log, format!("done {} {:?}", msg.profile, msg.result));
+            let fell_back = msg
+                .refer
+                .fell_back
+                .map(|cause| format!(" fell back: {cause}"))
+                .unwrap_or_default();
+            push(
+                &self.log,
+                format!("done {} {:?}{fell_back}", msg.profile, msg.result),
+            );
         }
     }
 
@@ -619,6 +631,74 @@ mod tests {
         eventually("the BYE", || !entries(&log).is_empty()).await;
         assert_eq!(entries(&log), ["BYE TransferToAgent"]);
         assert_eq!(store.attempts.load(Ordering::SeqCst), 0);
+    }
+
+    #[actix_rt::test]
+    async fn a_failed_caller_refer_is_notified_before_the_fallback_bye() {
+        let log = Log::default();
+        let store = TestStore::new(&log, 0, Duration::ZERO);
+        let mut trunk = connect_trunk();
+        trunk.profile = Profile::Refer;
+        trunk.refer.default_target = "sip:agents@cc.example".into();
+        let plan = ReferPlan::new(
+            &trunk,
+            &ReferRequest {
+                referred_by: "<sip:voxgate@192.0.2.1>".into(),
+                ..ReferRequest::default()
+            },
+        );
+        let caller = CallerSubscription {
+            event: "refer;id=2".into(),
+        };
+        let addr = leg(trunk, store, &log)
+            .with_refer(plan, Some(caller))
+            .start();
+        eventually("the REFER", || entries(&log).len() == 1).await;
+        addr.do_send(ReferAnswered { status: Some(202) });
+        addr.do_send(ReferNotified(
+            voxgate_engine::sip::refer_notify::ReferNotify {
+                status: 486,
+                reason: "Busy Here".into(),
+                terminated: true,
+                id: None,
+            },
+        ));
+        eventually("the BYE", || entries(&log).len() == 3).await;
+        assert_eq!(
+            entries(&log),
+            [
+                "REFER ",
+                "NOTIFY  | SIP/2.0 486 Transfer Failed",
+                "BYE TransferToAgent"
+            ]
+        );
+        // Late news changes nothing once decided.
+        addr.do_send(ReferAnswered { status: Some(603) });
+        addr.do_send(ByeAnswered { status: Some(200) });
+        eventually("the report", || entries(&log).len() == 4).await;
+        assert_eq!(
+            entries(&log)[3],
+            "done refer Ok(()) fell back: final NOTIFY 486 Busy Here"
+        );
+    }
+
+    #[actix_rt::test]
+    async fn refer_without_a_target_falls_back_at_once() {
+        let log = Log::default();
+        let store = TestStore::new(&log, 0, Duration::ZERO);
+        let mut trunk = connect_trunk();
+        trunk.profile = Profile::Refer;
+        let plan = ReferPlan::new(&trunk, &ReferRequest::default());
+        let addr = leg(trunk, store, &log).with_refer(plan, None).start();
+        eventually("the BYE", || entries(&log).len() == 1).await;
+        assert_eq!(entries(&log), ["BYE TransferToAgent"]);
+        addr.do_send(ByeAnswered { status: Some(200) });
+        eventually("the report", || entries(&log).len() == 2).await;
+        assert!(
+            entries(&log)[1].starts_with("done refer Ok(()) fell back: no REFER target"),
+            "{:?}",
+            entries(&log)
+        );
     }
 
     #[test]
