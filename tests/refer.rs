@@ -83,6 +83,27 @@ Content-Length: [len]
     )
 }
 
+/// The usual end: the node's BYE with `kore-reason: TransferToAgent`, answered 200.
+const EXPECT_BYE: &str = r#"  <recv request="BYE">
+    <action>
+      <ereg regexp="^ *TransferToAgent *$" search_in="hdr" header="kore-reason:" check_it="true" assign_to="reason"/>
+    </action>
+  </recv>
+  <Reference variables="reason"/>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+    ]]>
+  </send>
+"#;
+
 fn just(status: &str) -> String {
     format!(
         "  <send>\n    <![CDATA[\nSIP/2.0 {status}\n[last_Via:]\n[last_From:]\n[last_To:]\n[last_Call-ID:]\n[last_CSeq:]\nContent-Length: 0\n\n    ]]>\n  </send>\n"
@@ -118,7 +139,7 @@ fn escalation_scenario(
             ("CHECKS", checks),
             ("REFS", refs),
             ("ANSWER", &answer),
-            ("REASON", "TransferToAgent"),
+            ("END", EXPECT_BYE),
         ],
     )
 }
@@ -256,6 +277,50 @@ fn refer_without_notify_times_out_to_bye_and_refuses_a_second_transfer() {
         other => panic!("expected a fallback, got {other:?}"),
     }
     assert_eq!(esc.refer_status, Some(202));
+}
+
+#[test]
+fn a_caller_hanging_up_during_the_transfer_still_gets_a_record() {
+    let node = Node::start(&config(&[TARGET, HOST]));
+    // 202 and a "100 Trying" NOTIFY, then the caller side hangs up itself.
+    let answer = format!(
+        "{}{}\n  <recv response=\"200\"/>\n",
+        just("202 Accepted"),
+        notify(2, "active;expires=60", "SIP/2.0 100 Trying")
+    );
+    let bye = r#"  <send retrans="500">
+    <![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: "Caller" <sip:caller@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 3 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+"#;
+    let (_dir, path) =
+        escalation_scenario(r"&lt;sip:\+15550123@cc\.example&gt;", ("", ""), &answer);
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(EXPECT_BYE, bye);
+    std::fs::write(&path, text).unwrap();
+    Sipp::with_scenario_file(&path, node.sip).run_ok();
+
+    let rec = record(&node);
+    assert_eq!(rec.end_reason, "CallerHangUp");
+    let esc = rec.escalation.expect("escalation recorded");
+    assert_eq!(
+        esc.outcome,
+        EscalationOutcome::Failed {
+            cause: "the call ended before the hand-back finished".into()
+        }
+    );
+    assert_eq!(esc.refer_to.as_deref(), Some("sip:+15550123@cc.example"));
 }
 
 #[test]

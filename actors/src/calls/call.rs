@@ -35,8 +35,8 @@ use voxgate_engine::store::{self, EscalationOutcome, IngressKind, SessionRecord}
 
 pub use self::control::{ApiHangup, ApiTransfer, CallInfo, CallSummary, ControlError};
 use super::escalation::{
-    ByeAnswered, CallerSubscription, ConnectMetadata, EscalationLeg, HandBack, HandBackDone,
-    ReferAnswered,
+    profile_name, ByeAnswered, CallerSubscription, ConnectMetadata, EscalationLeg, HandBack,
+    HandBackDone, ReferAnswered, ReferOutcome,
 };
 use super::messages::{Dtmf, StopLeg};
 use super::messages::{Escalate, ExitCause, Hangup, LegExited, LegKind, Transcript};
@@ -193,6 +193,8 @@ pub struct Call {
     refer_watch: bool,
     /// The caller's REFER whose final NOTIFY the hand-back owes.
     caller_refer: Option<CallerSubscription>,
+    /// What the escalation leg reported of its REFER so far.
+    refer_report: ReferOutcome,
     /// When the bot leg was restarted, within the restart window (supervision).
     bot_restarts: VecDeque<Instant>,
     record: RecordDraft,
@@ -244,6 +246,7 @@ impl Call {
             pending_escalation: None,
             refer_watch: false,
             caller_refer: None,
+            refer_report: ReferOutcome::default(),
             bot_restarts: VecDeque::new(),
             record: RecordDraft {
                 start_ms: unix_ms(),
@@ -740,6 +743,18 @@ impl Call {
             return;
         }
         self.phase = Phase::Ended;
+        if let Some(leg) = self.escalation.take() {
+            // The call ended (the caller hung up) before its hand-back did: stop the leg and
+            // record what it got to.
+            leg.do_send(StopLeg);
+            let refer = std::mem::take(&mut self.refer_report);
+            let result = if refer.succeeded || refer.fell_back.is_some() {
+                Ok(())
+            } else {
+                Err("the call ended before the hand-back finished".to_owned())
+            };
+            self.record_escalation(profile_name(self.p.trunk.profile), &result, refer);
+        }
         let reason = std::mem::take(&mut self.end_reason);
         self.write_record(&reason);
         self.p.sip.do_send(CallGone {
@@ -1056,27 +1071,7 @@ impl Handler<HandBackDone> for Call {
     type Result = ();
     fn handle(&mut self, msg: HandBackDone, ctx: &mut Context<Self>) {
         let hand_back_reason = self.escalation_reason();
-        if let Some(esc) = self.pending_escalation.take() {
-            self.record.escalation = Some(store::Escalation {
-                reason: esc.reason.clone(),
-                target: esc.target.clone(),
-                profile: msg.profile.to_owned(),
-                outcome: match (&msg.result, msg.refer.fell_back) {
-                    (Ok(()), None) => EscalationOutcome::Completed,
-                    (Ok(()), Some(cause)) => EscalationOutcome::FellBack { cause },
-                    (Err(cause), None) => EscalationOutcome::Failed {
-                        cause: cause.clone(),
-                    },
-                    (Err(cause), Some(refer)) => EscalationOutcome::Failed {
-                        cause: format!("{refer}; fallback: {cause}"),
-                    },
-                },
-                at_ms: unix_ms(),
-                variables: esc.variables.clone(),
-                refer_to: msg.refer.refer_to,
-                refer_status: msg.refer.status,
-            });
-        }
+        self.record_escalation(msg.profile, &msg.result, msg.refer);
         self.escalation = None;
         self.refer_watch = false;
         self.end(&hand_back_reason, ctx);
@@ -1194,6 +1189,37 @@ impl Call {
             }
         });
         true
+    }
+
+    /// Puts the pending escalation and how it went into the session record.
+    fn record_escalation(
+        &mut self,
+        profile: &str,
+        result: &Result<(), String>,
+        refer: ReferOutcome,
+    ) {
+        let Some(esc) = self.pending_escalation.take() else {
+            return;
+        };
+        self.record.escalation = Some(store::Escalation {
+            reason: esc.reason,
+            target: esc.target,
+            profile: profile.to_owned(),
+            outcome: match (result, refer.fell_back) {
+                (Ok(()), None) => EscalationOutcome::Completed,
+                (Ok(()), Some(cause)) => EscalationOutcome::FellBack { cause },
+                (Err(cause), None) => EscalationOutcome::Failed {
+                    cause: cause.clone(),
+                },
+                (Err(cause), Some(refer)) => EscalationOutcome::Failed {
+                    cause: format!("{refer}; fallback: {cause}"),
+                },
+            },
+            at_ms: unix_ms(),
+            variables: esc.variables,
+            refer_to: refer.refer_to,
+            refer_status: refer.status,
+        });
     }
 
     /// The reason the call ends with after a hand-back: the one the bot gave.

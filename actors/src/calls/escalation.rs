@@ -30,11 +30,11 @@ pub use self::connect::ConnectMetadata;
 use self::connect::{Handoff, RetryPolicy};
 pub use self::refer::{
     caller_notify, uri_host, CallerSubscription, ReferAnswered, ReferNotified, ReferOutcome,
-    ReferPlan, ReferRequest,
+    ReferPlan, ReferReport, ReferRequest,
 };
 use self::refer::{ReferProgress, ReferRun};
 use super::call::Call;
-use super::messages::{ExitCause, LegExited, LegKind};
+use super::messages::{ExitCause, LegExited, LegKind, StopLeg};
 use crate::sip::endpoint::{SendInDialog, SipEndpoint};
 use crate::state::NodeState;
 
@@ -83,6 +83,8 @@ pub struct EscalationLeg {
     /// Where the endpoint forwards the BYE's response (the call, which passes it on here).
     reply_to: Option<Addr<Call>>,
     done: Recipient<HandBackDone>,
+    /// `refer`: where the transfer's progress goes (the call).
+    refer_report: Option<Recipient<ReferReport>>,
     exited: Recipient<LegExited>,
     hand_back: HandBack,
     /// `amazon-connect`: the metadata write that precedes the BYE.
@@ -107,6 +109,7 @@ impl EscalationLeg {
             dialog,
             sip: sip.recipient(),
             done: call.clone().recipient(),
+            refer_report: Some(call.clone().recipient()),
             exited: call.clone().recipient(),
             reply_to: Some(call),
             hand_back,
@@ -157,11 +160,7 @@ impl EscalationLeg {
     }
 
     fn profile_name(&self) -> &'static str {
-        match self.trunk.profile {
-            Profile::ZoomCc => "zoom-cc",
-            Profile::AmazonConnect => "amazon-connect",
-            Profile::Refer => "refer",
-        }
+        profile_name(self.trunk.profile)
     }
 
     /// The BYE's headers: reason first, then the trunk's configured ones, then the bot's.
@@ -196,6 +195,15 @@ impl EscalationLeg {
             cause: ExitCause::Normal("hand-back done".into()),
         });
         ctx.stop();
+    }
+}
+
+/// The profile's name in logs and session records.
+pub fn profile_name(profile: Profile) -> &'static str {
+    match profile {
+        Profile::ZoomCc => "zoom-cc",
+        Profile::AmazonConnect => "amazon-connect",
+        Profile::Refer => "refer",
     }
 }
 
@@ -275,6 +283,16 @@ fn unix_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// The call ended without waiting for the hand-back (the caller hung up): nothing is left to
+/// hand back, and nobody to report to.
+impl Handler<StopLeg> for EscalationLeg {
+    type Result = ();
+    fn handle(&mut self, _: StopLeg, ctx: &mut Context<Self>) {
+        self.finished = true;
+        ctx.stop();
+    }
 }
 
 impl Handler<ByeAnswered> for EscalationLeg {
@@ -495,6 +513,7 @@ mod tests {
             sip: probe.clone().recipient(),
             reply_to: None,
             done: probe.clone().recipient(),
+            refer_report: None,
             exited: probe.recipient(),
             hand_back: HandBack {
                 reason: "TransferToAgent".into(),

@@ -6,7 +6,7 @@
 //! refused `403 Forbidden` with a Warning saying why; a REFER without exactly one readable
 //! Refer-To is `400`.
 
-use actix::Context;
+use actix::{Context, Handler};
 use voxgate_engine::config::Profile;
 use voxgate_engine::sip::message::{HeaderName, ReferTo, Request, Response};
 use voxgate_engine::sip::refer_notify::ReferNotify;
@@ -14,7 +14,8 @@ use voxgate_engine::sip::transaction::TransactionKey;
 
 use super::{with_contact, Call, Phase};
 use crate::calls::escalation::{
-    caller_notify, uri_host, CallerSubscription, ReferNotified, ReferPlan, ReferRequest,
+    caller_notify, uri_host, CallerSubscription, ReferNotified, ReferPlan, ReferReport,
+    ReferRequest,
 };
 use crate::calls::messages::Escalate;
 use crate::sip::endpoint::Respond;
@@ -149,5 +150,12 @@ impl Call {
                 referred_by: super::our_uri(&self.p),
             },
         )
+    }
+}
+
+impl Handler<ReferReport> for Call {
+    type Result = ();
+    fn handle(&mut self, msg: ReferReport, _: &mut Context<Self>) {
+        self.refer_report = msg.0;
     }
 }

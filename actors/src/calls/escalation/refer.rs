@@ -309,6 +309,12 @@ pub struct ReferOutcome {
     pub succeeded: bool,
 }
 
+/// The leg tells its call what it knows of the transfer (target when sent, outcome when
+/// decided), so the session record has it even if the call ends before the hand-back does.
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub struct ReferReport(pub ReferOutcome);
+
 /// The final response to the leg's REFER, forwarded by the call.
 #[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
 #[rtype(result = "()")]
@@ -362,6 +368,7 @@ impl EscalationLeg {
                 leg.on_refer_step(step, ctx);
             }
         }));
+        self.report_refer();
     }
 
     /// Acts on a decision: success → BYE; failure → fallback BYE (both with the reason
@@ -386,6 +393,7 @@ impl EscalationLeg {
                 answer
             }
         };
+        self.report_refer();
         if let Some(run) = self.refer.as_mut() {
             if let Some(timer) = run.timer.take() {
                 ctx.cancel_future(timer);
@@ -400,6 +408,14 @@ impl EscalationLeg {
             }
         }
         self.send_bye(ctx);
+    }
+}
+
+impl EscalationLeg {
+    fn report_refer(&self) {
+        if let Some(report) = &self.refer_report {
+            report.do_send(ReferReport(self.refer_outcome.clone()));
+        }
     }
 }
 
