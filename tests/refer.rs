@@ -40,25 +40,15 @@ const HEADERS: (&str, &str) = (
 
 /// SIPp's answer to our REFER: 202, a NOTIFY whose body is no sipfrag (answered 400), then
 /// NOTIFY 100 (active) and NOTIFY 200 (terminated).
-const ACCEPT_AND_NOTIFY: &str = r#"  <send>
-    <![CDATA[
-SIP/2.0 202 Accepted
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-    ]]>
-  </send>
-@NOTIFY_BAD@
-  <recv response="400"/>
-@NOTIFY_100@
-  <recv response="200"/>
-@NOTIFY_200@
-  <recv response="200"/>
-"#;
+fn accept_and_notify() -> String {
+    format!(
+        "{}{}\n  <recv response=\"400\"/>\n{}\n  <recv response=\"200\"/>\n{}\n  <recv response=\"200\"/>\n",
+        just("202 Accepted"),
+        notify(2, "active;expires=60", "100 Trying, more or less"),
+        notify(3, "active;expires=60", "SIP/2.0 100 Trying"),
+        notify(4, "terminated;reason=noresource", "SIP/2.0 200 OK"),
+    )
+}
 
 fn notify(cseq: u32, state: &str, frag: &str) -> String {
     format!(
@@ -84,26 +74,18 @@ Content-Length: [len]
 }
 
 /// The usual end: the node's BYE with `kore-reason: TransferToAgent`, answered 200.
-const EXPECT_BYE: &str = r#"  <recv request="BYE">
+fn expect_bye() -> String {
+    let check = r#"  <recv request="BYE">
     <action>
       <ereg regexp="^ *TransferToAgent *$" search_in="hdr" header="kore-reason:" check_it="true" assign_to="reason"/>
     </action>
   </recv>
   <Reference variables="reason"/>
-  <send>
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-    ]]>
-  </send>
 "#;
+    format!("{check}{}", just("200 OK"))
+}
 
+/// SIPp answers the last request with `status`.
 fn just(status: &str) -> String {
     format!(
         "  <send>\n    <![CDATA[\nSIP/2.0 {status}\n[last_Via:]\n[last_From:]\n[last_To:]\n[last_Call-ID:]\n[last_CSeq:]\nContent-Length: 0\n\n    ]]>\n  </send>\n"
@@ -117,19 +99,6 @@ fn escalation_scenario(
     (checks, refs): (&str, &str),
     answer: &str,
 ) -> (tempfile::TempDir, std::path::PathBuf) {
-    let answer = answer
-        .replace(
-            "@NOTIFY_BAD@",
-            &notify(2, "active;expires=60", "100 Trying, more or less"),
-        )
-        .replace(
-            "@NOTIFY_100@",
-            &notify(3, "active;expires=60", "SIP/2.0 100 Trying"),
-        )
-        .replace(
-            "@NOTIFY_200@",
-            &notify(4, "terminated;reason=noresource", "SIP/2.0 200 OK"),
-        );
     scenario_with(
         "uac_refer_target.xml",
         &[
@@ -138,8 +107,8 @@ fn escalation_scenario(
             ("REFER_TO", refer_to),
             ("CHECKS", checks),
             ("REFS", refs),
-            ("ANSWER", &answer),
-            ("END", EXPECT_BYE),
+            ("ANSWER", answer),
+            ("END", &expect_bye()),
         ],
     )
 }
@@ -173,7 +142,7 @@ fn refer_with_uri_headers_then_notify_200_then_bye() {
     let (_dir, path) = escalation_scenario(
         r"&lt;sip:\+15550123@cc\.example\?X-Reason=Call%20Received%20from%20voxgate&gt;",
         ("", ""),
-        ACCEPT_AND_NOTIFY,
+        &accept_and_notify(),
     );
     Sipp::with_scenario_file(&path, node.sip).run_ok();
 
@@ -307,7 +276,7 @@ Content-Length: 0
         escalation_scenario(r"&lt;sip:\+15550123@cc\.example&gt;", ("", ""), &answer);
     let text = std::fs::read_to_string(&path)
         .unwrap()
-        .replace(EXPECT_BYE, bye);
+        .replace(&expect_bye(), bye);
     std::fs::write(&path, text).unwrap();
     Sipp::with_scenario_file(&path, node.sip).run_ok();
 
