@@ -155,6 +155,10 @@ fn refer_with_uri_headers_then_notify_200_then_bye() {
     assert_eq!(esc.refer_status, Some(200));
     assert_eq!(esc.variables["ringGroup"], "agents");
     assert_eq!(rec.end_reason, "TransferToAgent");
+    assert_eq!(
+        node.metric("voxgate_refer_transfers_total{outcome=\"completed\"}"),
+        1.0
+    );
 }
 
 #[test]
@@ -182,6 +186,10 @@ fn refer_declined_603_falls_back_to_bye_with_reason() {
         }
     );
     assert_eq!(esc.refer_status, Some(603));
+    assert_eq!(
+        node.metric("voxgate_refer_transfers_total{outcome=\"fell_back\"}"),
+        1.0
+    );
 }
 
 #[test]

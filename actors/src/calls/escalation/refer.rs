@@ -377,12 +377,16 @@ impl EscalationLeg {
         let (status, reason) = match step {
             Step::Wait => return,
             Step::Succeeded(s) => {
+                metrics::counter!(crate::metrics::REFER_TRANSFERS, "outcome" => "completed")
+                    .increment(1);
                 self.refer_outcome.succeeded = true;
                 self.refer_outcome.status = Some(s);
                 (200, "OK")
             }
             Step::Failed { cause, status } => {
                 tracing::info!(call_id = %self.dialog.call_id, %cause, "REFER failed; falling back to BYE");
+                metrics::counter!(crate::metrics::REFER_TRANSFERS, "outcome" => "fell_back")
+                    .increment(1);
                 let answer = match status {
                     Some(s) if s >= 300 => (s, "Transfer Failed"),
                     _ if cause.starts_with("timeout") => (408, "Request Timeout"),
