@@ -96,6 +96,16 @@ fn just(status: &str) -> String {
 /// the `,names` they assign).
 fn escalation_scenario(
     refer_to: &str,
+    checks: (&str, &str),
+    answer: &str,
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    scenario_playing(&play_pcap("dtmf_2833_0.pcap"), refer_to, checks, answer)
+}
+
+/// [`escalation_scenario`] with `play` instead of DTMF 0 after the ACK (empty: silence).
+fn scenario_playing(
+    play: &str,
+    refer_to: &str,
     (checks, refs): (&str, &str),
     answer: &str,
 ) -> (tempfile::TempDir, std::path::PathBuf) {
@@ -103,7 +113,7 @@ fn escalation_scenario(
         "uac_refer_target.xml",
         &[
             ("CODEC_PT", "0"),
-            ("PLAY", &play_pcap("dtmf_2833_0.pcap")),
+            ("PLAY", play),
             ("REFER_TO", refer_to),
             ("CHECKS", checks),
             ("REFS", refs),
@@ -134,6 +144,26 @@ fn api(node: &Node, method: &str, path: &str, body: Option<&str>) -> (u16, Value
         body.map(str::as_bytes),
     );
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// The id of the node's first live call once the API lists it in `state`.
+fn live_call_in(node: &Node, state: &str) -> String {
+    let mut id = String::new();
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let (_, v) = api(node, "GET", "/api/v1/calls", None);
+            match v["calls"].as_array().and_then(|c| c.first()) {
+                Some(c) if c["state"] == state => {
+                    id = c["id"].as_str().unwrap_or_default().to_owned();
+                    true
+                }
+                _ => false,
+            }
+        }),
+        "no call listed as {state}; log:\n{}",
+        node.log()
+    );
+    id
 }
 
 #[test]
@@ -209,21 +239,7 @@ fn refer_without_notify_times_out_to_bye_and_refuses_a_second_transfer() {
 
     // While the node waits for a NOTIFY that never comes, the API sees the hand-back running
     // and refuses another one.
-    let mut call_id = String::new();
-    assert!(
-        wait_until(Duration::from_secs(10), || {
-            let (_, v) = api(&node, "GET", "/api/v1/calls", None);
-            match v["calls"].as_array().and_then(|c| c.first()) {
-                Some(c) if c["state"] == "handing_back" => {
-                    call_id = c["id"].as_str().unwrap_or_default().to_owned();
-                    true
-                }
-                _ => false,
-            }
-        }),
-        "the call never showed as handing back; log:\n{}",
-        node.log()
-    );
+    let call_id = live_call_in(&node, "handing_back");
     let asked = Instant::now();
     let (status, body) = api(
         &node,
@@ -321,6 +337,42 @@ fn norefersub_makes_the_202_the_success() {
     let esc = record(&node).escalation.expect("escalation recorded");
     assert_eq!(esc.outcome, EscalationOutcome::Completed);
     assert_eq!(esc.refer_status, Some(202));
+}
+
+#[test]
+fn api_transfer_refers_to_the_target_it_gives() {
+    // No default target: the REFER's target can only come from the API's body.
+    let node = Node::start(&config(&[]));
+    let (_dir, path) = scenario_playing(
+        "",
+        r"&lt;sip:agent-7@pbx\.example\?X-Api=queue%201&gt;",
+        ("", ""),
+        &accept_and_notify(),
+    );
+    let mut sipp = Sipp::with_scenario_file(&path, node.sip).spawn();
+    let id = live_call_in(&node, "answered");
+    let body = r#"{"reason":"TransferToAgent","target":"sip:agent-7@pbx.example","headers":{"X-Api":"queue 1"}}"#;
+    let (status, v) = api(
+        &node,
+        "POST",
+        &format!("/api/v1/calls/{id}/transfer"),
+        Some(body),
+    );
+    assert_eq!(status, 202, "{v}");
+    assert!(wait_until(Duration::from_secs(20), || matches!(
+        sipp.try_wait(),
+        Ok(Some(_))
+    )));
+    assert!(
+        sipp.wait().unwrap().success(),
+        "SIPp failed; log:\n{}",
+        node.log()
+    );
+
+    let esc = record(&node).escalation.expect("escalation recorded");
+    assert_eq!(esc.target.as_deref(), Some("sip:agent-7@pbx.example"));
+    assert_eq!(esc.refer_to.as_deref(), Some("sip:agent-7@pbx.example"));
+    assert_eq!(esc.outcome, EscalationOutcome::Completed);
 }
 
 #[test]
