@@ -28,6 +28,7 @@ impl Call {
         self.p.sip.do_send(Respond { key, response });
     }
 
+    /// Answers `req` with `status` and a Warning saying `why`.
     fn refuse_with_warning(
         &self,
         key: TransactionKey,
@@ -38,6 +39,17 @@ impl Call {
     ) {
         tracing::debug!(call_id = %self.p.call_id, method = %req.method, status, why, "in-dialog request refused");
         let mut resp = req.response(status, reason, None);
+        // `why` may quote wire text: keep the Warning's quoted-string well-formed.
+        let why: String = why
+            .chars()
+            .map(|c| {
+                if c == '"' || c == '\\' || c.is_control() {
+                    '\''
+                } else {
+                    c
+                }
+            })
+            .collect();
         resp.headers
             .push(HeaderName::Warning, format!("399 voxgate \"{why}\""));
         self.respond(key, resp);
