@@ -1,9 +1,10 @@
 //! The HTTP listener: health, readiness, Prometheus metrics and the metadata handoff API
-//! ([`metadata`]). Later issues mount the Talkdesk WebSocket ingress and the REST API here, one
+//! ([`metadata`]) and call control ([`calls`]). Later issues mount the Talkdesk WebSocket ingress and the REST API here, one
 //! file per endpoint group under `http/`.
 
 mod api_error;
 mod auth;
+mod calls;
 mod metadata;
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 
+use crate::calls::CallRegistry;
 use crate::state::NodeState;
 
 /// Every error answer on HTTP is `{"error": CODE, "message": TEXT}`.
@@ -52,6 +54,7 @@ async fn not_found() -> HttpResponse {
 /// spawned on an actix system.
 pub fn server(
     state: Arc<NodeState>,
+    registry: CallRegistry,
     prometheus: PrometheusHandle,
 ) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)> {
     let addr = state.config.node.http_listen;
@@ -67,10 +70,12 @@ pub fn server(
         App::new()
             .app_data(web::Data::new(Arc::clone(&state)))
             .app_data(web::Data::new(prometheus.clone()))
+            .app_data(web::Data::new(registry.clone()))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics))
             .configure(metadata::configure)
+            .configure(calls::configure)
             .default_service(web::to(not_found))
     })
     .workers(1)

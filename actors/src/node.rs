@@ -28,12 +28,12 @@ pub fn run(config: voxgate_engine::config::Config) -> std::io::Result<()> {
         let prometheus = crate::metrics::install();
         let (udp, tcp) = bind_sip(state.config.node.sip_listen).await?;
         let sip_addr = udp.local_addr()?;
-        let (http, http_addr) = crate::http::server(Arc::clone(&state), prometheus)?;
-        let http_handle = http.handle();
-        actix::spawn(http);
-
         let arbiters: Vec<Arbiter> = (0..worker_count()).map(|_| Arbiter::new()).collect();
         let registry = CallRegistry::new(arbiters.iter().map(|a| a.handle()).collect());
+        let (http, http_addr) =
+            crate::http::server(Arc::clone(&state), registry.clone(), prometheus)?;
+        let http_handle = http.handle();
+        actix::spawn(http);
         let udp = Arc::new(udp);
         let outbound = Outbound::new(Arc::clone(&udp));
         let endpoint = SipEndpoint::new(

@@ -12,6 +12,8 @@ use serde::{Deserialize, Deserializer};
 
 mod security;
 pub use self::security::{SipLimits, TrunkAuth};
+mod refer;
+pub use refer::{ReferConfig, ReferHeaderMode};
 
 /// The embedded default configuration (`config/default.toml`).
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -263,6 +265,9 @@ pub struct TrunkConfig {
     /// Digest authentication demanded on INVITE (`[trunks.auth]`), on top of the ACL.
     #[serde(default)]
     pub auth: Option<TrunkAuth>,
+    /// The `refer` profile's settings (`[trunks.refer]`).
+    #[serde(default)]
+    pub refer: ReferConfig,
 }
 
 /// Hand-back profiles (ARCHITECTURE §3).
@@ -591,6 +596,7 @@ impl Config {
             if !trunk_names.insert(trunk.name.as_str()) {
                 problems.push(format!("trunk `{}` is defined twice", trunk.name));
             }
+            problems.extend(trunk.refer.problems(&trunk.name));
             if trunk.allow.is_empty() {
                 problems.push(format!("trunk `{}` allows no source address", trunk.name));
             }

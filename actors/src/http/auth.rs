@@ -33,7 +33,6 @@ pub(crate) fn require_token(
 /// Checks the call-control and conversation APIs' token (`/api/v1/…`): header
 /// `Authorization: Bearer <[api] api_token>`. Missing header or scheme → `401`, wrong token →
 /// `403`, compared in constant time.
-#[allow(dead_code)] // its users, the /api/v1 endpoints, land next: remove this then
 pub(crate) fn require_api_token(req: &HttpRequest, expected: &str) -> Result<(), ApiError> {
     let given = req
         .headers()

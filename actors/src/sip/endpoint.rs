@@ -148,7 +148,8 @@ impl SipEndpoint {
             timer: None,
             me: None,
             policy: Policy {
-                supported: vec!["timer".into()],
+                // norefersub: a caller REFER with `Refer-Sub: false` is honoured without NOTIFYs.
+                supported: vec!["timer".into(), "norefersub".into()],
                 ..Policy::default()
             },
         }
