@@ -12,7 +12,7 @@ use common::{wait_until, Node, Sipp, DEFAULT_TOML};
 use voxgate_engine::auth::digest::{parse_credentials, Algorithm, ClientDigest};
 
 /// The default config with one trunk that demands digest credentials and routes one DID only.
-fn auth_config(algorithms: &str, extra_limits: &str) -> String {
+fn auth_config(algorithms: &str) -> String {
     DEFAULT_TOML
         .replace("did = \"*\"", "did = \"+15550100\"")
         .replace(
@@ -23,9 +23,10 @@ fn auth_config(algorithms: &str, extra_limits: &str) -> String {
             ),
         )
         .replace(
-            "[media]",
-            &format!("[sip.limits]\nauth_failures_per_window = 3\n{extra_limits}\n\n[media]"),
+            "auth_failures_per_window = 10",
+            "auth_failures_per_window = 3",
         )
+        .replace("exempt = [\"127.0.0.0/8\", \"::1/128\"]", "exempt = []")
 }
 
 fn invite(did: &str, call_id: &str, cseq: u32, local: SocketAddr, auth: Option<&str>) -> String {
@@ -113,7 +114,7 @@ fn authorization(challenge: &str, did: &str, password: &str) -> String {
 
 #[test]
 fn sipp_answers_the_md5_challenge_and_gets_its_call() {
-    let node = Node::start(&auth_config("[\"MD5\"]", ""));
+    let node = Node::start(&auth_config("[\"MD5\"]"));
     Sipp::new("uac_auth_call.xml", node.sip)
         .arg("-au")
         .arg("zoom")
@@ -128,7 +129,7 @@ fn sipp_answers_the_md5_challenge_and_gets_its_call() {
 
 #[test]
 fn sha256_challenge_first_same_answer_for_every_did_and_valid_credentials_pass() {
-    let node = Node::start(&auth_config("[\"SHA-256\", \"MD5\"]", ""));
+    let node = Node::start(&auth_config("[\"SHA-256\", \"MD5\"]"));
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let local = sock.local_addr().unwrap();
 
@@ -161,7 +162,7 @@ fn sha256_challenge_first_same_answer_for_every_did_and_valid_credentials_pass()
 
 #[test]
 fn wrong_passwords_get_the_source_throttled() {
-    let node = Node::start(&auth_config("[\"SHA-256\"]", ""));
+    let node = Node::start(&auth_config("[\"SHA-256\"]"));
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let local = sock.local_addr().unwrap();
     let first = final_response(&sock, node.sip, &invite("+15550100", "b0", 1, local, None))
@@ -203,10 +204,10 @@ fn wrong_passwords_get_the_source_throttled() {
 
 #[test]
 fn a_flooding_source_gets_503_while_another_keeps_calling() {
-    let config = DEFAULT_TOML.replace(
-        "[media]",
-        "[sip.limits]\nrequests_per_window = 20\nwindow_secs = 10\nblock_secs = 60\nexempt = []\n\n[media]",
-    );
+    let config = DEFAULT_TOML
+        .replace("requests_per_window = 400", "requests_per_window = 20")
+        .replace("window_secs = 2\n", "window_secs = 10\n")
+        .replace("exempt = [\"127.0.0.0/8\", \"::1/128\"]", "exempt = []");
     let node = Node::start(&config);
     // The flooder speaks from 127.0.0.2, the legitimate caller (SIPp) from 127.0.0.1.
     let flooder = UdpSocket::bind("127.0.0.2:0").unwrap();
