@@ -11,7 +11,9 @@ use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 
 mod security;
+mod tls;
 pub use self::security::{SipLimits, TrunkAuth};
+pub use self::tls::TlsConfig;
 mod refer;
 pub use refer::{ReferConfig, ReferHeaderMode};
 
@@ -48,6 +50,9 @@ pub struct Config {
     /// Tokens and limits of the HTTP API.
     #[serde(default)]
     pub api: ApiConfig,
+    /// SIP over TLS.
+    #[serde(default)]
+    pub tls: TlsConfig,
     /// Ingress SIP trunks.
     #[serde(default)]
     pub trunks: Vec<TrunkConfig>,
@@ -553,6 +558,7 @@ impl Config {
         if s.max_message_bytes < 1024 {
             problems.push("[sip] max_message_bytes must be at least 1024".into());
         }
+        problems.extend(self.tls.problems());
         if self.media.jitter_min_ms > self.media.jitter_max_ms {
             problems.push("[media] jitter_min_ms must not exceed jitter_max_ms".into());
         }

@@ -48,6 +48,8 @@ pub struct Node {
     pub sip: SocketAddr,
     /// HTTP address.
     pub http: SocketAddr,
+    /// SIP over TLS address, when `[tls] listen` is set.
+    pub sips: Option<SocketAddr>,
     /// The node's working directory (its SQLite file lives here).
     pub dir: tempfile::TempDir,
     stderr_log: PathBuf,
@@ -97,7 +99,7 @@ impl Node {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(30);
-        let (mut sip, mut http) = (None, None);
+        let (mut sip, mut http, mut sips) = (None, None, None);
         while sip.is_none() || http.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match rx.recv_timeout(left) {
@@ -114,6 +116,8 @@ impl Node {
                     sip = a.parse().ok();
                 } else if let Some(a) = word.strip_prefix("http=") {
                     http = a.parse().ok();
+                } else if let Some(a) = word.strip_prefix("sips=") {
+                    sips = a.parse().ok();
                 }
             }
         }
@@ -121,6 +125,7 @@ impl Node {
             child,
             sip: sip.unwrap(),
             http: http.unwrap(),
+            sips,
             dir,
             stderr_log,
         }

@@ -533,6 +533,7 @@ fn transport_info(origin: Origin) -> TransportInfo {
         kind: match origin.kind {
             Kind::Udp => TransportKind::Udp,
             Kind::Tcp => TransportKind::Tcp,
+            Kind::Tls => TransportKind::Tls,
         },
         source: origin.source,
         local: origin.local,
@@ -543,8 +544,8 @@ fn transport_info(origin: Origin) -> TransportInfo {
 fn kind_of(kind: TransportKind) -> Kind {
     match kind {
         TransportKind::Udp => Kind::Udp,
-        // TLS is not served yet; nothing produces it.
-        TransportKind::Tcp | TransportKind::Tls => Kind::Tcp,
+        TransportKind::Tcp => Kind::Tcp,
+        TransportKind::Tls => Kind::Tls,
     }
 }
 
