@@ -60,9 +60,16 @@ impl Dialog {
     }
 }
 
+/// The token part of one of our Call-IDs (`serial.slot.run@storm` → `serial.slot.run`), for
+/// tags and branches: `@` is not a token character, and a proxy that puts our From tag into
+/// its Record-Route URI (Kamailio's `ftag`) could not parse it back.
+fn token(call_id: &str) -> &str {
+    call_id.split('@').next().unwrap_or(call_id)
+}
+
 impl Endpoint {
     fn from_header(call_id: &str) -> String {
-        format!("<sip:storm@storm.invalid>;tag={call_id}")
+        format!("<sip:storm@storm.invalid>;tag={}", token(call_id))
     }
 
     fn base(
@@ -89,7 +96,7 @@ impl Endpoint {
     /// The INVITE of call `call_id` with SDP offer `sdp`.
     pub fn invite(&self, call_id: &str, sdp: Vec<u8>) -> Request {
         let uri = format!("sip:{}@{}", self.did, self.target);
-        let mut r = self.base(&Method::Invite, uri.clone(), call_id, call_id, 1);
+        let mut r = self.base(&Method::Invite, uri.clone(), call_id, token(call_id), 1);
         r.headers.push(HeaderName::To, format!("<{uri}>"));
         r.headers
             .push(HeaderName::Contact, format!("<sip:storm@{}>", self.local));
@@ -118,7 +125,7 @@ impl Endpoint {
         cseq: u32,
         suffix: &str,
     ) -> Request {
-        let branch = format!("{call_id}.{suffix}");
+        let branch = format!("{}.{suffix}", token(call_id));
         let mut r = self.base(method, dialog.remote_target.clone(), call_id, &branch, cseq);
         r.headers.push(HeaderName::To, dialog.to.clone());
         for hop in &dialog.route {
@@ -173,13 +180,14 @@ mod tests {
     #[test]
     fn invite_ack_and_bye_follow_the_dialog() {
         let ep = endpoint();
-        let invite = ep.invite("c1", b"v=0\r\n".to_vec());
+        let invite = ep.invite("c1@storm", b"v=0\r\n".to_vec());
         let bytes = invite.to_bytes();
         let SipMessage::Request(parsed) = parse(&bytes, &Limits::DEFAULT).unwrap() else {
             panic!("request expected")
         };
         assert_eq!(parsed.uri, "sip:+15550100@127.0.0.1:5060");
-        assert_eq!(parsed.call_id().unwrap(), "c1");
+        assert_eq!(parsed.call_id().unwrap(), "c1@storm");
+        assert_eq!(parsed.from().unwrap().tag(), Some("c1"), "tags are tokens");
         assert_eq!(parsed.body, b"v=0\r\n");
 
         let mut ok = parsed.response(200, "OK", Some("node-tag"));

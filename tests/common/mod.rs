@@ -188,12 +188,30 @@ impl Drop for Node {
 
 /// A tiny HTTP/1.0 GET, enough for health and metrics probes.
 pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    http_request(addr, "GET", path, &[], "")
+}
+
+/// One HTTP/1.0 exchange with extra header lines and a body: (status, body).
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
     let mut stream =
         TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect http");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut head = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    write!(stream, "{head}\r\n{body}").unwrap();
     let mut text = String::new();
     stream
         .read_to_string(&mut text)
