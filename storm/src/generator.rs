@@ -584,6 +584,8 @@ impl Storm {
             (Method::Invite, 100..=199) if call.phase == Phase::Calling => {
                 call.phase = Phase::Ringing;
             }
+            // A late or retransmitted provisional after that changes nothing.
+            (Method::Invite, 100..=199) => {}
             (Method::Invite, 200..=299) => {
                 if call.answered_at.is_some() {
                     // A retransmitted 2xx: our ACK was lost or is still on its way.
