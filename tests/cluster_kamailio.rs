@@ -28,12 +28,22 @@ fn on_path(cmd: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// A child process killed when dropped.
+/// A child process ended when dropped: SIGTERM first, because Kamailio's main process takes
+/// its worker processes down with it only then (a SIGKILL would orphan them), SIGKILL if it
+/// has not exited after a few seconds.
 struct Proc(Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let exited = wait_until(Duration::from_secs(5), || {
+            matches!(self.0.try_wait(), Ok(Some(_)))
+        });
+        if !exited {
+            let _ = self.0.kill();
+        }
         let _ = self.0.wait();
     }
 }
