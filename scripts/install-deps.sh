@@ -11,6 +11,7 @@ declare -A wanted=(
   [sip-tester]=sipp             # SIPp, the SIP peer of the integration tests
   [redis-server]=redis-server   # the Redis store backend is tested against a real server
   [baresip-core]=baresip        # a real SIP user agent places calls in the tests
+  [kamailio]=kamailio           # the cluster test puts Kamailio (dispatcher) in front of two nodes
 )
 
 missing=()

@@ -1,4 +1,4 @@
-//! The `voxgate` command: runs a node, checks configurations.
+//! The `voxgate` command: runs a node, checks configurations, generates call storms.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +27,8 @@ enum Command {
     },
     /// Print the embedded default configuration (a starting point for your own).
     DefaultConfig,
+    /// Generate a call storm (SIP + RTP) against a node or proxy and check every call.
+    Storm(voxgate_storm::StormArgs),
 }
 
 #[derive(Args)]
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
             print!("{DEFAULT_TOML}");
             ExitCode::SUCCESS
         }
+        Command::Storm(args) => voxgate_storm::run_cli(&args),
     }
 }
 
