@@ -11,6 +11,7 @@ declare -A wanted=(
   [sip-tester]=sipp             # SIPp, the SIP peer of the integration tests
   [redis-server]=redis-server   # the Redis store backend is tested against a real server
   [baresip-core]=baresip        # a real SIP user agent places calls in the tests
+  [kamailio]=kamailio           # the cluster test puts Kamailio (dispatcher) in front of two nodes
 )
 
 missing=()
@@ -27,12 +28,20 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# schemathesis (PyPI) checks docs/openapi.yaml against a live node (tests/openapi_schemathesis.rs,
-# which skips without it). Optional: a machine without pip only loses that test.
-if ! command -v st >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
-  echo "install-deps: installing schemathesis"
-  python3 -m pip install --quiet schemathesis >/dev/null 2>&1 \
-    || echo "install-deps: schemathesis not installed; tests/openapi_schemathesis.rs will skip" >&2
+# Python tools from PyPI that the tests drive: sipvicious (svmap/svwar/svcrack) attacks a
+# node in tests/sip_scanners.rs; schemathesis (`st`) checks docs/openapi.yaml against a live
+# node in tests/openapi_schemathesis.rs.
+declare -A wanted_py=(
+  [sipvicious]=sipvicious_svmap
+  [schemathesis]=st
+)
+missing_py=()
+for pkg in "${!wanted_py[@]}"; do
+  command -v "${wanted_py[$pkg]}" >/dev/null 2>&1 || missing_py+=("$pkg")
+done
+if ((${#missing_py[@]})); then
+  echo "install-deps: pip installing ${missing_py[*]}"
+  python3 -m pip install -q --disable-pip-version-check "${missing_py[@]}"
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

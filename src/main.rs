@@ -1,4 +1,5 @@
-//! The `voxgate` command: runs a node, checks configurations, manages client credentials.
+//! The `voxgate` command: runs a node, checks configurations, generates call storms, manages
+//! client credentials.
 
 mod credentials;
 
@@ -29,6 +30,8 @@ enum Command {
     },
     /// Print the embedded default configuration (a starting point for your own).
     DefaultConfig,
+    /// Generate a call storm (SIP + RTP) against a node or proxy and check every call.
+    Storm(voxgate_storm::StormArgs),
     /// Manage the OAuth2 client credentials of Talkdesk Digital Connect (in the configured store).
     Credentials {
         /// Configuration file naming the store; the embedded default when absent.
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
             print!("{DEFAULT_TOML}");
             ExitCode::SUCCESS
         }
+        Command::Storm(args) => voxgate_storm::run_cli(&args),
         Command::Credentials { config, command } => {
             let result = match &config {
                 Some(file) => read_config(file),

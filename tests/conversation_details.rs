@@ -42,6 +42,8 @@ fn record(session: &str, call: &str, bot: &str) -> SessionRecord {
             outcome: EscalationOutcome::Completed,
             at_ms: START_MS + 41_000,
             variables: BTreeMap::from([("ringGroup".into(), "agents".into())]),
+            refer_to: None,
+            refer_status: None,
         }),
         codec: Some("PCMU/8000".into()),
         rtp: None,

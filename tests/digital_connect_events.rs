@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    access_token, add_credential, http_post_json, http_request, voxgate_cli, wait_until, Node,
+    access_token, add_credential, http_exchange, http_post_json, voxgate_cli, wait_until, Node,
     DEFAULT_TOML,
 };
 use serde_json::{json, Value};
@@ -35,7 +35,7 @@ use common::post_event as post;
 
 fn conversation(node: &Node, id: &str) -> common::HttpReply {
     let auth = format!("Bearer {API_TOKEN}");
-    http_request(
+    http_exchange(
         node.http,
         "GET",
         &format!("/api/v1/conversations/{id}"),
@@ -268,7 +268,7 @@ fn schema_violations_name_the_field() {
     assert_eq!(r.json()["fields"][0]["problem"], "type");
 
     let auth = format!("Bearer {token}");
-    let r = http_request(
+    let r = http_exchange(
         node.http,
         "POST",
         &format!("{EVENTS}/conversation_started"),
@@ -339,7 +339,7 @@ fn access_tokens_are_checked() {
     let r = post(&node, &fresh, "message_created", &message("c-a", "m", "x"));
     assert_eq!(r.status, 401, "{}", r.body);
     let form = format!("grant_type=client_credentials&client_id={id}&client_secret={secret}");
-    let r = http_request(
+    let r = http_exchange(
         node.http,
         "POST",
         "/security/oauth/token",
@@ -363,7 +363,7 @@ fn token_endpoint_follows_rfc_6749() {
         format!("Basic {}", base64_encode(&raw))
     };
     let token = |headers: &[(&str, &str)], body: &str| {
-        http_request(
+        http_exchange(
             node.http,
             "POST",
             "/security/oauth/token",
@@ -571,10 +571,10 @@ fn state_machine_refusals() {
 fn conversation_api_needs_the_api_token() {
     let node = Node::start(&config(3600));
     let path = "/api/v1/conversations/anything";
-    let r = http_request(node.http, "GET", path, &[], None);
+    let r = http_exchange(node.http, "GET", path, &[], None);
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["error"], "unauthorized");
-    let r = http_request(
+    let r = http_exchange(
         node.http,
         "GET",
         path,

@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{access_token, add_credential, http_request, wait_until, Node};
+use common::{access_token, add_credential, http_exchange, wait_until, Node};
 use serde_json::{json, Value};
 
 /// A webhook that answers the scripted statuses in turn (then 200) and records every body.
@@ -199,7 +199,7 @@ fn message_is_dead_lettered_after_the_attempts() {
     );
     assert_eq!(hook.bodies().len(), 3);
     let read = || {
-        http_request(
+        http_exchange(
             node.http,
             "GET",
             "/api/v1/conversations/c-dead",

@@ -4,11 +4,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{wait_until, Node, DEFAULT_TOML};
+use common::{http_request, wait_until, Node, DEFAULT_TOML};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "test-metadata-token-9f2c";
@@ -26,7 +25,7 @@ fn config(ttl_secs: u64) -> String {
         )
 }
 
-/// One HTTP/1.0 exchange: (status, body).
+/// One HTTP/1.0 exchange with the metadata token header: (status, body).
 fn request(
     addr: SocketAddr,
     method: &str,
@@ -34,39 +33,11 @@ fn request(
     token: Option<&str>,
     body: Option<&[u8]>,
 ) -> (u16, String) {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut head = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
-    if let Some(t) = token {
-        head.push_str(&format!("authorizationToken: {t}\r\n"));
-    }
-    if let Some(b) = body {
-        head.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            b.len()
-        ));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    if let Some(b) = body {
-        // The server may answer (413) and close before reading all of a large body.
-        let _ = stream.write_all(b);
-    }
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let headers: Vec<(&str, &str)> = token
+        .map(|t| ("authorizationToken", t))
+        .into_iter()
+        .collect();
+    http_request(addr, method, path, &headers, body)
 }
 
 fn post(node: &Node, contact: &str, token: Option<&str>, body: &[u8]) -> (u16, String) {

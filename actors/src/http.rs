@@ -1,12 +1,13 @@
 //! The HTTP listener: health, readiness, Prometheus metrics and the metadata handoff API
-//! ([`metadata`]); Talkdesk Digital Connect (OAuth2 token endpoint, the conversation events,
-//! `GET /api/v1/conversations/{id}`) and the conversation details API. Later issues mount the
-//! Talkdesk WebSocket ingress and the rest of the REST API here, one file per endpoint group
-//! under `http/`. `docs/openapi.yaml` describes all of it.
+//! ([`metadata`]), call control ([`calls`]); Talkdesk Digital Connect (OAuth2 token endpoint,
+//! the conversation events, `GET /api/v1/conversations/{id}`) and the conversation details API.
+//! Later issues mount the Talkdesk WebSocket ingress here, one file per endpoint group under
+//! `http/`. `docs/openapi.yaml` describes all of it.
 
 mod api_error;
 mod auth;
 mod body;
+mod calls;
 mod conversation_details;
 mod conversations;
 mod digital_connect_events;
@@ -19,6 +20,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 
+use crate::calls::CallRegistry;
 use crate::state::NodeState;
 
 /// Every error answer on HTTP is `{"error": CODE, "message": TEXT}`.
@@ -72,6 +74,7 @@ async fn not_found() -> HttpResponse {
 /// spawned on an actix system.
 pub fn server(
     state: Arc<NodeState>,
+    registry: CallRegistry,
     prometheus: PrometheusHandle,
 ) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)> {
     let addr = state.config.node.http_listen;
@@ -92,6 +95,7 @@ pub fn server(
             .app_data(web::Data::new(Arc::clone(&state)))
             .app_data(web::Data::new(conversations.clone()))
             .app_data(web::Data::new(prometheus.clone()))
+            .app_data(web::Data::new(registry.clone()))
             .route("/healthz", web::get().to(healthz))
             .route("/healthz", only("GET"))
             .route("/readyz", web::get().to(readyz))
@@ -99,6 +103,7 @@ pub fn server(
             .route("/metrics", web::get().to(metrics))
             .route("/metrics", only("GET"))
             .configure(metadata::configure)
+            .configure(calls::configure)
             .configure(oauth_token::configure)
             .configure(digital_connect_events::configure)
             .configure(conversations::configure)

@@ -39,6 +39,8 @@ pub const WS_BOT_BAD_MESSAGES: &str = "voxgate_ws_bot_bad_messages_total";
 pub const BOT_RESTARTS: &str = "voxgate_bot_restarts_total";
 /// Counter: calls handed back because their bot kept failing (reason `BotFailure`).
 pub const BOT_FAILURES: &str = "voxgate_bot_failures_total";
+/// Counter: REFER transfers decided, label `outcome` (`completed`, `fell_back`).
+pub const REFER_TRANSFERS: &str = "voxgate_refer_transfers_total";
 
 /// Counter: Digital Connect events received, labelled by `action` and `result` (`applied`,
 /// `duplicate`, `refused`, `invalid`).

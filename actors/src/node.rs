@@ -28,12 +28,12 @@ pub fn run(config: voxgate_engine::config::Config) -> std::io::Result<()> {
         let prometheus = crate::metrics::install();
         let (udp, tcp) = bind_sip(state.config.node.sip_listen).await?;
         let sip_addr = udp.local_addr()?;
-        let (http, http_addr) = crate::http::server(Arc::clone(&state), prometheus)?;
-        let http_handle = http.handle();
-        actix::spawn(http);
-
         let arbiters: Vec<Arbiter> = (0..worker_count()).map(|_| Arbiter::new()).collect();
         let registry = CallRegistry::new(arbiters.iter().map(|a| a.handle()).collect());
+        let (http, http_addr) =
+            crate::http::server(Arc::clone(&state), registry.clone(), prometheus)?;
+        let http_handle = http.handle();
+        actix::spawn(http);
         let udp = Arc::new(udp);
         let outbound = Outbound::new(Arc::clone(&udp));
         let endpoint = SipEndpoint::new(
@@ -47,12 +47,31 @@ pub fn run(config: voxgate_engine::config::Config) -> std::io::Result<()> {
         actix::spawn(crate::sip::tcp::accept_loop(
             tcp,
             endpoint.clone(),
-            outbound,
+            outbound.clone(),
             state.config.sip.max_tcp_connections,
             state.config.sip.max_message_bytes,
         ));
+        let tls_addr = match state.config.tls.listen {
+            Some(addr) => {
+                let tls = state.config.tls.clone();
+                let server = crate::sip::tls::server_config(&tls)?;
+                let listener = TcpListener::bind(addr).await?;
+                let bound = listener.local_addr()?;
+                actix::spawn(crate::sip::tls::accept_loop(
+                    listener,
+                    server,
+                    tls,
+                    endpoint.clone(),
+                    outbound,
+                    state.config.sip.max_tcp_connections,
+                    state.config.sip.max_message_bytes,
+                ));
+                Some(bound)
+            }
+            None => None,
+        };
 
-        announce(sip_addr, http_addr);
+        announce(sip_addr, http_addr, tls_addr);
         if is_demo_secret_exposed(&state) {
             tracing::warn!(
                 "the demo bot's Talkdesk secret is served on a non-loopback address; \
@@ -95,11 +114,13 @@ async fn bind_sip(addr: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)>
     Err(last_err.unwrap_or_else(|| std::io::Error::other("no port free for UDP and TCP")))
 }
 
-/// The one line scripts and tests read to learn the ports (also with port 0).
-fn announce(sip: SocketAddr, http: SocketAddr) {
-    tracing::info!(%sip, %http, "voxgate listening");
+/// The one line scripts and tests read to learn the ports (also with port 0); `sips=` is
+/// there when the TLS listener runs.
+fn announce(sip: SocketAddr, http: SocketAddr, tls: Option<SocketAddr>) {
+    tracing::info!(%sip, %http, ?tls, "voxgate listening");
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "voxgate listening sip={sip} http={http}");
+    let tls = tls.map(|a| format!(" sips={a}")).unwrap_or_default();
+    let _ = writeln!(out, "voxgate listening sip={sip} http={http}{tls}");
     let _ = out.flush();
 }
 

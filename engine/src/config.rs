@@ -10,6 +10,13 @@ use std::str::FromStr;
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 
+mod security;
+mod tls;
+pub use self::security::{SipLimits, TrunkAuth};
+pub use self::tls::TlsConfig;
+mod refer;
+pub use refer::{ReferConfig, ReferHeaderMode};
+
 /// The embedded default configuration (`config/default.toml`).
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
@@ -46,6 +53,9 @@ pub struct Config {
     /// Talkdesk Digital Connect: OAuth token lifetime, optional bot webhook.
     #[serde(default)]
     pub digital_connect: DigitalConnectConfig,
+    /// SIP over TLS.
+    #[serde(default)]
+    pub tls: TlsConfig,
     /// Ingress SIP trunks.
     #[serde(default)]
     pub trunks: Vec<TrunkConfig>,
@@ -100,6 +110,8 @@ pub struct SipConfig {
     pub session_expires_secs: u32,
     /// Smallest session timer interval we accept (RFC 4028 Min-SE), seconds.
     pub min_se_secs: u32,
+    /// Flood control and scanner handling (`[sip.limits]`).
+    pub limits: SipLimits,
 }
 
 impl Default for SipConfig {
@@ -114,6 +126,7 @@ impl Default for SipConfig {
             user_agent: "voxgate".into(),
             session_expires_secs: 1800,
             min_se_secs: 90,
+            limits: SipLimits::default(),
         }
     }
 }
@@ -288,6 +301,12 @@ pub struct TrunkConfig {
     /// DID routes, first match wins.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// Digest authentication demanded on INVITE (`[trunks.auth]`), on top of the ACL.
+    #[serde(default)]
+    pub auth: Option<TrunkAuth>,
+    /// The `refer` profile's settings (`[trunks.refer]`).
+    #[serde(default)]
+    pub refer: ReferConfig,
 }
 
 /// Hand-back profiles (ARCHITECTURE §3).
@@ -573,6 +592,7 @@ impl Config {
         if s.max_message_bytes < 1024 {
             problems.push("[sip] max_message_bytes must be at least 1024".into());
         }
+        problems.extend(self.tls.problems());
         if self.media.jitter_min_ms > self.media.jitter_max_ms {
             problems.push("[media] jitter_min_ms must not exceed jitter_max_ms".into());
         }
@@ -634,8 +654,12 @@ impl Config {
             if !trunk_names.insert(trunk.name.as_str()) {
                 problems.push(format!("trunk `{}` is defined twice", trunk.name));
             }
+            problems.extend(trunk.refer.problems(&trunk.name));
             if trunk.allow.is_empty() {
                 problems.push(format!("trunk `{}` allows no source address", trunk.name));
+            }
+            if let Some(auth) = &trunk.auth {
+                problems.extend(auth.problems(&trunk.name));
             }
             for codec in &trunk.codecs {
                 if !KNOWN_CODECS.iter().any(|k| k.eq_ignore_ascii_case(codec)) {

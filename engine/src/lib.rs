@@ -7,6 +7,7 @@
 //! - [`auth`]: HS256 bot tokens (Talkdesk Voice Stream URL, conversation details API).
 //! - [`config`]: the node configuration (`config/default.toml` is embedded in the binary).
 //! - [`contact_id`]: the Amazon Connect contact id of an INVITE (header or RFC 7433 UUI).
+//! - [`ratelimit`]: pike-like per-source flood control (requests, failed authentication).
 //! - [`routing`]: node policy for out-of-dialog requests (ACL, DID routes, refusals).
 //! - [`sdp`]: SDP parsing/printing and RFC 3264 offer/answer ([`sdp::answer`], [`sdp::SdpSession`]).
 //! - [`sip`]: the SIP message facade, transactions and dialogs.
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod config;
 pub mod contact_id;
 pub mod digital_connect;
+pub mod ratelimit;
 pub mod routing;
 pub mod rtp;
 pub mod sdp;

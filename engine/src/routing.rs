@@ -46,6 +46,9 @@ pub fn decide<'a>(config: &'a Config, source: IpAddr, req: &Request, load: Load)
         return Decision::Refuse(403, "Forbidden");
     };
     match req.method {
+        // A draining node says so to the load balancers that probe it, so they stop sending
+        // it new calls before an INVITE has to be refused.
+        Method::Options if load.draining => Decision::Refuse(503, "Service Unavailable"),
         Method::Options => Decision::Options,
         Method::Invite => {
             if load.draining || load.full {
@@ -179,6 +182,11 @@ mod tests {
         };
         assert!(matches!(
             decide(&config, LOOPBACK, &invite, draining),
+            Decision::Refuse(503, "Service Unavailable")
+        ));
+        let probe = request(Method::Options, "sip:127.0.0.1");
+        assert!(matches!(
+            decide(&config, LOOPBACK, &probe, draining),
             Decision::Refuse(503, "Service Unavailable")
         ));
         let no_user = request(Method::Invite, "sip:127.0.0.1");

@@ -195,6 +195,8 @@ fn full_record() -> SessionRecord {
             },
             at_ms: 1_700_000_050_000,
             variables: BTreeMap::from([("ringGroup".to_string(), "agents".to_string())]),
+            refer_to: Some("sip:agents@pbx.example".into()),
+            refer_status: Some(603),
         }),
         dtmf: "10#".into(),
         transcript: vec![

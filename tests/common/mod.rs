@@ -48,6 +48,8 @@ pub struct Node {
     pub sip: SocketAddr,
     /// HTTP address.
     pub http: SocketAddr,
+    /// SIP over TLS address, when `[tls] listen` is set.
+    pub sips: Option<SocketAddr>,
     /// The node's working directory (its SQLite file lives here).
     pub dir: tempfile::TempDir,
     stderr_log: PathBuf,
@@ -97,7 +99,7 @@ impl Node {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(30);
-        let (mut sip, mut http) = (None, None);
+        let (mut sip, mut http, mut sips) = (None, None, None);
         while sip.is_none() || http.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match rx.recv_timeout(left) {
@@ -114,6 +116,8 @@ impl Node {
                     sip = a.parse().ok();
                 } else if let Some(a) = word.strip_prefix("http=") {
                     http = a.parse().ok();
+                } else if let Some(a) = word.strip_prefix("sips=") {
+                    sips = a.parse().ok();
                 }
             }
         }
@@ -121,6 +125,7 @@ impl Node {
             child,
             sip: sip.unwrap(),
             http: http.unwrap(),
+            sips,
             dir,
             stderr_log,
         }
@@ -188,26 +193,23 @@ impl Drop for Node {
 
 /// A tiny HTTP/1.0 GET, enough for health and metrics probes.
 pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect http");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut text = String::new();
-    stream
-        .read_to_string(&mut text)
-        .expect("read http response");
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    http_request(addr, "GET", path, &[], None)
+}
+
+/// One HTTP/1.0 exchange with extra header lines and an optional JSON body: (status, body).
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> (u16, String) {
+    let mut all = headers.to_vec();
+    if body.is_some() {
+        all.push(("Content-Type", "application/json"));
+    }
+    let reply = http_exchange(addr, method, path, &all, body);
+    (reply.status, reply.body)
 }
 
 /// An HTTP answer: status, headers (names lowercased) and body.
@@ -238,8 +240,9 @@ impl HttpReply {
     }
 }
 
-/// One HTTP/1.0 exchange with any method, extra headers and an optional body.
-pub fn http_request(
+/// One HTTP/1.0 exchange with any method, extra headers (the caller sets `Content-Type`) and
+/// an optional body; the reply keeps its headers.
+pub fn http_exchange(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -293,7 +296,7 @@ pub fn http_post_json(
 ) -> HttpReply {
     let mut all = vec![("Content-Type", "application/json")];
     all.extend_from_slice(headers);
-    http_request(addr, "POST", path, &all, Some(body.to_string().as_bytes()))
+    http_exchange(addr, "POST", path, &all, Some(body.to_string().as_bytes()))
 }
 
 /// Runs `voxgate ARGS` in `dir` to completion.
@@ -344,7 +347,7 @@ pub fn post_event(node: &Node, token: &str, action: &str, body: &serde_json::Val
 pub fn access_token(node: &Node, client_id: &str, secret: &str) -> String {
     let form =
         format!("grant_type=client_credentials&client_id={client_id}&client_secret={secret}");
-    let reply = http_request(
+    let reply = http_exchange(
         node.http,
         "POST",
         "/security/oauth/token",

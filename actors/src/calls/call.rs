@@ -4,7 +4,11 @@
 //! EscalationLeg when the bot or the node hands the call back. It maps the SIP lifecycle (ACK,
 //! BYE, CANCEL, missing ACK, media timeout, drain) onto the tree, restarts a failing bot within
 //! its budget and then escalates with `BotFailure`, isolates panics at its boundary, and writes
-//! the session record when it ends.
+//! the session record when it ends. REFER and its NOTIFYs are handled in [`refer`]; what the
+//! call-control API asks of a call in [`control`].
+
+mod control;
+mod refer;
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
@@ -29,7 +33,11 @@ use voxgate_engine::sip::transaction::{TransactionKey, TransportInfo, TransportK
 
 use voxgate_engine::store::{self, EscalationOutcome, IngressKind, SessionRecord};
 
-use super::escalation::{ByeAnswered, ConnectMetadata, EscalationLeg, HandBack, HandBackDone};
+pub use self::control::{ApiHangup, ApiTransfer, CallInfo, CallSummary, ControlError};
+use super::escalation::{
+    profile_name, ByeAnswered, CallerSubscription, ConnectMetadata, EscalationLeg, HandBack,
+    HandBackDone, ReferAnswered, ReferOutcome,
+};
 use super::messages::{Dtmf, StopLeg};
 use super::messages::{Escalate, ExitCause, Hangup, LegExited, LegKind, Transcript};
 use super::transcoder::{SetIngressFormat, TranscoderLeg};
@@ -181,6 +189,12 @@ pub struct Call {
     timer_handle: Option<actix::SpawnHandle>,
     /// The hand-back asked for, kept for the session record.
     pending_escalation: Option<Escalate>,
+    /// Our REFER is running: its NOTIFYs are answered and passed to the escalation leg.
+    refer_watch: bool,
+    /// The caller's REFER whose final NOTIFY the hand-back owes.
+    caller_refer: Option<CallerSubscription>,
+    /// What the escalation leg reported of its REFER so far.
+    refer_report: ReferOutcome,
     /// When the bot leg was restarted, within the restart window (supervision).
     bot_restarts: VecDeque<Instant>,
     record: RecordDraft,
@@ -230,12 +244,20 @@ impl Call {
             negotiated_timer: None,
             timer_handle: None,
             pending_escalation: None,
+            refer_watch: false,
+            caller_refer: None,
+            refer_report: ReferOutcome::default(),
             bot_restarts: VecDeque::new(),
             record: RecordDraft {
                 start_ms: unix_ms(),
                 ..RecordDraft::default()
             },
         }
+    }
+
+    /// Our session id (the call-control API's `{id}`).
+    pub fn session_id(&self) -> &str {
+        &self.session_id
     }
 
     fn on_invite(&mut self, key: TransactionKey, req: Request, ctx: &mut Context<Self>) {
@@ -407,6 +429,8 @@ impl Call {
                 });
             }
             Method::Info | Method::Options => self.reply(key, req, 200, "OK"),
+            Method::Notify => self.on_notify(key, req),
+            Method::Refer => self.on_refer(key, req, ctx),
             _ => {
                 let mut resp = req.response(501, "Not Implemented", None);
                 resp.headers
@@ -719,6 +743,18 @@ impl Call {
             return;
         }
         self.phase = Phase::Ended;
+        if let Some(leg) = self.escalation.take() {
+            // The call ended (the caller hung up) before its hand-back did: stop the leg and
+            // record what it got to.
+            leg.do_send(StopLeg);
+            let refer = std::mem::take(&mut self.refer_report);
+            let result = if refer.succeeded || refer.fell_back.is_some() {
+                Ok(())
+            } else {
+                Err("the call ended before the hand-back finished".to_owned())
+            };
+            self.record_escalation(profile_name(self.p.trunk.profile), &result, refer);
+        }
         let reason = std::mem::take(&mut self.end_reason);
         self.write_record(&reason);
         self.p.sip.do_send(CallGone {
@@ -810,6 +846,11 @@ impl Call {
                 &self.p.node,
             );
         }
+        if self.p.trunk.profile == Profile::Refer && self.pending_escalation.is_some() {
+            // Escalations transfer by REFER; a bot's hang-up stays a plain BYE.
+            leg = leg.with_refer(self.refer_plan(), self.caller_refer.take());
+            self.refer_watch = true;
+        }
         self.escalation = Some(leg.start());
     }
 
@@ -877,17 +918,19 @@ fn is_sdp(req: &Request) -> bool {
         })
 }
 
-fn with_contact(mut resp: Response, p: &CallParams) -> Response {
+/// Our URI in this call (Contact, Referred-By).
+fn our_uri(p: &CallParams) -> String {
     let transport = match p.transport {
         TransportKind::Udp => "",
         TransportKind::Tcp => ";transport=tcp",
         TransportKind::Tls => ";transport=tls",
     };
     let addr = SocketAddr::new(p.local_ip, p.endpoint.port());
-    resp.headers.push(
-        HeaderName::Contact,
-        format!("<sip:voxgate@{addr}{transport}>"),
-    );
+    format!("<sip:voxgate@{addr}{transport}>")
+}
+
+fn with_contact(mut resp: Response, p: &CallParams) -> Response {
+    resp.headers.push(HeaderName::Contact, our_uri(p));
     resp
 }
 
@@ -956,6 +999,14 @@ impl Call {
                         });
                     }
                 }
+                let is_refer = response.cseq().is_ok_and(|c| c.method == Method::Refer);
+                if is_refer && response.status >= 200 {
+                    if let Some(leg) = &self.escalation {
+                        leg.do_send(ReferAnswered {
+                            status: Some(response.status),
+                        });
+                    }
+                }
             }
             CallEvent::TransactionFailed { key } => {
                 let invite_failed = self.invite.as_ref().is_some_and(|(k, _)| *k == key);
@@ -964,6 +1015,10 @@ impl Call {
                 } else if key.method == Method::Bye {
                     if let Some(leg) = &self.escalation {
                         leg.do_send(ByeAnswered { status: None });
+                    }
+                } else if key.method == Method::Refer {
+                    if let Some(leg) = &self.escalation {
+                        leg.do_send(ReferAnswered { status: None });
                     }
                 }
             }
@@ -1016,22 +1071,9 @@ impl Handler<HandBackDone> for Call {
     type Result = ();
     fn handle(&mut self, msg: HandBackDone, ctx: &mut Context<Self>) {
         let hand_back_reason = self.escalation_reason();
-        if let Some(esc) = self.pending_escalation.take() {
-            self.record.escalation = Some(store::Escalation {
-                reason: esc.reason.clone(),
-                target: esc.target.clone(),
-                profile: msg.profile.to_owned(),
-                outcome: match &msg.result {
-                    Ok(()) => EscalationOutcome::Completed,
-                    Err(cause) => EscalationOutcome::Failed {
-                        cause: cause.clone(),
-                    },
-                },
-                at_ms: unix_ms(),
-                variables: esc.variables.clone(),
-            });
-        }
+        self.record_escalation(msg.profile, &msg.result, msg.refer);
         self.escalation = None;
+        self.refer_watch = false;
         self.end(&hand_back_reason, ctx);
     }
 }
@@ -1147,6 +1189,37 @@ impl Call {
             }
         });
         true
+    }
+
+    /// Puts the pending escalation and how it went into the session record.
+    fn record_escalation(
+        &mut self,
+        profile: &str,
+        result: &Result<(), String>,
+        refer: ReferOutcome,
+    ) {
+        let Some(esc) = self.pending_escalation.take() else {
+            return;
+        };
+        self.record.escalation = Some(store::Escalation {
+            reason: esc.reason,
+            target: esc.target,
+            profile: profile.to_owned(),
+            outcome: match (result, refer.fell_back) {
+                (Ok(()), None) => EscalationOutcome::Completed,
+                (Ok(()), Some(cause)) => EscalationOutcome::FellBack { cause },
+                (Err(cause), None) => EscalationOutcome::Failed {
+                    cause: cause.clone(),
+                },
+                (Err(cause), Some(refer)) => EscalationOutcome::Failed {
+                    cause: format!("{refer}; fallback: {cause}"),
+                },
+            },
+            at_ms: unix_ms(),
+            variables: esc.variables,
+            refer_to: refer.refer_to,
+            refer_status: refer.status,
+        });
     }
 
     /// The reason the call ends with after a hand-back: the one the bot gave.

@@ -1,8 +1,11 @@
 //! The Escalation leg: performs a call's hand-back the way its trunk's profile says, then tells
-//! the call it is done. For `zoom-cc` (and, until its own issue, `refer`) that is one BYE
+//! the call it is done. For `zoom-cc` (and for a bot hang-up on any profile) that is one BYE
 //! carrying the reason header (`kore-reason` by default), the trunk's configured extra headers
 //! and the headers the bot gave; the leg waits for the BYE's final response (or its transaction
 //! timeout) so the outcome can be recorded.
+//!
+//! `refer` transfers the caller with an in-dialog REFER first and sends that BYE after the
+//! transfer succeeded, or as its fallback ([`refer`], given by [`EscalationLeg::with_refer`]).
 //!
 //! `amazon-connect` sends the same BYE, but first stores the call's metadata under the Connect
 //! contact id ([`ConnectMetadata`], given by [`EscalationLeg::with_connect`]) so that the flow
@@ -11,6 +14,7 @@
 //! and retried in the background ([`connect`]).
 
 mod connect;
+mod refer;
 
 use std::time::Duration;
 
@@ -24,8 +28,13 @@ use voxgate_engine::sip::message::{HeaderName, Method};
 
 pub use self::connect::ConnectMetadata;
 use self::connect::{Handoff, RetryPolicy};
+pub use self::refer::{
+    caller_notify, uri_host, CallerSubscription, ReferAnswered, ReferNotified, ReferOutcome,
+    ReferPlan, ReferReport, ReferRequest,
+};
+use self::refer::{ReferProgress, ReferRun};
 use super::call::Call;
-use super::messages::{ExitCause, LegExited, LegKind};
+use super::messages::{ExitCause, LegExited, LegKind, StopLeg};
 use crate::sip::endpoint::{SendInDialog, SipEndpoint};
 use crate::state::NodeState;
 
@@ -51,8 +60,11 @@ pub struct HandBack {
 pub struct HandBackDone {
     /// The profile used.
     pub profile: &'static str,
-    /// `Ok` when the peer accepted (2xx to the BYE), `Err(cause)` otherwise.
+    /// `Ok` when the peer accepted (2xx to the BYE, or a successful REFER), `Err(cause)`
+    /// otherwise.
     pub result: Result<(), String>,
+    /// `refer`: the target, the peer's status and whether the BYE was the fallback.
+    pub refer: ReferOutcome,
 }
 
 /// A response to the leg's BYE, forwarded by the call.
@@ -71,10 +83,15 @@ pub struct EscalationLeg {
     /// Where the endpoint forwards the BYE's response (the call, which passes it on here).
     reply_to: Option<Addr<Call>>,
     done: Recipient<HandBackDone>,
+    /// `refer`: where the transfer's progress goes (the call).
+    refer_report: Option<Recipient<ReferReport>>,
     exited: Recipient<LegExited>,
     hand_back: HandBack,
     /// `amazon-connect`: the metadata write that precedes the BYE.
     handoff: Option<Handoff>,
+    /// `refer`: the transfer to run before the BYE.
+    refer: Option<ReferRun>,
+    refer_outcome: ReferOutcome,
     finished: bool,
 }
 
@@ -92,12 +109,37 @@ impl EscalationLeg {
             dialog,
             sip: sip.recipient(),
             done: call.clone().recipient(),
+            refer_report: Some(call.clone().recipient()),
             exited: call.clone().recipient(),
             reply_to: Some(call),
             hand_back,
             handoff: None,
+            refer: None,
+            refer_outcome: ReferOutcome::default(),
             finished: false,
         }
+    }
+
+    /// For a `refer` trunk: transfer by REFER along `plan` before the BYE (`Err`: no REFER is
+    /// possible, fall back to BYE at once); `caller` when the caller's own REFER asked for it.
+    /// Ignored on other profiles.
+    pub fn with_refer(
+        mut self,
+        plan: Result<ReferPlan, String>,
+        caller: Option<CallerSubscription>,
+    ) -> EscalationLeg {
+        if self.trunk.profile != Profile::Refer {
+            tracing::debug!(profile = self.profile_name(), "REFER plan ignored");
+            return self;
+        }
+        let norefersub = plan.as_ref().is_ok_and(|p| p.norefersub);
+        self.refer = Some(ReferRun {
+            plan,
+            progress: ReferProgress::new(norefersub),
+            caller,
+            timer: None,
+        });
+        self
     }
 
     /// For an `amazon-connect` trunk: store `data` under its contact id (with the node's
@@ -118,11 +160,7 @@ impl EscalationLeg {
     }
 
     fn profile_name(&self) -> &'static str {
-        match self.trunk.profile {
-            Profile::ZoomCc => "zoom-cc",
-            Profile::AmazonConnect => "amazon-connect",
-            Profile::Refer => "refer",
-        }
+        profile_name(self.trunk.profile)
     }
 
     /// The BYE's headers: reason first, then the trunk's configured ones, then the bot's.
@@ -150,12 +188,22 @@ impl EscalationLeg {
         self.done.do_send(HandBackDone {
             profile: self.profile_name(),
             result,
+            refer: self.refer_outcome.clone(),
         });
         self.exited.do_send(LegExited {
             leg: LegKind::Escalation,
             cause: ExitCause::Normal("hand-back done".into()),
         });
         ctx.stop();
+    }
+}
+
+/// The profile's name in logs and session records.
+pub fn profile_name(profile: Profile) -> &'static str {
+    match profile {
+        Profile::ZoomCc => "zoom-cc",
+        Profile::AmazonConnect => "amazon-connect",
+        Profile::Refer => "refer",
     }
 }
 
@@ -174,6 +222,10 @@ impl Actor for EscalationLeg {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        if self.refer.is_some() {
+            self.start_refer(ctx);
+            return;
+        }
         let Some(handoff) = self.handoff.take() else {
             if self.trunk.profile == Profile::AmazonConnect {
                 tracing::warn!(call_id = %self.dialog.call_id, "amazon-connect hand-back without a contact id: no metadata stored");
@@ -233,10 +285,22 @@ fn unix_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// The call ended without waiting for the hand-back (the caller hung up): nothing is left to
+/// hand back, and nobody to report to.
+impl Handler<StopLeg> for EscalationLeg {
+    type Result = ();
+    fn handle(&mut self, _: StopLeg, ctx: &mut Context<Self>) {
+        self.finished = true;
+        ctx.stop();
+    }
+}
+
 impl Handler<ByeAnswered> for EscalationLeg {
     type Result = ();
     fn handle(&mut self, msg: ByeAnswered, ctx: &mut Context<Self>) {
         let result = match msg.status {
+            // The caller is with the target: how the BYE went no longer matters.
+            _ if self.refer_outcome.succeeded => Ok(()),
             Some(s) if (200..300).contains(&s) => Ok(()),
             // 481: the peer already forgot the dialog; the caller is gone either way.
             Some(s) => Err(format!("BYE answered {s}")),
@@ -388,14 +452,26 @@ mod tests {
                 .find(|(name, _)| name.eq_name("kore-reason"))
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default();
-            push(&self.log, format!("{} {reason}", msg.method));
+            let body = msg
+                .body
+                .map(|(_, b)| format!(" | {}", String::from_utf8_lossy(&b).trim_end()))
+                .unwrap_or_default();
+            push(&self.log, format!("{} {reason}{body}", msg.method));
         }
     }
 
     impl Handler<HandBackDone> for Probe {
         type Result = ();
         fn handle(&mut self, msg: HandBackDone, _: &mut Context<Self>) {
-            push(&self.log, format!("done {} {:?}", msg.profile, msg.result));
+            let fell_back = msg
+                .refer
+                .fell_back
+                .map(|cause| format!(" fell back: {cause}"))
+                .unwrap_or_default();
+            push(
+                &self.log,
+                format!("done {} {:?}{fell_back}", msg.profile, msg.result),
+            );
         }
     }
 
@@ -437,12 +513,15 @@ mod tests {
             sip: probe.clone().recipient(),
             reply_to: None,
             done: probe.clone().recipient(),
+            refer_report: None,
             exited: probe.recipient(),
             hand_back: HandBack {
                 reason: "TransferToAgent".into(),
                 headers: Vec::new(),
             },
             handoff: None,
+            refer: None,
+            refer_outcome: ReferOutcome::default(),
             finished: false,
         }
         .with_connect(data(), &node)
@@ -571,6 +650,74 @@ mod tests {
         eventually("the BYE", || !entries(&log).is_empty()).await;
         assert_eq!(entries(&log), ["BYE TransferToAgent"]);
         assert_eq!(store.attempts.load(Ordering::SeqCst), 0);
+    }
+
+    #[actix_rt::test]
+    async fn a_failed_caller_refer_is_notified_before_the_fallback_bye() {
+        let log = Log::default();
+        let store = TestStore::new(&log, 0, Duration::ZERO);
+        let mut trunk = connect_trunk();
+        trunk.profile = Profile::Refer;
+        trunk.refer.default_target = "sip:agents@cc.example".into();
+        let plan = ReferPlan::new(
+            &trunk,
+            &ReferRequest {
+                referred_by: "<sip:voxgate@192.0.2.1>".into(),
+                ..ReferRequest::default()
+            },
+        );
+        let caller = CallerSubscription {
+            event: "refer;id=2".into(),
+        };
+        let addr = leg(trunk, store, &log)
+            .with_refer(plan, Some(caller))
+            .start();
+        eventually("the REFER", || entries(&log).len() == 1).await;
+        addr.do_send(ReferAnswered { status: Some(202) });
+        addr.do_send(ReferNotified(
+            voxgate_engine::sip::refer_notify::ReferNotify {
+                status: 486,
+                reason: "Busy Here".into(),
+                terminated: true,
+                id: None,
+            },
+        ));
+        eventually("the BYE", || entries(&log).len() == 3).await;
+        assert_eq!(
+            entries(&log),
+            [
+                "REFER ",
+                "NOTIFY  | SIP/2.0 486 Transfer Failed",
+                "BYE TransferToAgent"
+            ]
+        );
+        // Late news changes nothing once decided.
+        addr.do_send(ReferAnswered { status: Some(603) });
+        addr.do_send(ByeAnswered { status: Some(200) });
+        eventually("the report", || entries(&log).len() == 4).await;
+        assert_eq!(
+            entries(&log)[3],
+            "done refer Ok(()) fell back: final NOTIFY 486 Busy Here"
+        );
+    }
+
+    #[actix_rt::test]
+    async fn refer_without_a_target_falls_back_at_once() {
+        let log = Log::default();
+        let store = TestStore::new(&log, 0, Duration::ZERO);
+        let mut trunk = connect_trunk();
+        trunk.profile = Profile::Refer;
+        let plan = ReferPlan::new(&trunk, &ReferRequest::default());
+        let addr = leg(trunk, store, &log).with_refer(plan, None).start();
+        eventually("the BYE", || entries(&log).len() == 1).await;
+        assert_eq!(entries(&log), ["BYE TransferToAgent"]);
+        addr.do_send(ByeAnswered { status: Some(200) });
+        eventually("the report", || entries(&log).len() == 2).await;
+        assert!(
+            entries(&log)[1].starts_with("done refer Ok(()) fell back: no REFER target"),
+            "{:?}",
+            entries(&log)
+        );
     }
 
     #[test]

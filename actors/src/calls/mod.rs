@@ -6,5 +6,8 @@ pub mod messages;
 mod registry;
 pub mod transcoder;
 
-pub use call::{Call, CallEvent, CallParams, Shutdown};
+pub use call::{
+    ApiHangup, ApiTransfer, Call, CallEvent, CallInfo, CallParams, CallSummary, ControlError,
+    Shutdown,
+};
 pub use registry::CallRegistry;

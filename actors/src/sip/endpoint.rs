@@ -22,6 +22,7 @@ use voxgate_engine::sip::transaction::{
     TryingPolicy, TuEvent,
 };
 
+use super::screen::{AuthOutcome, Gate, Screen};
 use super::transport::{Kind, Origin, Outbound};
 use crate::calls::{Call, CallEvent, CallParams, CallRegistry};
 use crate::state::NodeState;
@@ -105,6 +106,8 @@ pub struct SipEndpoint {
     me: Option<Addr<SipEndpoint>>,
     /// What a `Require:` may ask of us: only what the call really runs (session timers).
     policy: Policy,
+    /// Scanners, floods and digest authentication.
+    screen: Screen,
 }
 
 impl SipEndpoint {
@@ -127,7 +130,10 @@ impl SipEndpoint {
             max_headers: sip.max_headers,
             ..Limits::DEFAULT
         };
+        let mut rng = StdRng::from_entropy();
+        let screen = Screen::new(&state.config, &mut rng);
         SipEndpoint {
+            screen,
             transactions: TransactionLayer::new(timers),
             dialogs: DialogLayer::new(timers),
             state,
@@ -135,14 +141,15 @@ impl SipEndpoint {
             registry,
             local,
             limits,
-            rng: StdRng::from_entropy(),
+            rng,
             server_owner: HashMap::new(),
             client_owner: HashMap::new(),
             flows: HashMap::new(),
             timer: None,
             me: None,
             policy: Policy {
-                supported: vec!["timer".into()],
+                // norefersub: a caller REFER with `Refer-Sub: false` is honoured without NOTIFYs.
+                supported: vec!["timer".into(), "norefersub".into()],
                 ..Policy::default()
             },
         }
@@ -173,6 +180,28 @@ impl SipEndpoint {
         match message {
             SipMessage::Request(req) => {
                 metrics::counter!(crate::metrics::SIP_RECEIVED, "kind" => "request").increment(1);
+                match self.screen.gate(now, origin.source.ip(), &req) {
+                    Gate::Pass => {}
+                    Gate::Drop => return,
+                    Gate::Busy => {
+                        // ACKs get no response (RFC 3261 §17.2.3).
+                        if req.method != Method::Ack {
+                            let tag = new_tag(&mut self.rng);
+                            let resp = routing::refusal(
+                                &req,
+                                503,
+                                "Service Unavailable",
+                                &tag,
+                                self.state.config.node.retry_after_secs,
+                            );
+                            self.send_stateless(
+                                SipMessage::Response(resp),
+                                reply_destination(&info),
+                            );
+                        }
+                        return;
+                    }
+                }
                 if let Err(rejection) = validate_request_with(&req, &self.policy) {
                     tracing::debug!(source = %origin.source, %rejection, "invalid SIP request");
                     let status = rejection.status.to_string();
@@ -359,6 +388,25 @@ impl SipEndpoint {
         }
 
         let config = Arc::clone(&self.state.config);
+        // Digest comes before routing, so that an unauthenticated peer learns nothing about
+        // which numbers exist (every DID gets the same challenge).
+        if req.method == Method::Invite {
+            if let Some(trunk) = config.trunk_for_source(source.source.ip()) {
+                let tag = new_tag(&mut self.rng);
+                match self
+                    .screen
+                    .authenticate(now, source.source.ip(), trunk, &req, &tag)
+                {
+                    AuthOutcome::Accepted => {}
+                    AuthOutcome::Refuse(resp) => {
+                        metrics::counter!(crate::metrics::SIP_REFUSED, "status" => resp.status.to_string())
+                            .increment(1);
+                        let _ = self.transactions.send_response(now, &key, resp);
+                        return;
+                    }
+                }
+            }
+        }
         let load = Load {
             draining: self.state.is_draining(),
             full: false,
@@ -485,6 +533,7 @@ fn transport_info(origin: Origin) -> TransportInfo {
         kind: match origin.kind {
             Kind::Udp => TransportKind::Udp,
             Kind::Tcp => TransportKind::Tcp,
+            Kind::Tls => TransportKind::Tls,
         },
         source: origin.source,
         local: origin.local,
@@ -495,8 +544,8 @@ fn transport_info(origin: Origin) -> TransportInfo {
 fn kind_of(kind: TransportKind) -> Kind {
     match kind {
         TransportKind::Udp => Kind::Udp,
-        // TLS is not served yet; nothing produces it.
-        TransportKind::Tcp | TransportKind::Tls => Kind::Tcp,
+        TransportKind::Tcp => Kind::Tcp,
+        TransportKind::Tls => Kind::Tls,
     }
 }
 

@@ -1,7 +1,9 @@
-//! SIP on the wire: UDP and TCP transports and the endpoint actor that runs the engine's
+//! SIP on the wire: UDP, TCP and TLS transports and the endpoint actor that runs the engine's
 //! transaction and dialog layers.
 
 pub mod endpoint;
+pub mod screen;
 pub mod tcp;
+pub mod tls;
 pub mod transport;
 pub mod udp;

@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix::Addr;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use voxgate_engine::sip::message::{FrameResult, Framer, Limits};
 
 use super::endpoint::{Inbound, SipEndpoint};
@@ -26,31 +26,49 @@ pub(crate) async fn accept_loop(
     max_message_bytes: usize,
 ) {
     let permits = Arc::new(Semaphore::new(max_connections.max(1)));
-    let framer = Framer::new(Limits {
-        max_message_bytes,
-        ..Limits::DEFAULT
-    });
+    let framer = stream_framer(max_message_bytes);
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(v) => v,
-            Err(e) => {
-                // Out of file descriptors and the like: keep serving the live connections.
-                tracing::warn!(error = %e, "TCP accept failed");
-                actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-            metrics::counter!(crate::metrics::TCP_REFUSED).increment(1);
-            drop(stream);
-            continue;
-        };
+        let (stream, peer, permit) = accept_capped(&listener, &permits).await;
         let endpoint = endpoint.clone();
         let outbound = outbound.clone();
         actix::spawn(async move {
             serve_connection(stream, peer, endpoint, outbound, framer).await;
             drop(permit);
         });
+    }
+}
+
+/// The framer of SIP streams (TCP and TLS) with the node's message size limit.
+pub(crate) fn stream_framer(max_message_bytes: usize) -> Framer {
+    Framer::new(Limits {
+        max_message_bytes,
+        ..Limits::DEFAULT
+    })
+}
+
+/// The next connection that gets a permit; at the cap, new connections are closed at once
+/// (and counted) instead of being left to pile up, and accept errors (out of file descriptors
+/// and the like) are waited out while the live connections go on.
+pub(crate) async fn accept_capped(
+    listener: &TcpListener,
+    permits: &Arc<Semaphore>,
+) -> (TcpStream, SocketAddr, OwnedSemaphorePermit) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "SIP stream accept failed");
+                actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        match Arc::clone(permits).try_acquire_owned() {
+            Ok(permit) => return (stream, peer, permit),
+            Err(_) => {
+                metrics::counter!(crate::metrics::TCP_REFUSED).increment(1);
+                drop(stream);
+            }
+        }
     }
 }
 
@@ -65,7 +83,23 @@ async fn serve_connection(
         return;
     };
     let _ = stream.set_nodelay(true);
-    let (mut reader, mut writer) = stream.into_split();
+    serve_stream(stream, Kind::Tcp, peer, local, endpoint, outbound, framer).await;
+}
+
+/// Serves one SIP stream connection (TCP, or TLS once its handshake is done): frames the
+/// messages it reads for the endpoint and writes what the endpoint sends on it.
+pub(crate) async fn serve_stream<S>(
+    stream: S,
+    kind: Kind,
+    peer: SocketAddr,
+    local: SocketAddr,
+    endpoint: Addr<SipEndpoint>,
+    outbound: Outbound,
+    framer: Framer,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
     let id = outbound.add_tcp(peer, tx.clone());
     let write_task = actix::spawn(async move {
@@ -78,7 +112,7 @@ async fn serve_connection(
     });
 
     let origin = Origin {
-        kind: Kind::Tcp,
+        kind,
         source: peer,
         local,
         connection: Some(id),
@@ -107,8 +141,8 @@ async fn serve_connection(
                         break 'read;
                     }
                 }
-                FrameResult::Error(kind) => {
-                    tracing::debug!(%peer, error = ?kind, "unframeable TCP stream; closing");
+                FrameResult::Error(error) => {
+                    tracing::debug!(%peer, ?error, "unframeable SIP stream; closing");
                     metrics::counter!(crate::metrics::SIP_REJECTED, "status" => "closed")
                         .increment(1);
                     break 'read;

@@ -15,6 +15,8 @@ pub enum Kind {
     Udp,
     /// TCP (Content-Length framed stream).
     Tcp,
+    /// TLS over TCP (the same framing inside the TLS stream).
+    Tls,
 }
 
 /// Where an inbound message came from.
@@ -26,7 +28,7 @@ pub struct Origin {
     pub source: SocketAddr,
     /// Our address it arrived on.
     pub local: SocketAddr,
-    /// The TCP connection it arrived on.
+    /// The TCP or TLS connection it arrived on.
     pub connection: Option<u64>,
 }
 
@@ -81,7 +83,7 @@ impl Outbound {
                     metrics::counter!(crate::metrics::SEND_ERRORS).increment(1);
                 }
             }
-            Kind::Tcp => {
+            Kind::Tcp | Kind::Tls => {
                 let conns = self.lock_tcp();
                 let conn = connection
                     .and_then(|id| conns.get(&id))

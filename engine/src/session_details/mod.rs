@@ -181,6 +181,8 @@ pub(crate) mod tests {
                 outcome: EscalationOutcome::Completed,
                 at_ms: 1_691_407_101_304,
                 variables: BTreeMap::from([("ringGroup".into(), "agents".into())]),
+                refer_to: None,
+                refer_status: None,
             }),
             codec: Some("PCMU/8000".into()),
             rtp: None,

@@ -21,7 +21,7 @@ pub struct ConversationSummary {
     pub end_reason: String,
     /// The escalation's reason, when the call was handed back.
     pub escalation_reason: Option<String>,
-    /// Where it was handed to: the target, else the `ringGroup` variable.
+    /// Where it was handed to: the target, else the REFER target, else the `ringGroup` variable.
     pub escalation_target: Option<String>,
     /// DTMF digits pressed, in order.
     pub dtmf: String,
@@ -48,6 +48,7 @@ pub fn summarize(record: &SessionRecord) -> ConversationSummary {
     let target = escalation.and_then(|e| {
         e.target
             .clone()
+            .or_else(|| e.refer_to.clone())
             .or_else(|| e.variables.get("ringGroup").cloned())
     });
 

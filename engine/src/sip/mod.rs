@@ -8,8 +8,10 @@
 //! - [`dialog`]: RFC 3261 §12 dialogs ([`dialog::DialogLayer`]), in-dialog request building and
 //!   the UAS 2xx retransmission.
 //! - [`session_timer`]: RFC 4028 session timers for our UAS dialogs.
+//! - [`refer_notify`]: the NOTIFYs of a REFER's implicit subscription (`message/sipfrag`).
 
 pub mod dialog;
 pub mod message;
+pub mod refer_notify;
 pub mod session_timer;
 pub mod transaction;

@@ -81,6 +81,13 @@ pub struct Escalation {
     /// The bot's escalation variables (e.g. `ringGroup`).
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
+    /// `refer`: the Refer-To URI sent (target resolved, without URI headers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refer_to: Option<String>,
+    /// `refer`: the last status the peer reported for the transfer (the final sipfrag status of
+    /// its NOTIFY, or the REFER's own final status when it was refused or no NOTIFY came).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refer_status: Option<u16>,
 }
 
 /// Result of an escalation.
@@ -185,12 +192,22 @@ mod tests {
             },
             at_ms: 5,
             variables: BTreeMap::new(),
+            refer_to: Some("sip:agent@cc.example".into()),
+            refer_status: None,
         };
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(
             v["outcome"],
             serde_json::json!({"kind": "fell_back", "cause": "timeout"})
         );
+        assert_eq!(v["refer_to"], "sip:agent@cc.example");
+        assert!(v.get("refer_status").is_none());
+        // Records written before these fields existed still read.
+        let old: Escalation = serde_json::from_value(serde_json::json!({
+            "reason": "HangUp", "profile": "zoom-cc", "outcome": {"kind": "completed"}, "at_ms": 1
+        }))
+        .unwrap();
+        assert_eq!((old.refer_to, old.refer_status), (None, None));
         assert_eq!(serde_json::to_value(Role::Caller).unwrap(), "caller");
         assert_eq!(serde_json::to_value(IngressKind::Sip).unwrap(), "sip");
     }

@@ -163,11 +163,16 @@ impl Request {
 
     /// Builds a response to this request as RFC 3261 §8.2.6.2 says: Via (all), From, To,
     /// Call-ID and CSeq copied; `to_tag` is added to To when given and To has none.
+    /// Record-Route is copied into 101-299 responses, which may establish a dialog (§12.1.1):
+    /// a proxy in front (Kamailio, ARCHITECTURE §4) stays on the path of ACK and BYE.
     pub fn response(&self, status: u16, reason: &str, to_tag: Option<&str>) -> Response {
         let mut headers = Headers::with_capacity(8);
         for h in self.headers.iter() {
             match h.name {
                 HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
+                    headers.push(h.name.clone(), h.value.clone())
+                }
+                HeaderName::RecordRoute if (101..300).contains(&status) => {
                     headers.push(h.name.clone(), h.value.clone())
                 }
                 HeaderName::To => {
@@ -268,6 +273,20 @@ mod tests {
         assert!(text.contains("Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKabc;rport\r\n"));
         assert!(!text.contains("Max-Forwards"));
         assert!(text.ends_with("Content-Length: 0\r\n\r\n"));
+    }
+
+    #[test]
+    fn dialog_creating_responses_carry_the_record_route() {
+        let mut req = invite();
+        req.headers
+            .push(HeaderName::RecordRoute, "<sip:proxy.example;lr>");
+        let ok = req.response(200, "OK", Some("xyz"));
+        assert_eq!(
+            ok.headers.get(&HeaderName::RecordRoute),
+            Some("<sip:proxy.example;lr>")
+        );
+        let busy = req.response(486, "Busy Here", Some("xyz"));
+        assert!(!busy.headers.contains(&HeaderName::RecordRoute));
     }
 
     #[test]

@@ -1,0 +1,728 @@
+//! The storm's event loop: one thread, one SIP socket, one RTP socket, one timer wheel.
+//!
+//! Why it is cheap: every call lives in one of [`SLOTS`] wheel slots of [`TICK`], and the
+//! wheel turns one slot per tick, so each call is visited exactly once per 20 ms — that visit
+//! sends its next RTP packet and checks all of its timers (retransmission, hold time,
+//! deadlines). There is no timer per call and no per-packet allocation: packets are
+//! rewritten in each call's own buffer and received into one shared buffer. All calls share
+//! one RTP socket: the SDP offers all name it, and the node's packets are told apart by their
+//! source port (the node sends each call from the port it answered with), looked up in a
+//! 65,536-entry table.
+//!
+//! Only the SIP socket wakes the loop (setup latency is measured to the packet); the RTP
+//! socket is drained once per tick. Waking for every media packet cost more in context
+//! switches than any other single cost (perf: 21 % of the storm's samples in
+//! `finish_task_switch` at 200 calls), and the tick bounds what it adds to the media round
+//! trip measured.
+
+use std::io::ErrorKind;
+use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::time::{Duration, Instant};
+
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token};
+use socket2::{Domain, Protocol, Socket, Type};
+use voxgate_engine::rtp::packet::is_rtcp;
+use voxgate_engine::sdp::{
+    build_offer, process_answer, AnswerPolicy, CodecKind, Direction, LocalMedia, SessionDescription,
+};
+use voxgate_engine::sip::message::{parse, Limits, Method, Request, Response, SipMessage};
+
+use crate::call::{Call, Failure, Phase, T1, T2};
+use crate::media::{Media, Received};
+use crate::proc_stat::Process;
+use crate::report::{CpuReport, Report, Stats};
+use crate::signature::{FrameTemplate, Law};
+use crate::sip::{Dialog, Endpoint};
+use crate::StormError;
+
+/// The wheel's resolution: each wake-up costs a context switch, so the loop wakes no more
+/// often than this (a packet leaves at most 2 ms off its 20 ms grid, well within any jitter
+/// buffer, and the spacing of one call's packets stays exactly 20 ms on average).
+const TICK: Duration = Duration::from_millis(2);
+/// Slots of the wheel: one turn is one 20 ms packet interval.
+const SLOTS: usize = 10;
+/// How long an escalating call waits for the node's BYE after pressing the digit.
+const BYE_WAIT: Duration = Duration::from_secs(10);
+/// How long our BYE may go unanswered (64 × T1, RFC 3261 Timer F).
+const BYE_TIMEOUT: Duration = Duration::from_secs(32);
+/// Socket buffers asked for (the kernel caps them at net.core.[rw]mem_max).
+const SOCKET_BUFFER: usize = 8 << 20;
+/// The digit the builtin bot escalates on.
+const ESCALATE_DIGIT: char = '0';
+/// No call slot (in the by-port table).
+const NONE: u32 = u32::MAX;
+
+const SIP: Token = Token(0);
+
+/// What a storm does.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Node or proxy SIP address.
+    pub target: SocketAddr,
+    /// Most calls in progress at once.
+    pub max_concurrent: usize,
+    /// New calls per second.
+    pub rate: f64,
+    /// How long new calls are started.
+    pub duration: Duration,
+    /// Stop after this many calls (whatever `duration` says).
+    pub total: Option<u64>,
+    /// How long an answered call lasts before it hangs up or presses the digit.
+    pub hold: Duration,
+    /// Share of calls (0..=1) that press the escalation digit.
+    pub escalate_share: f64,
+    /// The codec offered.
+    pub law: Law,
+    /// Dialled number.
+    pub did: String,
+    /// Local address to bind (its IP goes into Via, Contact and SDP).
+    pub local_ip: IpAddr,
+    /// How long a call may wait for its final response.
+    pub setup_timeout: Duration,
+    /// The header carrying the node's BYE reason.
+    pub reason_header: String,
+    /// The reason an escalating call expects.
+    pub escalate_reason: String,
+    /// The node's pid, to report its CPU and memory.
+    pub node_pid: Option<u32>,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+impl Options {
+    /// Calls the run will start at most, for the progress bar.
+    fn expected_calls(&self) -> u64 {
+        let by_time = (self.rate * self.duration.as_secs_f64()).ceil() as u64;
+        self.total.map_or(by_time, |t| t.min(by_time.max(1)))
+    }
+
+    /// Whether call number `n` (0-based) escalates: spread evenly, exactly the share.
+    fn escalates(&self, n: u64) -> bool {
+        let p = self.escalate_share.clamp(0.0, 1.0);
+        ((n + 1) as f64 * p).floor() > (n as f64 * p).floor()
+    }
+}
+
+fn udp_socket(ip: IpAddr) -> Result<UdpSocket, StormError> {
+    let socket = Socket::new(
+        Domain::for_address(SocketAddr::new(ip, 0)),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )?;
+    // Best effort: a smaller buffer only means loss shows up sooner under load.
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+    socket.bind(&SocketAddr::new(ip, 0).into())?;
+    socket.set_nonblocking(true)?;
+    Ok(UdpSocket::from_std(StdUdpSocket::from(socket)))
+}
+
+/// The running storm.
+struct Storm {
+    opts: Options,
+    endpoint: Endpoint,
+    template: FrameTemplate,
+    sip: UdpSocket,
+    rtp: UdpSocket,
+    rtp_port: u16,
+    run_id: u32,
+    /// Calls by slot; a finished call's slot is reused.
+    calls: Vec<Option<Call>>,
+    free: Vec<u32>,
+    /// Call slot by the node's RTP source port.
+    by_port: Vec<u32>,
+    /// Per wheel slot: (call slot, serial); entries of finished calls are dropped lazily.
+    wheel: Vec<Vec<(u32, u64)>>,
+    tick: u64,
+    active: usize,
+    next_serial: u64,
+    stats: Stats,
+    buf: Vec<u8>,
+}
+
+/// Runs a storm to its end and reports.
+pub fn run(opts: Options) -> Result<Report, StormError> {
+    if opts.rate.is_nan() || opts.rate <= 0.0 || opts.max_concurrent == 0 {
+        return Err(StormError::Options("--rate and --calls must be positive"));
+    }
+    let sip = udp_socket(opts.local_ip)?;
+    let rtp = udp_socket(opts.local_ip)?;
+    let endpoint = Endpoint {
+        local: sip.local_addr()?,
+        target: opts.target,
+        did: opts.did.clone(),
+    };
+    let rtp_port = rtp.local_addr()?.port();
+    let mut storm = Storm {
+        template: FrameTemplate::new(opts.law),
+        endpoint,
+        sip,
+        rtp,
+        rtp_port,
+        run_id: std::process::id(),
+        calls: Vec::new(),
+        free: Vec::new(),
+        by_port: vec![NONE; 1 << 16],
+        wheel: vec![Vec::new(); SLOTS],
+        tick: 0,
+        active: 0,
+        next_serial: 0,
+        stats: Stats::default(),
+        buf: vec![0u8; 65_536],
+        opts,
+    };
+    storm.run()
+}
+
+impl Storm {
+    fn run(&mut self) -> Result<Report, StormError> {
+        let mut poll = Poll::new()?;
+        poll.registry()
+            .register(&mut self.sip, SIP, Interest::READABLE)?;
+        let mut events = Events::with_capacity(16);
+
+        let node = self.opts.node_pid.map(Process::Pid);
+        let storm_cpu0 = Process::OwnProcess.cpu_time().unwrap_or_default();
+        let node_cpu0 = node.and_then(Process::cpu_time);
+        let rss_start = node.and_then(Process::rss_kib);
+        let mut rss_peak = rss_start;
+
+        let bar = if self.opts.progress {
+            indicatif::ProgressBar::new(self.opts.expected_calls())
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {pos}/{len} calls done  {msg}",
+            )
+            // The template is a constant known to be valid.
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+
+        let start = Instant::now();
+        let interval = Duration::from_secs_f64(1.0 / self.opts.rate);
+        let mut next_start = start;
+        let mut next_tick = start;
+        let mut next_sample = start;
+        let mut started_all_at = None;
+        // Whatever goes wrong, the run ends: long enough for the last call's setup, hold,
+        // escalation and BYE.
+        let hard_end = start
+            + self.opts.duration
+            + self.opts.setup_timeout
+            + self.opts.hold
+            + BYE_WAIT
+            + BYE_TIMEOUT;
+
+        loop {
+            let now = Instant::now();
+            let timeout = next_tick.saturating_duration_since(now);
+            poll.poll(&mut events, Some(timeout))?;
+            self.drain_sip()?;
+            self.drain_rtp()?;
+
+            let now = Instant::now();
+            // Start calls on schedule; when the concurrency cap is reached, postpone rather
+            // than burst later.
+            let starting = now < start + self.opts.duration
+                && self.opts.total.is_none_or(|t| self.stats.attempted < t);
+            if starting {
+                while next_start <= now {
+                    if self.active < self.opts.max_concurrent {
+                        self.start_call(now)?;
+                    }
+                    next_start += interval;
+                }
+            } else if started_all_at.is_none() {
+                started_all_at = Some(now);
+            }
+
+            while next_tick <= now {
+                self.turn_wheel(now)?;
+                next_tick += TICK;
+            }
+            // After a stall (the machine was busy), do not replay every missed tick.
+            if now.saturating_duration_since(next_tick) > Duration::from_millis(100) {
+                next_tick = now + TICK;
+            }
+
+            if now >= next_sample {
+                next_sample = now + Duration::from_millis(200);
+                if let Some(rss) = node.and_then(Process::rss_kib) {
+                    rss_peak = rss_peak.max(Some(rss));
+                }
+                bar.set_position(self.stats.succeeded + self.stats.failed());
+                bar.set_message(format!(
+                    "active {}  answered {}  failed {}",
+                    self.active,
+                    self.stats.answered,
+                    self.stats.failed()
+                ));
+            }
+
+            if started_all_at.is_some() && self.active == 0 {
+                break;
+            }
+            if now >= hard_end {
+                self.abandon_all();
+                break;
+            }
+        }
+        bar.finish_and_clear();
+
+        let elapsed = start.elapsed();
+        let window = started_all_at.map_or(elapsed, |t| t.saturating_duration_since(start));
+        let per_call = |cpu: Duration| {
+            (self.stats.call_seconds > 0.0)
+                .then(|| cpu.as_secs_f64() / self.stats.call_seconds * 100.0)
+        };
+        let storm_cpu = Process::OwnProcess
+            .cpu_time()
+            .unwrap_or_default()
+            .saturating_sub(storm_cpu0);
+        let node_cpu = node
+            .and_then(Process::cpu_time)
+            .zip(node_cpu0)
+            .map(|(b, a)| b.saturating_sub(a));
+        let cpu = CpuReport {
+            storm_cpu_s: storm_cpu.as_secs_f64(),
+            node_cpu_s: node_cpu.map(|d| d.as_secs_f64()),
+            storm_percent_per_call: per_call(storm_cpu),
+            node_percent_per_call: node_cpu.and_then(per_call),
+            node_rss_start_kib: rss_start,
+            node_rss_peak_kib: rss_peak,
+            node_rss_per_call_kib: rss_start.zip(rss_peak).and_then(|(a, b)| {
+                (self.stats.peak_active > 0)
+                    .then(|| b.saturating_sub(a) as f64 / self.stats.peak_active as f64)
+            }),
+        };
+        Ok(self.stats.report(elapsed, window, cpu))
+    }
+
+    fn start_call(&mut self, now: Instant) -> Result<(), StormError> {
+        let n = self.stats.attempted;
+        self.stats.attempted += 1;
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.calls.push(None);
+                // Slots stay far below 2^32: they are bounded by the concurrency.
+                (self.calls.len() - 1) as u32
+            }
+        };
+        let call_id = format!("{serial}.{slot}.{}@storm", self.run_id);
+        let codec = match self.opts.law {
+            Law::Ulaw => CodecKind::Pcmu,
+            Law::Alaw => CodecKind::Pcma,
+        };
+        let policy = AnswerPolicy {
+            codecs: vec![codec],
+            telephone_event: true,
+            opus_fmtp: None,
+            rtcp_mux: true,
+            local: LocalMedia {
+                address: self.opts.local_ip,
+                rtp_port: self.rtp_port,
+                session_id: serial,
+                session_version: 1,
+            },
+        };
+        let offer = build_offer(&policy, Direction::SendRecv)
+            .map_err(|e| StormError::Offer(e.to_string()))?;
+        let invite = self.endpoint.invite(&call_id, offer.to_bytes()).to_bytes();
+        self.send_sip(&invite)?;
+        self.calls[slot as usize] = Some(Call {
+            serial,
+            call_id,
+            escalate: self.opts.escalates(n),
+            phase: Phase::Calling,
+            invited_at: now,
+            answered_at: None,
+            deadline: now + self.opts.setup_timeout,
+            retransmit_at: now + T1,
+            retransmit_every: T1,
+            hold_until: now,
+            invite,
+            offer,
+            dialog: Dialog::default(),
+            ack: Vec::new(),
+            bye: Vec::new(),
+            media: None,
+        });
+        let wheel_slot = ((self.tick + 1) % SLOTS as u64) as usize;
+        self.wheel[wheel_slot].push((slot, serial));
+        self.active += 1;
+        self.stats.peak_active = self.stats.peak_active.max(self.active);
+        Ok(())
+    }
+
+    fn send_sip(&self, bytes: &[u8]) -> Result<(), StormError> {
+        match self.sip.send_to(bytes, self.opts.target) {
+            Ok(_) => Ok(()),
+            // A full send buffer loses the datagram like the network would: the
+            // retransmission timers cover it.
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(()),
+            // The peer's port answered ICMP unreachable on an earlier datagram.
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Visits the calls of this tick's slot: packets and timers.
+    fn turn_wheel(&mut self, now: Instant) -> Result<(), StormError> {
+        let slot = (self.tick % SLOTS as u64) as usize;
+        self.tick += 1;
+        let mut entries = std::mem::take(&mut self.wheel[slot]);
+        let mut i = 0;
+        while i < entries.len() {
+            let (idx, serial) = entries[i];
+            let live = matches!(&self.calls[idx as usize], Some(c) if c.serial == serial);
+            if live {
+                self.visit(idx, now)?;
+                i += 1;
+            } else {
+                entries.swap_remove(i);
+            }
+        }
+        // Calls started while visiting went into other slots; nothing was added here.
+        self.wheel[slot] = entries;
+        Ok(())
+    }
+
+    fn visit(&mut self, idx: u32, now: Instant) -> Result<(), StormError> {
+        let Some(call) = self.calls[idx as usize].as_mut() else {
+            return Ok(());
+        };
+        match call.phase {
+            Phase::Calling | Phase::Ringing => {
+                if now >= call.deadline {
+                    return self.finish(idx, Err(Failure::SetupTimeout), now);
+                }
+                if call.phase == Phase::Calling && call.retransmit_due(now, Duration::MAX) {
+                    let invite = std::mem::take(&mut call.invite);
+                    self.send_sip(&invite)?;
+                    if let Some(call) = self.calls[idx as usize].as_mut() {
+                        call.invite = invite;
+                    }
+                }
+            }
+            Phase::Up | Phase::AwaitingBye => {
+                if call.phase == Phase::AwaitingBye && now >= call.deadline {
+                    return self.finish(idx, Err(Failure::NoBye), now);
+                }
+                if call.phase == Phase::Up && now >= call.hold_until {
+                    if call.escalate {
+                        let Some(media) = call.media.as_mut().filter(|m| m.can_dtmf()) else {
+                            return self.finish(idx, Err(Failure::NoTelephoneEvent), now);
+                        };
+                        media.press(ESCALATE_DIGIT);
+                        call.phase = Phase::AwaitingBye;
+                        call.deadline = now + BYE_WAIT;
+                    } else {
+                        call.bye = self.endpoint.bye(&call.call_id, &call.dialog);
+                        call.phase = Phase::Hanging;
+                        call.deadline = now + BYE_TIMEOUT;
+                        call.arm_retransmit(now);
+                        let bye = std::mem::take(&mut call.bye);
+                        self.send_sip(&bye)?;
+                        if let Some(call) = self.calls[idx as usize].as_mut() {
+                            call.bye = bye;
+                        }
+                        return Ok(());
+                    }
+                }
+                if let Some(media) = call.media.as_mut() {
+                    let remote = media.remote;
+                    let packet = media.next_packet(&self.template, now);
+                    match self.rtp.send_to(packet, remote) {
+                        Ok(_) => {}
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                ErrorKind::WouldBlock | ErrorKind::ConnectionRefused
+                            ) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            Phase::Hanging => {
+                if now >= call.deadline {
+                    return self.finish(idx, Err(Failure::ByeTimeout), now);
+                }
+                if call.retransmit_due(now, T2) {
+                    let bye = std::mem::take(&mut call.bye);
+                    self.send_sip(&bye)?;
+                    if let Some(call) = self.calls[idx as usize].as_mut() {
+                        call.bye = bye;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends a call: counts it and frees its slot.
+    fn finish(
+        &mut self,
+        idx: u32,
+        verdict: Result<(), Failure>,
+        now: Instant,
+    ) -> Result<(), StormError> {
+        let Some(call) = self.calls[idx as usize].take() else {
+            return Ok(());
+        };
+        self.free.push(idx);
+        self.active -= 1;
+        if let Some(answered) = call.answered_at {
+            self.stats.call_seconds += now.saturating_duration_since(answered).as_secs_f64();
+        }
+        if let Some(m) = &call.media {
+            self.stats.add_media(m);
+            let port = usize::from(m.remote.port());
+            if self.by_port[port] == idx {
+                self.by_port[port] = NONE;
+            }
+        }
+        let verdict = verdict.and_then(|()| call.media_verdict());
+        match verdict {
+            Ok(()) => {
+                self.stats.succeeded += 1;
+                if call.escalate {
+                    self.stats.escalated += 1;
+                } else {
+                    self.stats.hung_up += 1;
+                }
+            }
+            Err(kind) => self.stats.fail(kind),
+        }
+        Ok(())
+    }
+
+    fn abandon_all(&mut self) {
+        let now = Instant::now();
+        for idx in 0..self.calls.len() {
+            if self.calls[idx].is_some() {
+                // finish only fails on socket errors, and it sends nothing.
+                let _ = self.finish(idx as u32, Err(Failure::Unfinished), now);
+            }
+        }
+    }
+
+    fn drain_rtp(&mut self) -> Result<(), StormError> {
+        loop {
+            let (n, from) = match self.rtp.recv_from(&mut self.buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let idx = self.by_port[usize::from(from.port())];
+            if idx == NONE || is_rtcp(&self.buf[..n]) {
+                continue;
+            }
+            let Some(media) = self.calls[idx as usize]
+                .as_mut()
+                .and_then(|c| c.media.as_mut())
+                .filter(|m| m.remote == from)
+            else {
+                continue;
+            };
+            if let Received::Echo { rtt: Some(rtt) } =
+                media.on_packet(&self.template, &self.buf[..n], Instant::now())
+            {
+                self.stats.rtt(rtt);
+            }
+        }
+    }
+
+    fn drain_sip(&mut self) -> Result<(), StormError> {
+        loop {
+            let n = match self.sip.recv_from(&mut self.buf) {
+                Ok((n, _)) => n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
+                Err(e) => return Err(e.into()),
+            };
+            // Anything that does not parse is not ours to answer: a UAC ignores it.
+            let Ok(msg) = parse(&self.buf[..n], &Limits::DEFAULT) else {
+                continue;
+            };
+            match msg {
+                SipMessage::Response(r) => self.on_response(&r)?,
+                SipMessage::Request(r) => self.on_request(&r)?,
+            }
+        }
+    }
+
+    /// The live call a Call-ID of ours names (`serial.slot.run@storm`).
+    fn call_of(&self, call_id: &str) -> Option<u32> {
+        let mut parts = call_id.split(['.', '@']);
+        let serial: u64 = parts.next()?.parse().ok()?;
+        let slot: u32 = parts.next()?.parse().ok()?;
+        let run: u32 = parts.next()?.parse().ok()?;
+        let call = self.calls.get(slot as usize)?.as_ref()?;
+        (run == self.run_id && call.serial == serial).then_some(slot)
+    }
+
+    fn on_response(&mut self, r: &Response) -> Result<(), StormError> {
+        let (Ok(call_id), Ok(cseq)) = (r.call_id(), r.cseq()) else {
+            return Ok(());
+        };
+        let Some(idx) = self.call_of(call_id) else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let Some(call) = self.calls[idx as usize].as_mut() else {
+            return Ok(());
+        };
+        match (cseq.method, r.status) {
+            (Method::Invite, 100..=199) if call.phase == Phase::Calling => {
+                call.phase = Phase::Ringing;
+            }
+            // A late or retransmitted provisional after that changes nothing.
+            (Method::Invite, 100..=199) => {}
+            (Method::Invite, 200..=299) => {
+                if call.answered_at.is_some() {
+                    // A retransmitted 2xx: our ACK was lost or is still on its way.
+                    let ack = std::mem::take(&mut call.ack);
+                    self.send_sip(&ack)?;
+                    if let Some(call) = self.calls[idx as usize].as_mut() {
+                        call.ack = ack;
+                    }
+                    return Ok(());
+                }
+                call.answered_at = Some(now);
+                let setup = now.saturating_duration_since(call.invited_at);
+                call.dialog = Dialog::from_2xx(r, &self.endpoint);
+                call.ack = self.endpoint.ack_2xx(&call.call_id, &call.dialog);
+                let ack = std::mem::take(&mut call.ack);
+                self.stats.setup(setup);
+                self.send_sip(&ack)?;
+                let Some(call) = self.calls[idx as usize].as_mut() else {
+                    return Ok(());
+                };
+                call.ack = ack;
+                let negotiated = SessionDescription::parse(&r.body)
+                    .ok()
+                    .and_then(|answer| process_answer(&call.offer, &answer).ok());
+                let Some((neg, remote)) =
+                    negotiated.and_then(|n| n.remote_rtp.map(|remote| (n, remote)))
+                else {
+                    // Answered but unusable: hang up so the node does not hold it.
+                    call.bye = self.endpoint.bye(&call.call_id, &call.dialog);
+                    let bye = std::mem::take(&mut call.bye);
+                    self.send_sip(&bye)?;
+                    return self.finish(idx, Err(Failure::BadAnswer), now);
+                };
+                let tag = (call.serial & 0xFFFF) as u16;
+                call.media = Some(Media::new(
+                    remote,
+                    neg.codec.payload_type,
+                    neg.telephone_event_pt(),
+                    tag,
+                ));
+                call.phase = Phase::Up;
+                call.hold_until = now + self.opts.hold;
+                self.by_port[usize::from(remote.port())] = idx;
+            }
+            (Method::Invite, status) => {
+                // A final failure: ACK it (hop by hop) so the node stops retransmitting.
+                let answered = call.answered_at.is_some();
+                if let Ok(SipMessage::Request(invite)) = parse(&call.invite, &Limits::DEFAULT) {
+                    let ack = self.endpoint.ack_failure(&invite, r);
+                    self.send_sip(&ack)?;
+                }
+                if !answered {
+                    return self.finish(idx, Err(Failure::Status(status)), now);
+                }
+            }
+            (Method::Bye, 200..=299) if call.phase == Phase::Hanging => {
+                return self.finish(idx, Ok(()), now);
+            }
+            (Method::Bye, status) if status >= 300 && call.phase == Phase::Hanging => {
+                return self.finish(idx, Err(Failure::ByeStatus(status)), now);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn on_request(&mut self, r: &Request) -> Result<(), StormError> {
+        let status = match r.method {
+            Method::Ack => return Ok(()),
+            // Re-offers are beyond a load generator: refuse them, the call goes on.
+            Method::Invite => 488,
+            _ => 200,
+        };
+        let reason = if status == 200 {
+            "OK"
+        } else {
+            "Not Acceptable Here"
+        };
+        let response: Response = r.response(status, reason, None);
+        self.send_sip(&response.to_bytes())?;
+        if r.method != Method::Bye {
+            return Ok(());
+        }
+        let Some(idx) = r.call_id().ok().and_then(|id| self.call_of(id)) else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let Some(call) = self.calls[idx as usize].as_ref() else {
+            return Ok(());
+        };
+        let reason = r.headers.get_named(&self.opts.reason_header);
+        let verdict = match call.phase {
+            Phase::AwaitingBye if reason == Some(self.opts.escalate_reason.as_str()) => Ok(()),
+            Phase::AwaitingBye => Err(Failure::WrongByeReason),
+            // Both sides hung up at once: the call ended as planned.
+            Phase::Hanging => Ok(()),
+            _ => Err(Failure::UnexpectedBye),
+        };
+        self.finish(idx, verdict, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(share: f64) -> Options {
+        Options {
+            target: "127.0.0.1:5060".parse().unwrap(),
+            max_concurrent: 10,
+            rate: 10.0,
+            duration: Duration::from_secs(2),
+            total: None,
+            hold: Duration::from_secs(1),
+            escalate_share: share,
+            law: Law::Ulaw,
+            did: "+1".into(),
+            local_ip: "127.0.0.1".parse().unwrap(),
+            setup_timeout: Duration::from_secs(1),
+            reason_header: "kore-reason".into(),
+            escalate_reason: "TransferToAgent".into(),
+            node_pid: None,
+            progress: false,
+        }
+    }
+
+    #[test]
+    fn escalation_share_is_exact_and_spread() {
+        let o = opts(0.25);
+        let picks: Vec<bool> = (0..8).map(|n| o.escalates(n)).collect();
+        assert_eq!(picks.iter().filter(|&&p| p).count(), 2);
+        assert_eq!(
+            picks,
+            [false, false, false, true, false, false, false, true]
+        );
+        assert!((0..100).all(|n| !opts(0.0).escalates(n)));
+        assert!((0..100).all(|n| opts(1.0).escalates(n)));
+        assert_eq!(opts(0.5).expected_calls(), 20);
+    }
+}

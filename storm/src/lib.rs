@@ -1,0 +1,202 @@
+//! `voxgate storm`: a call-storm generator that checks every call (ARCHITECTURE §3).
+//!
+//! It places SIP calls over UDP against a node or a proxy at a given rate up to a given
+//! concurrency, streams real G.711 RTP at 20 ms pacing on each, and checks that:
+//! the call is answered; our own audio comes back (every frame carries a signature with the
+//! call and frame number, so content is checked, not counted — see [`signature`]); an
+//! escalating call (it presses `0` with RFC 4733) gets a BYE with the expected reason header,
+//! any other call hangs up after its hold time with a BYE that gets its 200. Failures are
+//! counted by kind; setup latency and media round trip go into histograms.
+//!
+//! The generator must cost much less than the node it loads, or a storm measures itself:
+//! one thread, one SIP and one RTP socket, one timer wheel paces every call
+//! ([`generator`]), and no allocation per packet ([`media`]).
+//!
+//! - [`StormArgs`]: the command line (`voxgate storm --help`); [`run_cli`] runs it and prints.
+//! - [`run`] with [`Options`]: the library entry; returns a [`Report`].
+
+pub mod call;
+pub mod generator;
+pub mod media;
+pub mod proc_stat;
+pub mod report;
+pub mod signature;
+pub mod sip;
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+pub use generator::{run, Options};
+pub use report::Report;
+pub use signature::Law;
+
+/// Why a storm could not run (call failures are not errors: they are in the report).
+#[derive(Debug, thiserror::Error)]
+pub enum StormError {
+    /// A socket could not be set up or failed.
+    #[error("socket: {0}")]
+    Io(#[from] std::io::Error),
+    /// Contradictory or out-of-range options.
+    #[error("options: {0}")]
+    Options(&'static str),
+    /// Our own SDP offer could not be built.
+    #[error("SDP offer: {0}")]
+    Offer(String),
+}
+
+/// The codec a storm offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CodecArg {
+    /// G.711 µ-law.
+    #[value(name = "PCMU", alias = "pcmu")]
+    Pcmu,
+    /// G.711 A-law.
+    #[value(name = "PCMA", alias = "pcma")]
+    Pcma,
+}
+
+/// `voxgate storm`: generate a call storm against a node or a proxy and check every call.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StormArgs {
+    /// SIP address (UDP) of the node or proxy.
+    #[arg(long)]
+    pub target: SocketAddr,
+    /// Most calls in progress at once.
+    #[arg(long, default_value_t = 100)]
+    pub calls: usize,
+    /// New calls per second.
+    #[arg(long, default_value_t = 20.0)]
+    pub rate: f64,
+    /// How long new calls are started (e.g. 30s, 500ms, 2m).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Stop starting calls after this many, even before --duration is over.
+    #[arg(long)]
+    pub total: Option<u64>,
+    /// How long each answered call lasts before it hangs up (or presses the digit).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub hold: Duration,
+    /// Share of calls (0..1) that press `0` (RFC 4733) and expect the node's escalation BYE.
+    #[arg(long, default_value_t = 0.0)]
+    pub dtmf_escalate: f64,
+    /// Codec offered.
+    #[arg(long, value_enum, default_value = "PCMU")]
+    pub codec: CodecArg,
+    /// Dialled number (Request-URI user part).
+    #[arg(long, default_value = "+15550100")]
+    pub did: String,
+    /// Local IP to bind SIP and RTP to (used in Via, Contact and SDP).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub local_ip: IpAddr,
+    /// How long a call may wait for its final response.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub setup_timeout: Duration,
+    /// Header carrying the node's BYE reason.
+    #[arg(long, default_value = "kore-reason")]
+    pub reason_header: String,
+    /// The reason an escalating call expects on the node's BYE.
+    #[arg(long, default_value = "TransferToAgent")]
+    pub escalate_reason: String,
+    /// The node's pid: report its CPU per call and memory next to the storm's.
+    #[arg(long)]
+    pub node_pid: Option<u32>,
+    /// Print the report as JSON on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl StormArgs {
+    /// The options these arguments ask for.
+    pub fn options(&self) -> Options {
+        Options {
+            target: self.target,
+            max_concurrent: self.calls,
+            rate: self.rate,
+            duration: self.duration,
+            total: self.total,
+            hold: self.hold,
+            escalate_share: self.dtmf_escalate,
+            law: match self.codec {
+                CodecArg::Pcmu => Law::Ulaw,
+                CodecArg::Pcma => Law::Alaw,
+            },
+            did: self.did.clone(),
+            local_ip: self.local_ip,
+            setup_timeout: self.setup_timeout,
+            reason_header: self.reason_header.clone(),
+            escalate_reason: self.escalate_reason.clone(),
+            node_pid: self.node_pid,
+            progress: !self.quiet,
+        }
+    }
+}
+
+/// Runs `voxgate storm` and prints its report; the exit code is non-zero when any call
+/// failed (2) or the storm could not run (1).
+pub fn run_cli(args: &StormArgs) -> ExitCode {
+    match run(args.options()) {
+        Ok(report) => {
+            if args.json {
+                match serde_json::to_string_pretty(&report) {
+                    Ok(text) => println!("{text}"),
+                    Err(e) => {
+                        eprintln!("voxgate storm: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                print!("{report}");
+            }
+            if report.failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            }
+        }
+        Err(e) => {
+            eprintln!("voxgate storm: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Parses `1.5s`, `500ms`, `2m` or a plain number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a duration: {text:?} (e.g. 30s, 500ms, 2m)"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("unknown unit {unit:?} in {text:?} (ms, s, m, h)")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("not a duration: {text:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("3 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}

@@ -1,0 +1,266 @@
+//! One call's RTP stream as the storm plays it: a preallocated packet buffer rewritten for
+//! every 20 ms frame (nothing allocated per packet), the telephone-event packets of a key
+//! press, and the receive side that checks what came back.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use voxgate_codecs::rfc4733::DigitPackets;
+use voxgate_engine::rtp::packet::{RtpHeader, RtpPacket, RTP_HEADER_LEN};
+
+use crate::signature::{FrameTemplate, Signature, FRAME_SAMPLES};
+
+/// Sent frames remembered for the round-trip time; an echo older than this many frames
+/// (2.56 s) is counted as echoed but gives no round-trip sample.
+const RING: usize = 128;
+/// RTP timestamp units per 20 ms frame at 8 kHz.
+const FRAME_TS: u32 = 160;
+
+/// What one received packet turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// One of our frames came back, `rtt` after we sent it (when still remembered).
+    Echo {
+        /// Round-trip time.
+        rtt: Option<Duration>,
+    },
+    /// A frame signed by another call: audio leaked between calls.
+    Foreign,
+    /// Audio without a signature (the greeting, silence) or RTCP.
+    Other,
+}
+
+/// Send and receive state of one call's stream.
+#[derive(Debug)]
+pub struct Media {
+    /// Where the node receives this call's RTP.
+    pub remote: SocketAddr,
+    payload_type: u8,
+    event_payload_type: Option<u8>,
+    tag: u16,
+    ssrc: u32,
+    seq: u16,
+    ts: u32,
+    frame: u16,
+    payload: [u8; FRAME_SAMPLES],
+    packet: [u8; RTP_HEADER_LEN + FRAME_SAMPLES],
+    sent_at: [Option<(u16, Instant)>; RING],
+    dtmf: Option<DigitPackets>,
+    /// Frames sent.
+    pub sent: u64,
+    /// Packets received from the node.
+    pub received: u64,
+    /// Our frames that came back.
+    pub echoed: u64,
+    /// Frames of other calls that came back on this call.
+    pub foreign: u64,
+    first_seq: Option<u16>,
+    highest: u32,
+}
+
+impl Media {
+    /// A stream to `remote` with the negotiated payload types; `tag` signs its frames.
+    pub fn new(remote: SocketAddr, payload_type: u8, event_pt: Option<u8>, tag: u16) -> Media {
+        Media {
+            remote,
+            payload_type,
+            event_payload_type: event_pt,
+            tag,
+            ssrc: 0x5700_0000 | u32::from(tag),
+            seq: tag.wrapping_mul(31),
+            ts: u32::from(tag) * 1000,
+            frame: 0,
+            payload: [0; FRAME_SAMPLES],
+            packet: [0; RTP_HEADER_LEN + FRAME_SAMPLES],
+            sent_at: [None; RING],
+            dtmf: None,
+            sent: 0,
+            received: 0,
+            echoed: 0,
+            foreign: 0,
+            first_seq: None,
+            highest: 0,
+        }
+    }
+
+    /// Whether telephone-event was negotiated.
+    pub fn can_dtmf(&self) -> bool {
+        self.event_payload_type.is_some()
+    }
+
+    /// Starts pressing `digit` (100 ms, RFC 4733): the next packets are its events.
+    pub fn press(&mut self, digit: char) {
+        // 100 ms at 8 kHz in 20 ms steps is within every limit DigitPackets checks.
+        self.dtmf = DigitPackets::new(digit, self.ts, 100, 20, 8_000, 10).ok();
+    }
+
+    /// Writes the next 20 ms packet (an audio frame, or a key press in progress) and returns
+    /// it for sending.
+    pub fn next_packet(&mut self, template: &FrameTemplate, now: Instant) -> &[u8] {
+        self.seq = self.seq.wrapping_add(1);
+        if let (Some(pt), Some(digits)) = (self.event_payload_type, self.dtmf.as_mut()) {
+            if let Some(p) = digits.next() {
+                let header = RtpHeader {
+                    payload_type: pt,
+                    marker: p.marker,
+                    sequence: self.seq,
+                    timestamp: p.timestamp,
+                    ssrc: self.ssrc,
+                };
+                // The buffer holds a header and 160 bytes: 4 always fit.
+                let len = header.build(&p.payload, &mut self.packet).unwrap_or(0);
+                self.sent += 1;
+                return &self.packet[..len];
+            }
+            self.dtmf = None;
+            // The digit's 100 ms of timestamps have passed (5 packets, 3 ends on top).
+            self.ts = self.ts.wrapping_add(FRAME_TS * 5);
+        }
+        self.ts = self.ts.wrapping_add(FRAME_TS);
+        let header = RtpHeader {
+            payload_type: self.payload_type,
+            marker: self.sent == 0,
+            sequence: self.seq,
+            timestamp: self.ts,
+            ssrc: self.ssrc,
+        };
+        let sig = Signature {
+            tag: self.tag,
+            frame: self.frame,
+        };
+        self.sent_at[usize::from(self.frame) % RING] = Some((self.frame, now));
+        self.frame = self.frame.wrapping_add(1);
+        self.sent += 1;
+        template.write(sig, &mut self.payload);
+        // The buffer is sized for a header and one frame; the payload type comes from an
+        // SDP answer we accepted (≤ 127), so building cannot fail.
+        let len = header.build(&self.payload, &mut self.packet).unwrap_or(0);
+        &self.packet[..len]
+    }
+
+    /// Accounts one packet the node sent on this call.
+    pub fn on_packet(&mut self, template: &FrameTemplate, buf: &[u8], now: Instant) -> Received {
+        let Ok(p) = RtpPacket::parse(buf) else {
+            return Received::Other;
+        };
+        self.received += 1;
+        self.track_sequence(p.sequence);
+        if Some(p.payload_type) != Some(self.payload_type) {
+            return Received::Other;
+        }
+        match template.read(p.payload) {
+            Some(sig) if sig.tag == self.tag => {
+                self.echoed += 1;
+                let rtt = self.sent_at[usize::from(sig.frame) % RING]
+                    .filter(|&(f, _)| f == sig.frame)
+                    .map(|(_, at)| now.saturating_duration_since(at));
+                Received::Echo { rtt }
+            }
+            Some(_) => {
+                self.foreign += 1;
+                Received::Foreign
+            }
+            None => Received::Other,
+        }
+    }
+
+    fn track_sequence(&mut self, seq: u16) {
+        match self.first_seq {
+            None => {
+                self.first_seq = Some(seq);
+                self.highest = u32::from(seq);
+            }
+            Some(_) => {
+                let last = self.highest as u16;
+                let ahead = seq.wrapping_sub(last);
+                // Forward by less than half the space: newer (possibly across a wrap).
+                if ahead != 0 && ahead < 0x8000 {
+                    self.highest = self.highest.wrapping_add(u32::from(ahead));
+                }
+            }
+        }
+    }
+
+    /// Packets the node sent that never arrived, judged by sequence numbers.
+    pub fn lost(&self) -> u64 {
+        let Some(first) = self.first_seq else {
+            return 0;
+        };
+        let expected = u64::from(self.highest.wrapping_sub(u32::from(first))) + 1;
+        expected.saturating_sub(self.received)
+    }
+
+    /// Packets the node should have sent, judged by sequence numbers.
+    pub fn expected(&self) -> u64 {
+        self.first_seq
+            .map(|first| u64::from(self.highest.wrapping_sub(u32::from(first))) + 1)
+            .unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signature::Law;
+
+    fn echo(packet: &[u8], seq: u16) -> Vec<u8> {
+        let p = RtpPacket::parse(packet).unwrap();
+        let mut out = [0u8; 200];
+        let n = RtpHeader {
+            payload_type: p.payload_type,
+            marker: false,
+            sequence: seq,
+            timestamp: 0,
+            ssrc: 99,
+        }
+        .build(p.payload, &mut out)
+        .unwrap();
+        out[..n].to_vec()
+    }
+
+    #[test]
+    fn own_frames_come_back_as_echoes_with_rtt_and_loss_counts_gaps() {
+        let t = FrameTemplate::new(Law::Ulaw);
+        let mut a = Media::new("127.0.0.1:4000".parse().unwrap(), 0, Some(101), 1);
+        let mut b = Media::new("127.0.0.1:4002".parse().unwrap(), 0, Some(101), 2);
+        let now = Instant::now();
+        let pa = a.next_packet(&t, now).to_vec();
+        let pb = b.next_packet(&t, now).to_vec();
+        let later = now + Duration::from_millis(40);
+        assert_eq!(
+            a.on_packet(&t, &echo(&pa, 10), later),
+            Received::Echo {
+                rtt: Some(Duration::from_millis(40))
+            }
+        );
+        assert_eq!(a.on_packet(&t, &echo(&pb, 12), later), Received::Foreign);
+        assert_eq!(a.on_packet(&t, &[0x80, 200, 0, 0], later), Received::Other);
+        assert_eq!((a.echoed, a.foreign, a.received), (1, 1, 2));
+        assert_eq!(a.expected(), 3);
+        assert_eq!(a.lost(), 1, "sequence 11 never came");
+    }
+
+    #[test]
+    fn a_key_press_sends_events_then_audio_resumes() {
+        let t = FrameTemplate::new(Law::Ulaw);
+        let mut m = Media::new("127.0.0.1:4000".parse().unwrap(), 0, Some(101), 3);
+        let now = Instant::now();
+        m.next_packet(&t, now);
+        m.press('0');
+        let mut events = 0;
+        loop {
+            let p = m.next_packet(&t, now).to_vec();
+            let p = RtpPacket::parse(&p).unwrap();
+            if p.payload_type != 101 {
+                break;
+            }
+            assert_eq!(p.payload[0], 0, "digit 0");
+            events += 1;
+        }
+        assert_eq!(
+            events,
+            4 + 3,
+            "start and updates to 100 ms, then three ends"
+        );
+    }
+}

@@ -1,0 +1,144 @@
+//! A CI-sized call storm: `voxgate storm` places 50 PCMU calls (10 of them press `0`) and 10
+//! PCMA calls against a real node, and every call must go right: answered, its own signed
+//! frames echoed back (content, not counts), the escalating calls ended by the node's BYE with
+//! `kore-reason: TransferToAgent`, the others by our BYE. The node's own session records must
+//! tell the same story. Two storms that must fail show that the checks bite: a wrong expected
+//! BYE reason, and a node that refuses the storm's source address.
+
+mod common;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::{session_records, wait_until, Node, DEFAULT_TOML};
+use serde_json::Value;
+
+fn storm(node: &Node, extra: &[&str]) -> (Output, Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_voxgate"))
+        .arg("storm")
+        .args(["--target", &node.sip.to_string(), "--json", "--quiet"])
+        .args(extra)
+        .output()
+        .expect("run voxgate storm");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "storm printed no JSON report ({e}); stderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out, report)
+}
+
+fn n(report: &Value, pointer: &str) -> u64 {
+    report
+        .pointer(pointer)
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| panic!("{pointer} missing in {report:#}"))
+}
+
+#[test]
+fn fifty_calls_with_media_and_escalations_all_go_right() {
+    let node = Node::start_default();
+    let (out, report) = storm(
+        &node,
+        &[
+            "--calls",
+            "50",
+            "--rate",
+            "25",
+            "--total",
+            "50",
+            "--duration",
+            "10s",
+            "--hold",
+            "3s",
+            "--dtmf-escalate",
+            "0.2",
+        ],
+    );
+    assert!(out.status.success(), "storm failed: {report:#}");
+    assert_eq!(n(&report, "/attempted"), 50);
+    assert_eq!(n(&report, "/answered"), 50);
+    assert_eq!(n(&report, "/succeeded"), 50, "{report:#}");
+    assert_eq!(n(&report, "/failed"), 0, "{report:#}");
+    assert_eq!(n(&report, "/escalated"), 10);
+    assert_eq!(n(&report, "/hung_up"), 40);
+    // 3 s of hold is 150 frames a call; the greeting takes the first ~0.7 s, then the bot
+    // echoes. Demand most of the rest back, each frame with our call's own signature.
+    let echoed = n(&report, "/rtp/echoed");
+    assert!(echoed >= 50 * 90, "only {echoed} frames echoed: {report:#}");
+    assert_eq!(n(&report, "/rtp/foreign"), 0, "audio leaked between calls");
+    let loss = report["rtp_loss_percent"].as_f64().unwrap();
+    assert!(loss < 1.0, "RTP loss {loss} %");
+    let p99 = report["setup_ms"]["p99"].as_f64().expect("setup p99");
+    assert!(p99 > 0.0 && p99 < 5_000.0, "setup p99 {p99} ms");
+    assert!(report["media_rtt_ms"]["p50"].as_f64().expect("rtt p50") > 0.0);
+
+    // The node saw the same: 50 sessions, 10 handed back to an agent.
+    assert!(
+        wait_until(Duration::from_secs(10), || session_records(&node).len()
+            == 50),
+        "node recorded {} sessions",
+        session_records(&node).len()
+    );
+    let records = session_records(&node);
+    let escalated = records
+        .iter()
+        .filter(|r| r.end_reason == "TransferToAgent")
+        .count();
+    assert_eq!(escalated, 10);
+    assert!(records
+        .iter()
+        .filter(|r| r.end_reason != "TransferToAgent")
+        .all(|r| r.dtmf.is_empty()));
+
+    // A-law too: the same checks hold for PCMA.
+    let (out, report) = storm(
+        &node,
+        &[
+            "--codec", "PCMA", "--calls", "10", "--rate", "20", "--total", "10", "--hold", "2s",
+        ],
+    );
+    assert!(out.status.success(), "PCMA storm failed: {report:#}");
+    assert_eq!(n(&report, "/succeeded"), 10);
+    assert!(n(&report, "/rtp/echoed") >= 10 * 40, "{report:#}");
+}
+
+#[test]
+fn the_storm_reports_wrong_bye_reasons_and_refusals_as_failures() {
+    let node = Node::start_default();
+    let (out, report) = storm(
+        &node,
+        &[
+            "--calls",
+            "4",
+            "--rate",
+            "20",
+            "--total",
+            "4",
+            "--hold",
+            "2s",
+            "--dtmf-escalate",
+            "0.5",
+            "--escalate-reason",
+            "SomethingElse",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{report:#}");
+    assert_eq!(n(&report, "/succeeded"), 2);
+    assert_eq!(n(&report, "/failures/wrong_bye_reason"), 2, "{report:#}");
+
+    // A trunk that admits nobody from loopback: every INVITE gets 403.
+    let refusing = DEFAULT_TOML.replace(
+        r#"allow = ["127.0.0.0/8", "::1/128"]"#,
+        r#"allow = ["192.0.2.0/24"]"#,
+    );
+    assert_ne!(
+        refusing, DEFAULT_TOML,
+        "the default trunk's allow list moved"
+    );
+    let node = Node::start(&refusing);
+    let (out, report) = storm(&node, &["--calls", "3", "--rate", "20", "--total", "3"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(n(&report, "/answered"), 0);
+    assert_eq!(n(&report, "/failures/status_403"), 3, "{report:#}");
+}
