@@ -5,6 +5,7 @@
 mod api_error;
 mod auth;
 mod metadata;
+mod talkdesk;
 
 use std::sync::Arc;
 
@@ -71,6 +72,7 @@ pub fn server(
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics))
             .configure(metadata::configure)
+            .configure(talkdesk::configure)
             .default_service(web::to(not_found))
     })
     .workers(1)

@@ -40,6 +40,12 @@ pub const BOT_RESTARTS: &str = "voxgate_bot_restarts_total";
 /// Counter: calls handed back because their bot kept failing (reason `BotFailure`).
 pub const BOT_FAILURES: &str = "voxgate_bot_failures_total";
 
+/// Counter: Talkdesk stream requests refused before the upgrade, label `status`.
+pub const TALKDESK_REFUSED: &str = "voxgate_talkdesk_refused_total";
+/// Counter: Talkdesk frames that were not protocol events, label `kind` (`malformed`,
+/// `unknown_event`, `binary`, `oversized`, `payload`, …).
+pub const TALKDESK_BAD_FRAMES: &str = "voxgate_talkdesk_bad_frames_total";
+
 /// Installs the process-wide Prometheus recorder once and returns a handle to render it.
 /// Later calls (tests starting several nodes in one process) reuse the first recorder.
 pub fn install() -> PrometheusHandle {

@@ -924,18 +924,7 @@ impl Handler<Hangup> for Call {
 impl Handler<Transcript> for Call {
     type Result = ();
     fn handle(&mut self, msg: Transcript, _ctx: &mut Context<Self>) {
-        let role = if msg.role == "caller" {
-            store::Role::Caller
-        } else {
-            store::Role::Bot
-        };
-        if self.record.transcript.len() < 1000 {
-            self.record.transcript.push(store::TranscriptLine {
-                role,
-                text: msg.text,
-                at_ms: unix_ms(),
-            });
-        }
+        super::record::push_transcript(&mut self.record.transcript, msg);
     }
 }
 

@@ -1,12 +1,12 @@
 //! Calls: the registry that maps Call-IDs to live call actors, and the call actor itself.
 
-mod bot_tree;
+pub(crate) mod bot_tree;
 mod call;
 pub mod escalation;
 pub mod messages;
-mod record;
+pub(crate) mod record;
 mod registry;
-mod restart;
+pub(crate) mod restart;
 pub mod transcoder;
 
 pub use call::{Call, CallEvent, CallParams, Shutdown};

@@ -2,9 +2,30 @@
 
 use std::sync::Arc;
 
-use voxgate_engine::store::SessionRecord;
+use voxgate_engine::store::{self, SessionRecord};
 
+use super::messages::Transcript;
 use crate::state::NodeState;
+
+/// Transcript lines kept per call; a chatty bot cannot grow a record without bound.
+const MAX_TRANSCRIPT_LINES: usize = 1000;
+
+/// Adds a bot-reported transcript line to a call's record draft (up to the cap).
+pub(crate) fn push_transcript(lines: &mut Vec<store::TranscriptLine>, msg: Transcript) {
+    if lines.len() >= MAX_TRANSCRIPT_LINES {
+        return;
+    }
+    let role = if msg.role == "caller" {
+        store::Role::Caller
+    } else {
+        store::Role::Bot
+    };
+    lines.push(store::TranscriptLine {
+        role,
+        text: msg.text,
+        at_ms: unix_ms(),
+    });
+}
 
 /// Hands the session record to the store on the blocking pool: the call's arbiter never waits
 /// on disk or network. A failed write is logged and counted; the call is over anyway.
