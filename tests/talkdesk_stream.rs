@@ -18,8 +18,18 @@ fn builtin_bot_echo_comes_back_as_media() {
     s.start("MZecho");
     // 3 s of tone: the greeting (660 ms) plays first, then the echo.
     s.play(150, tone_frame);
-    s.pump(Duration::from_millis(500));
+    // Then 200 ms in one `media` event (1600 bytes: decoded in two pieces, cut into frames).
+    let batch: Vec<u8> = (150..160).flat_map(tone_frame).collect();
+    s.send_media(&batch);
+    s.pump(Duration::from_millis(600));
     let sent: std::collections::HashSet<Vec<u8>> = (0..150).map(tone_frame).collect();
+    let batch_back = (150..160)
+        .filter(|n| s.media_payloads().contains(&tone_frame(*n)))
+        .count();
+    assert_eq!(
+        batch_back, 10,
+        "every frame of the batched media event echoed"
+    );
     let media = s.media_payloads();
     assert!(media.iter().all(|p| p.len() == 160), "160-byte frames");
     let echoed = media.iter().filter(|p| sent.contains(*p)).count();

@@ -52,6 +52,9 @@ const FRAME_PERIOD: Duration = Duration::from_millis(20);
 const QUEUE_FRAMES: usize = 500;
 /// A stream that sends no `start` this long after the upgrade is closed.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// Caller audio is decoded this many bytes at a time (six frames; a multiple of 3, so each
+/// piece of base64 decodes on its own).
+const DECODE_BYTES: usize = 6 * FRAME_BYTES;
 /// How long a DTMF digit from Talkdesk is taken to last (the event carries no duration).
 const DTMF_MS: u32 = 100;
 
@@ -86,6 +89,7 @@ pub(super) struct RecordDraft {
     pub(super) start_ms: i64,
     pub(super) answer_ms: Option<i64>,
     pub(super) call_sid: String,
+    pub(super) account_sid: String,
     pub(super) stream_sid: String,
     pub(super) dtmf: String,
     pub(super) transcript: Vec<store::TranscriptLine>,
@@ -134,8 +138,8 @@ pub struct TalkdeskIngress {
     pub(super) tree: Option<BotSide>,
     out: Outbound,
     queue: PlayoutQueue,
-    /// Reused for every inbound `media` payload.
-    decoded: Box<[u8]>,
+    /// Reused for every inbound `media` payload, a piece at a time.
+    decoded: [u8; DECODE_BYTES],
     clock: Option<SpawnHandle>,
     pub(super) restarts: RestartBudget,
     pub(super) record: RecordDraft,
@@ -146,8 +150,6 @@ impl TalkdeskIngress {
     pub fn new(p: StreamParams, slot: CallSlot) -> Self {
         let mut rng = rand::thread_rng();
         let session_id = format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64());
-        // Base64 is 4/3 of the bytes, so a payload never decodes to more than the frame size.
-        let decoded = vec![0u8; p.node.config.talkdesk.max_frame_bytes].into_boxed_slice();
         TalkdeskIngress {
             p,
             slot: Some(slot),
@@ -156,7 +158,7 @@ impl TalkdeskIngress {
             tree: None,
             out: Outbound::new(""),
             queue: PlayoutQueue::new(QUEUE_FRAMES, FRAME_BYTES),
-            decoded,
+            decoded: [0; DECODE_BYTES],
             clock: None,
             restarts: RestartBudget::default(),
             record: RecordDraft {
@@ -236,6 +238,7 @@ impl TalkdeskIngress {
         self.out = Outbound::new(&stream_sid);
         self.record.stream_sid = stream_sid;
         self.record.call_sid = start.call_sid.clone();
+        self.record.account_sid = start.account_sid.clone();
         if !format
             .encoding
             .eq_ignore_ascii_case(ws::start::ENCODING_MULAW)
@@ -325,22 +328,25 @@ impl TalkdeskIngress {
         {
             return;
         }
-        let n = match base64::engine::general_purpose::STANDARD
-            .decode_slice(media.payload.as_bytes(), &mut self.decoded)
-        {
-            Ok(n) => n,
-            Err(_) => {
-                Self::bad_frame("payload");
-                return;
-            }
-        };
-        for chunk in self.decoded[..n].chunks(FRAME_BYTES) {
-            let Ok(frame) = EncodedFrame::from_bytes(AudioFormat::Pcmu, chunk) else {
-                continue;
-            };
-            if let Err(actix::dev::SendError::Full(_)) = tree.transcoder.try_send(AudioFrame(frame))
+        for piece in media.payload.as_bytes().chunks(DECODE_BYTES / 3 * 4) {
+            let n = match base64::engine::general_purpose::STANDARD
+                .decode_slice(piece, &mut self.decoded)
             {
-                metrics::counter!(FRAMES_DROPPED, "leg" => "talkdesk").increment(1);
+                Ok(n) => n,
+                Err(_) => {
+                    Self::bad_frame("payload");
+                    return;
+                }
+            };
+            for chunk in self.decoded[..n].chunks(FRAME_BYTES) {
+                let Ok(frame) = EncodedFrame::from_bytes(AudioFormat::Pcmu, chunk) else {
+                    continue;
+                };
+                if let Err(actix::dev::SendError::Full(_)) =
+                    tree.transcoder.try_send(AudioFrame(frame))
+                {
+                    metrics::counter!(FRAMES_DROPPED, "leg" => "talkdesk").increment(1);
+                }
             }
         }
     }
@@ -383,7 +389,7 @@ impl TalkdeskIngress {
         }
         if let Some((command, ring_group)) = ending.stop {
             let stop = ws::Stop {
-                account_sid: self.p.account_id.clone().unwrap_or_default(),
+                account_sid: self.record.account_sid.clone(),
                 call_sid: self.record.call_sid.clone(),
                 reason: Some(ending.reason.clone()),
                 command: Some(command),
