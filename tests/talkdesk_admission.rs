@@ -66,7 +66,7 @@ fn bad_tokens_and_unknown_bots_get_no_upgrade() {
 
 #[test]
 fn routes_and_pinned_accounts_are_enforced() {
-    let at = DEFAULT_TOML.rfind("did = \"*\"").unwrap();
+    let at = DEFAULT_TOML.find("did = \"*\"").unwrap();
     let config = format!(
         "{}did = \"+1777\"{}",
         &DEFAULT_TOML[..at],

@@ -13,15 +13,11 @@ use voxgate_engine::store::{EscalationOutcome, IngressKind};
 fn unreachable_bot_escalates_after_the_restart_budget() {
     // Nothing listens on this port: every connection attempt is refused.
     let dead = free_port();
-    let config = DEFAULT_TOML
-        .replace("kind = \"builtin\"", "kind = \"websocket\"")
-        .replace(
-            "\n[talkdesk]\n",
-            &format!(
-            "\n[bots.websocket]\nurl = \"ws://127.0.0.1:{dead}/bot\"\nconnect_timeout_ms = 500\n\n\
-             [bots.restart]\nmax_restarts = 2\nwindow_secs = 30\nbackoff_ms = 50\n\n[talkdesk]\n"
-        ),
-        );
+    let mut config = DEFAULT_TOML.replace("kind = \"builtin\"", "kind = \"websocket\"");
+    config.push_str(&format!(
+        "\n[bots.websocket]\nurl = \"ws://127.0.0.1:{dead}/bot\"\nconnect_timeout_ms = 500\n\n\
+         [bots.restart]\nmax_restarts = 2\nwindow_secs = 30\nbackoff_ms = 50\n"
+    ));
     let node = Node::start(&config);
     let mut s = Stream::open_demo(&node, "+15550100", "");
     s.start("MZfail");

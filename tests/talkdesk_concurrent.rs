@@ -1,6 +1,8 @@
 //! Fifty Talkdesk streams at once against the builtin bot, each with 2 s of tone: every stream
 //! gets its own caller's audio back (its tone, not another stream's), and every call is
-//! recorded. `VOXGATE_TALKDESK_STREAMS` raises the count for measurements (docs/performance.md).
+//! recorded. `VOXGATE_TALKDESK_STREAMS` / `VOXGATE_TALKDESK_SECONDS` size the run and the node's
+//! CPU and memory are printed (with `VOXGATE_TEST_BIN=target/release/voxgate` for the numbers
+//! in docs/performance.md).
 
 mod common;
 use std::time::Duration;
@@ -32,6 +34,20 @@ fn fifty_concurrent_streams_each_hear_their_own_echo() {
         .unwrap_or(2);
     let config = DEFAULT_TOML.replace("max_calls = 2000", "max_calls = 5000");
     let node = Node::start(&config);
+    let before = Usage::of(node.pid());
+    let peak_rss = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let (pid, peak, on) = (node.pid(), peak_rss.clone(), sampling.clone());
+        std::thread::spawn(move || {
+            use std::sync::atomic::Ordering;
+            while on.load(Ordering::Relaxed) {
+                peak.fetch_max(Usage::of(pid).rss_kb, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let t0 = std::time::Instant::now();
     let handles: Vec<_> = (0..streams)
         .map(|k| {
             let mut s = Stream::open_demo(&node, "+15550100", "");
@@ -50,8 +66,25 @@ fn fifty_concurrent_streams_each_hear_their_own_echo() {
             })
         })
         .collect();
-    for h in handles {
-        let (k, echoed, total) = h.join().expect("stream thread");
+    let results: Vec<_> = handles
+        .into_iter()
+        .map(|h| h.join().expect("stream thread"))
+        .collect();
+    let wall = t0.elapsed().as_secs_f64();
+    let after = Usage::of(node.pid());
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    sampler.join().unwrap();
+    let cpu = (after.cpu_secs - before.cpu_secs) / wall;
+    let peak = peak_rss.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!(
+        "talkdesk streams={streams} seconds={seconds} wall={wall:.1}s node_cpu={:.1}% \
+         ({:.3}% per stream) rss_before={}KiB rss_peak={peak}KiB ({:.1} KiB per stream)",
+        cpu * 100.0,
+        cpu * 100.0 / streams as f64,
+        before.rss_kb,
+        peak.saturating_sub(before.rss_kb) as f64 / streams as f64,
+    );
+    for (k, echoed, total) in results {
         assert!(
             echoed >= seconds * 50 / 3,
             "stream {k}: {echoed} of {total} frames are its own tone"
@@ -70,4 +103,35 @@ fn session_records_all(node: &Node) -> usize {
         .list_sessions("demo", 0, 10_000)
         .map(|v| v.len())
         .unwrap_or(0)
+}
+
+/// CPU time and resident memory of a process, from /proc.
+struct Usage {
+    cpu_secs: f64,
+    rss_kb: u64,
+}
+
+impl Usage {
+    fn of(pid: u32) -> Usage {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: f64 = [11, 12]
+            .iter()
+            .filter_map(|&i| f.get(i).and_then(|v| v.parse::<f64>().ok()))
+            .sum();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let rss_kb = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        // USER_HZ is 100 on Linux.
+        Usage {
+            cpu_secs: ticks / 100.0,
+            rss_kb,
+        }
+    }
 }

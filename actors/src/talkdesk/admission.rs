@@ -189,9 +189,9 @@ mod tests {
 
     #[test]
     fn routes_and_pinned_accounts_are_enforced() {
-        // The last route of the default file is the `[talkdesk]` one.
+        // The first route of the default file is the `[talkdesk]` one.
         let default = voxgate_engine::config::DEFAULT_TOML;
-        let at = default.rfind("did = \"*\"").unwrap();
+        let at = default.find("did = \"*\"").unwrap();
         let text = format!("{}did = \"+1777\"{}", &default[..at], &default[at + 9..]);
         let pinned = text.replace(
             "client_secret = \"demo-secret\"",
