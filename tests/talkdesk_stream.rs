@@ -1,8 +1,9 @@
 //! A Talkdesk voice stream against the default configuration (builtin `demo` bot), with a real
 //! WebSocket client playing Talkdesk: the caller's tone comes back as `media` byte for byte,
 //! paced at 20 ms; DTMF `0` ends the stream with exactly one `stop` carrying `command: escalate`
-//! and `ringGroup: agents`, recorded in the session record; Talkdesk's own `stop` ends it with
-//! nothing sent back.
+//! and `ringGroup: agents`, recorded in the session record; `#` ends it with `stop` `ok`;
+//! Talkdesk's own `stop` ends it with nothing sent back; agent-assist streams hear nothing and
+//! escalate nothing; bad frames close the stream with a reason and the node goes on.
 
 mod common;
 use std::time::Duration;
@@ -99,6 +100,15 @@ fn dtmf_zero_escalates_with_the_ring_group() {
     assert_eq!(stops[0]["stop"]["command"], "escalate");
     assert_eq!(stops[0]["stop"]["ringGroup"], "agents");
     assert_eq!(stops[0]["stop"]["callSid"], "CA-MZesc");
+    // The bot barged in before escalating: `clear` first, and no bot audio after it.
+    let clear_at = s
+        .received
+        .iter()
+        .position(|e| matches!(e, Event::Json(v) if v["event"] == "clear"))
+        .expect("a clear before the hand-back");
+    assert!(s.received[clear_at..]
+        .iter()
+        .all(|e| !matches!(e, Event::Json(v) if v["event"] == "media")));
     // The stop is the last event before the close.
     assert!(matches!(s.received.last(), Some(Event::Close(1000, _))));
     assert!(matches!(&s.received[s.received.len() - 2], Event::Json(v) if v["event"] == "stop"));
@@ -113,6 +123,26 @@ fn dtmf_zero_escalates_with_the_ring_group() {
     assert_eq!(esc.reason, "TransferToAgent");
     assert_eq!(esc.profile, "talkdesk");
     assert_eq!(esc.target.as_deref(), Some("agents"));
+}
+
+#[test]
+fn bot_hang_up_ends_with_stop_ok() {
+    let node = Node::start(DEFAULT_TOML);
+    let mut s = Stream::open_demo(&node, "+15550100", "");
+    s.start("MZbye");
+    s.send_dtmf("#");
+    assert!(s.wait_closed(Duration::from_secs(5)));
+    let stops = s.events("stop");
+    assert_eq!(stops.len(), 1, "{:?}", s.received);
+    assert_eq!(stops[0]["stop"]["command"], "ok");
+    assert!(stops[0]["stop"].get("ringGroup").is_none());
+    assert!(wait_until(Duration::from_secs(5), || !session_records(
+        &node
+    )
+    .is_empty()));
+    let r = session_records(&node).pop().unwrap();
+    assert_eq!(r.end_reason, "HangUp");
+    assert!(r.escalation.is_none());
 }
 
 #[test]
