@@ -55,6 +55,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// Caller audio is decoded this many bytes at a time (six frames; a multiple of 3, so each
 /// piece of base64 decodes on its own).
 const DECODE_BYTES: usize = 6 * FRAME_BYTES;
+/// How often a stream looks whether the node has started draining.
+const DRAIN_POLL: Duration = Duration::from_secs(1);
 /// How long a DTMF digit from Talkdesk is taken to last (the event carries no duration).
 const DTMF_MS: u32 = 100;
 
@@ -141,6 +143,8 @@ pub struct TalkdeskIngress {
     /// Reused for every inbound `media` payload, a piece at a time.
     decoded: [u8; DECODE_BYTES],
     clock: Option<SpawnHandle>,
+    /// The node drains: the stream ends at the drain deadline (see `watch_drain`).
+    drain_deadline_armed: bool,
     pub(super) restarts: RestartBudget,
     pub(super) record: RecordDraft,
 }
@@ -160,6 +164,7 @@ impl TalkdeskIngress {
             queue: PlayoutQueue::new(QUEUE_FRAMES, FRAME_BYTES),
             decoded: [0; DECODE_BYTES],
             clock: None,
+            drain_deadline_armed: false,
             restarts: RestartBudget::default(),
             record: RecordDraft {
                 start_ms: unix_ms(),
@@ -377,6 +382,23 @@ impl TalkdeskIngress {
         }
     }
 
+    /// A draining node lets live streams run until its drain deadline, then ends them: a
+    /// stream that saw the drain start (within [`DRAIN_POLL`]) hands its caller back a poll
+    /// period before the deadline, so the final `stop` is out before the node exits.
+    fn watch_drain(&mut self, ctx: &mut WebsocketContext<Self>) {
+        if self.drain_deadline_armed || !self.p.node.is_draining() {
+            return;
+        }
+        self.drain_deadline_armed = true;
+        let deadline = Duration::from_secs(self.p.node.config.node.drain_deadline_secs);
+        ctx.run_later(deadline.saturating_sub(DRAIN_POLL), |me, ctx| {
+            if me.phase != Phase::Ended {
+                tracing::info!(session_id = %me.session_id, "drain deadline: handing the stream back");
+                me.hand_back_unserved("NodeShutdown", ctx);
+            }
+        });
+    }
+
     /// Ends the stream once: the final `stop` (when the node ends it), the close frame, the
     /// bot side stopped, the record written.
     pub(super) fn end(&mut self, ending: Ending, ctx: &mut WebsocketContext<Self>) {
@@ -465,6 +487,7 @@ impl Actor for TalkdeskIngress {
     type Context = WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(DRAIN_POLL, |me, ctx| me.watch_drain(ctx));
         ctx.run_later(START_TIMEOUT, |me, ctx| {
             if me.phase == Phase::AwaitStart {
                 TalkdeskIngress::bad_frame("no_start");

@@ -7,6 +7,8 @@
 //! - a failing bot is restarted within its `[bots.restart]` budget (the same
 //!   [`RestartBudget`](crate::calls::restart::RestartBudget) as SIP calls); past it, or when the
 //!   transcoder fails, the caller is escalated with reason `BotFailure`: never dropped.
+//! - at the drain deadline of a node shutting down, live streams are escalated the same way
+//!   (reason `NodeShutdown`).
 //! - `agentassist=true` streams are listen-only: escalation requests are recorded and ignored,
 //!   and a bot failure past its budget ends the stream with `stop` `error` (there is no caller
 //!   to hand back: the agent already has the call).
@@ -54,6 +56,30 @@ impl TalkdeskIngress {
             },
             ctx,
         );
+    }
+
+    /// The node cannot serve the caller any longer (bot failure past its budget, drain
+    /// deadline): escalate, so the caller reaches a human; on an agent-assist stream, where the
+    /// agent already has the caller, end with `stop` `error`.
+    pub(super) fn hand_back_unserved(&mut self, reason: &str, ctx: &mut WebsocketContext<Self>) {
+        if self.p.agent_assist {
+            self.end(
+                Ending {
+                    reason: reason.to_owned(),
+                    stop: Some((StopCommand::Error, None)),
+                    close: close_normal(reason),
+                },
+                ctx,
+            );
+        } else {
+            self.escalate(
+                Escalate {
+                    reason: reason.to_owned(),
+                    ..Escalate::default()
+                },
+                ctx,
+            );
+        }
     }
 
     /// Restarts a failed WebSocket bot after its backoff; false when the budget is spent or the
@@ -152,24 +178,7 @@ impl Handler<LegExited> for TalkdeskIngress {
             LegKind::Bot if self.restart_bot(ctx) => {}
             LegKind::Bot | LegKind::Transcoder => {
                 metrics::counter!(crate::metrics::BOT_FAILURES).increment(1);
-                if self.p.agent_assist {
-                    self.end(
-                        Ending {
-                            reason: "BotFailure".into(),
-                            stop: Some((StopCommand::Error, None)),
-                            close: close_normal("bot failure"),
-                        },
-                        ctx,
-                    );
-                } else {
-                    self.escalate(
-                        Escalate {
-                            reason: "BotFailure".into(),
-                            ..Escalate::default()
-                        },
-                        ctx,
-                    );
-                }
+                self.hand_back_unserved("BotFailure", ctx);
             }
             LegKind::Ingress | LegKind::Escalation => {}
         }
