@@ -126,6 +126,18 @@ fn dtmf_zero_escalates_with_the_ring_group() {
 }
 
 #[test]
+fn ring_group_is_the_bots_escalation_variable() {
+    // The bot's variable wins over `[talkdesk] default_ring_group` (still "agents").
+    let config = DEFAULT_TOML.replace("\nringGroup = \"agents\"", "\nringGroup = \"billing\"");
+    let node = Node::start(&config);
+    let mut s = Stream::open_demo(&node, "+15550100", "");
+    s.start("MZbilling");
+    s.send_dtmf("0");
+    assert!(s.wait_closed(Duration::from_secs(5)));
+    assert_eq!(s.events("stop")[0]["stop"]["ringGroup"], "billing");
+}
+
+#[test]
 fn bot_hang_up_ends_with_stop_ok() {
     let node = Node::start(DEFAULT_TOML);
     let mut s = Stream::open_demo(&node, "+15550100", "");
