@@ -5,9 +5,8 @@
 mod common;
 use std::time::Duration;
 
-use common::talkdesk::Stream;
-use common::{free_port, session_records, tone_frame, wait_until, Node, DEFAULT_TOML};
-use voxgate_engine::store::{EscalationOutcome, IngressKind};
+use common::talkdesk::{assert_bot_failure_escalation, Stream};
+use common::{free_port, tone_frame, Node, DEFAULT_TOML};
 
 #[test]
 fn unreachable_bot_escalates_after_the_restart_budget() {
@@ -26,23 +25,6 @@ fn unreachable_bot_escalates_after_the_restart_budget() {
         s.wait_closed(Duration::from_secs(10)),
         "closed after escalation"
     );
-    let stops = s.events("stop");
-    assert_eq!(stops.len(), 1, "exactly one stop: {:?}", s.received);
-    assert_eq!(stops[0]["stop"]["command"], "escalate");
-    assert_eq!(
-        stops[0]["stop"]["ringGroup"], "agents",
-        "the configured default"
-    );
-    assert_eq!(stops[0]["stop"]["reason"], "BotFailure");
-    assert_eq!(node.metric("voxgate_bot_restarts_total"), 2.0);
-    assert!(wait_until(Duration::from_secs(5), || !session_records(
-        &node
-    )
-    .is_empty()));
-    let r = session_records(&node).pop().unwrap();
-    assert_eq!(r.ingress, IngressKind::Talkdesk);
-    assert_eq!(r.end_reason, "BotFailure");
-    let esc = r.escalation.expect("escalation recorded");
-    assert_eq!(esc.reason, "BotFailure");
-    assert_eq!(esc.outcome, EscalationOutcome::Completed);
+    let stop = assert_bot_failure_escalation(&s, &node);
+    assert_eq!(stop["ringGroup"], "agents", "the configured default");
 }

@@ -6,9 +6,9 @@
 mod common;
 use std::time::Duration;
 
-use common::talkdesk::Stream;
+use common::talkdesk::{assert_bot_failure_escalation, latest_record, Stream};
 use common::ws_bot::{config, Bot};
-use common::{session_records, tone_frame, wait_until, Node};
+use common::{tone_frame, wait_until, Node};
 
 #[test]
 fn reference_bot_echo_and_transfer() {
@@ -25,16 +25,11 @@ fn reference_bot_echo_and_transfer() {
     assert!(wait_until(Duration::from_secs(5), || bot.streams_started() == 1));
     s.send_dtmf("0");
     assert!(s.wait_closed(Duration::from_secs(5)));
-    let stops = s.events("stop");
-    assert_eq!(stops.len(), 1);
-    assert_eq!(stops[0]["stop"]["command"], "escalate");
-    assert_eq!(stops[0]["stop"]["reason"], "BotSaysAgent");
-    assert_eq!(stops[0]["stop"]["ringGroup"], "agents");
-    assert!(wait_until(Duration::from_secs(5), || !session_records(
-        &node
-    )
-    .is_empty()));
-    let r = session_records(&node).pop().unwrap();
+    let stop = s.final_stop();
+    assert_eq!(stop["command"], "escalate");
+    assert_eq!(stop["reason"], "BotSaysAgent");
+    assert_eq!(stop["ringGroup"], "agents");
+    let r = latest_record(&node);
     assert!(
         r.transcript.iter().any(|l| l.text == "echo bot ready"),
         "{:?}",
@@ -63,19 +58,5 @@ fn killed_bot_is_restarted_then_the_caller_escalated() {
         s.play(10, |i| tone_frame(n + i));
         n += 10;
     }
-    let stops = s.events("stop");
-    assert_eq!(stops.len(), 1, "{:?}", s.received.last());
-    assert_eq!(stops[0]["stop"]["command"], "escalate");
-    assert_eq!(stops[0]["stop"]["reason"], "BotFailure");
-    assert_eq!(node.metric("voxgate_bot_restarts_total"), 2.0);
-    assert!(wait_until(Duration::from_secs(5), || !session_records(
-        &node
-    )
-    .is_empty()));
-    let r = session_records(&node).pop().unwrap();
-    assert_eq!(r.end_reason, "BotFailure");
-    assert_eq!(
-        r.escalation.map(|e| e.reason).as_deref(),
-        Some("BotFailure")
-    );
+    assert_bot_failure_escalation(&s, &node);
 }

@@ -220,3 +220,44 @@ impl Stream {
         })
     }
 }
+
+impl Stream {
+    /// The one final `stop` the node sent (asserts there is exactly one) and its body.
+    pub fn final_stop(&self) -> Value {
+        let stops = self.events("stop");
+        assert_eq!(stops.len(), 1, "exactly one stop; got {:?}", self.received);
+        stops[0]["stop"].clone()
+    }
+}
+
+/// The latest session record of the `demo` bot, once the node has written one.
+pub fn latest_record(node: &Node) -> voxgate_engine::store::SessionRecord {
+    let mut records = Vec::new();
+    assert!(
+        super::wait_until(Duration::from_secs(5), || {
+            records = super::session_records(node);
+            !records.is_empty()
+        }),
+        "no session record"
+    );
+    records.pop().expect("checked non-empty")
+}
+
+/// Checks that a stream whose bot failed past its budget (two restarts) was escalated once
+/// with `BotFailure`, on the wire and in the record; returns the final `stop` body.
+pub fn assert_bot_failure_escalation(s: &Stream, node: &Node) -> Value {
+    let stop = s.final_stop();
+    assert_eq!(stop["command"], "escalate");
+    assert_eq!(stop["reason"], "BotFailure");
+    assert_eq!(node.metric("voxgate_bot_restarts_total"), 2.0);
+    let r = latest_record(node);
+    assert_eq!(r.ingress, voxgate_engine::store::IngressKind::Talkdesk);
+    assert_eq!(r.end_reason, "BotFailure");
+    let esc = r.escalation.expect("escalation recorded");
+    assert_eq!(esc.reason, "BotFailure");
+    assert_eq!(
+        esc.outcome,
+        voxgate_engine::store::EscalationOutcome::Completed
+    );
+    stop
+}
