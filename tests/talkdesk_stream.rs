@@ -219,6 +219,24 @@ fn malformed_json_closes_with_a_reason_and_the_node_still_serves() {
     assert!(o.wait_closed(Duration::from_secs(5)));
     assert_eq!(o.close_frame().map(|c| c.0), Some(1009));
 
+    // A format other than µ-law 8 kHz is refused with 1003 and a reason that fits the frame.
+    let mut f = Stream::open_demo(&node, "+15550100", "");
+    let encoding = format!("audio/{}", "x".repeat(300));
+    f.send_text(
+        &serde_json::json!({"event": "start", "streamSid": "MZfmt", "start": {
+            "streamSid": "MZfmt", "callSid": "CA1",
+            "mediaFormat": {"encoding": encoding, "sampleRate": 8000, "channels": 1}}})
+        .to_string(),
+    );
+    assert!(f.wait_closed(Duration::from_secs(5)));
+    let (code, reason) = f.close_frame().expect("a close frame");
+    assert_eq!(code, 1003);
+    assert!(
+        reason.starts_with("unsupported mediaFormat") && reason.len() <= 123,
+        "{reason}"
+    );
+    assert_eq!(f.final_stop()["command"], "error");
+
     // The node still serves: a new stream escalates normally.
     let mut ok = Stream::open_demo(&node, "+15550100", "");
     ok.start("MZok");

@@ -55,6 +55,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// Caller audio is decoded this many bytes at a time (six frames; a multiple of 3, so each
 /// piece of base64 decodes on its own).
 const DECODE_BYTES: usize = 6 * FRAME_BYTES;
+/// Longest close reason sent (a close frame carries at most 123 bytes of reason).
+const MAX_CLOSE_REASON: usize = 120;
 /// How often a stream looks whether the node has started draining.
 const DRAIN_POLL: Duration = Duration::from_secs(1);
 /// How long a DTMF digit from Talkdesk is taken to last (the event carries no duration).
@@ -118,14 +120,15 @@ impl Ending {
         }
     }
 
-    /// A protocol failure: final `stop` `error`, then a close with `code` and `why`.
+    /// A protocol failure: final `stop` `error`, then a close with `code` and `why` (cut to
+    /// fit a close frame, whose payload is at most 125 bytes with the code).
     fn protocol(code: CloseCode, why: &str) -> Self {
         Ending {
             reason: "ProtocolError".into(),
             stop: Some((StopCommand::Error, None)),
             close: CloseReason {
                 code,
-                description: Some(why.to_owned()),
+                description: Some(truncate(why, MAX_CLOSE_REASON).to_owned()),
             },
         }
     }
@@ -188,10 +191,7 @@ impl TalkdeskIngress {
                 Self::bad_frame("malformed");
                 tracing::info!(session_id = %self.session_id, error = %e, "malformed Talkdesk event; closing the stream");
                 let why = format!("malformed event: {e}");
-                self.end(
-                    Ending::protocol(CloseCode::Invalid, truncate(&why, 120)),
-                    ctx,
-                );
+                self.end(Ending::protocol(CloseCode::Invalid, &why), ctx);
             }
         }
     }
