@@ -15,8 +15,9 @@
 //!   time and a `clear` can still drop what the caller has not heard. A bot `mark` is answered
 //!   (to the bot, and as a `mark` to Talkdesk) when the audio queued before it has been sent.
 //!   Talkdesk's echo of our marks is only logged: the bot must not depend on it.
-//! - Caller audio is decoded from base64 into one reusable buffer and cut into inline frames:
-//!   nothing per frame is allocated beyond what JSON parsing itself needs.
+//! - Caller audio is read with its strings borrowed from the frame (`inbound.rs`), decoded from
+//!   base64 into one reusable buffer and cut into inline frames: an inbound `media` event
+//!   allocates nothing but the actor envelopes of its frames.
 //! - Bad input is counted ([`TALKDESK_BAD_FRAMES`]); an unknown event is ignored, but malformed
 //!   JSON, binary or oversized frames end the stream (final `stop` `error`, then a close frame
 //!   with a code and a reason), because the stream can no longer be trusted to carry the call.
@@ -34,6 +35,7 @@ use voxgate_engine::config::BotConfig;
 use voxgate_engine::store::{self, IngressKind, SessionRecord};
 use voxgate_engine::ws::{self, StopCommand, ToBot};
 
+use super::inbound;
 use super::outbound::Outbound;
 use crate::bots::StreamInfo;
 use crate::calls::bot_tree::{self, BotSide, IngressInputs, SupervisorInputs};
@@ -181,6 +183,10 @@ impl TalkdeskIngress {
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut WebsocketContext<Self>) {
+        if let Some(media) = inbound::media(text) {
+            self.on_media(media.track, &media.payload);
+            return;
+        }
         match ToBot::parse(text) {
             Ok(event) => self.on_event(event, ctx),
             Err(e) if is_unknown_event(text) => {
@@ -202,7 +208,7 @@ impl TalkdeskIngress {
             ToBot::Start {
                 stream_sid, start, ..
             } => self.on_start(stream_sid, &start, ctx),
-            ToBot::Media { media, .. } => self.on_media(&media),
+            ToBot::Media { media, .. } => self.on_media(media.track.as_deref(), &media.payload),
             ToBot::Dtmf { dtmf, .. } => {
                 let Some(digit) = dtmf.digit.chars().next() else {
                     return;
@@ -321,19 +327,15 @@ impl TalkdeskIngress {
     }
 
     /// Caller audio: base64 µ-law into the reused buffer, then 20 ms frames to the transcoder.
-    fn on_media(&mut self, media: &ws::Media) {
+    fn on_media(&mut self, track: Option<&str>, payload: &str) {
         let Some(tree) = &self.tree else {
             Self::bad_frame("media_before_start");
             return;
         };
-        if media
-            .track
-            .as_deref()
-            .is_some_and(|t| !t.starts_with("inbound"))
-        {
+        if track.is_some_and(|t| !t.starts_with("inbound")) {
             return;
         }
-        for piece in media.payload.as_bytes().chunks(DECODE_BYTES / 3 * 4) {
+        for piece in payload.as_bytes().chunks(DECODE_BYTES / 3 * 4) {
             let n = match base64::engine::general_purpose::STANDARD
                 .decode_slice(piece, &mut self.decoded)
             {

@@ -3,9 +3,11 @@
 //!
 //! - [`admission`]: the checks before the upgrade (token, bot, account, number route).
 //! - [`TalkdeskIngress`]: the connection actor, the call's ingress leg and its supervisor.
+//! - `inbound`: the allocation-free reading of `media`, the one frequent inbound event.
 //! - `outbound`: the events the node sends (`media`, `mark`, `clear`, the final `stop`).
 
 pub mod admission;
+mod inbound;
 mod ingress;
 mod outbound;
 mod supervisor;
