@@ -6,6 +6,7 @@ mod api_error;
 mod auth;
 mod calls;
 mod metadata;
+mod talkdesk;
 
 use std::sync::Arc;
 
@@ -76,6 +77,7 @@ pub fn server(
             .route("/metrics", web::get().to(metrics))
             .configure(metadata::configure)
             .configure(calls::configure)
+            .configure(talkdesk::configure)
             .default_service(web::to(not_found))
     })
     .workers(1)

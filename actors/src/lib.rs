@@ -5,6 +5,7 @@
 //! - [`sip::endpoint::SipEndpoint`]: the SIP UA core (transactions, dialogs, node answers).
 //! - [`calls::CallRegistry`] and [`calls::Call`]: live calls by Call-ID.
 //! - [`http`]: health, readiness, metrics.
+//! - [`talkdesk::TalkdeskIngress`]: a Talkdesk voice stream (WebSocket ingress and its call).
 #![warn(unreachable_pub, missing_docs)]
 
 pub mod bots;
@@ -15,3 +16,4 @@ pub mod metrics;
 pub mod node;
 pub mod sip;
 pub mod state;
+pub mod talkdesk;

@@ -42,6 +42,12 @@ pub const BOT_FAILURES: &str = "voxgate_bot_failures_total";
 /// Counter: REFER transfers decided, label `outcome` (`completed`, `fell_back`).
 pub const REFER_TRANSFERS: &str = "voxgate_refer_transfers_total";
 
+/// Counter: Talkdesk stream requests refused before the upgrade, label `status`.
+pub const TALKDESK_REFUSED: &str = "voxgate_talkdesk_refused_total";
+/// Counter: Talkdesk frames that were not protocol events, label `kind` (`malformed`,
+/// `unknown_event`, `binary`, `oversized`, `payload`, …).
+pub const TALKDESK_BAD_FRAMES: &str = "voxgate_talkdesk_bad_frames_total";
+
 /// Installs the process-wide Prometheus recorder once and returns a handle to render it.
 /// Later calls (tests starting several nodes in one process) reuse the first recorder.
 pub fn install() -> PrometheusHandle {

@@ -16,6 +16,8 @@ pub use self::security::{SipLimits, TrunkAuth};
 pub use self::tls::TlsConfig;
 mod refer;
 pub use refer::{ReferConfig, ReferHeaderMode};
+mod talkdesk;
+pub use talkdesk::TalkdeskConfig;
 
 /// The embedded default configuration (`config/default.toml`).
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -59,6 +61,9 @@ pub struct Config {
     /// Bots calls are bridged to.
     #[serde(default)]
     pub bots: Vec<BotConfig>,
+    /// The Talkdesk voice-stream ingress.
+    #[serde(default)]
+    pub talkdesk: TalkdeskConfig,
 }
 
 /// `[node]`.
@@ -333,6 +338,9 @@ pub struct BotConfig {
     /// Talkdesk client secret (JWT HS256 key).
     #[serde(default)]
     pub client_secret: Option<String>,
+    /// When set, Talkdesk streams for this bot must carry this `accountId` (else 403).
+    #[serde(default)]
+    pub talkdesk_account_id: Option<String>,
     /// Settings of the builtin bot.
     #[serde(default)]
     pub builtin: BuiltinBotConfig,
@@ -597,6 +605,7 @@ impl Config {
                 ));
             }
         }
+        problems.extend(self.talkdesk.problems(&bot_ids));
         let mut trunk_names = std::collections::BTreeSet::new();
         for trunk in &self.trunks {
             if !trunk_names.insert(trunk.name.as_str()) {
@@ -660,11 +669,16 @@ impl Config {
 impl TrunkConfig {
     /// The bot a DID routes to on this trunk (exact DID first, then `*`).
     pub fn route(&self, did: &str) -> Option<&str> {
-        let exact = self.routes.iter().find(|r| r.did == did);
-        exact
-            .or_else(|| self.routes.iter().find(|r| r.did == "*"))
-            .map(|r| r.bot.as_str())
+        route_in(&self.routes, did)
     }
+}
+
+/// The bot `did` routes to in `routes`: the exact DID first, then `*`.
+fn route_in<'a>(routes: &'a [RouteConfig], did: &str) -> Option<&'a str> {
+    let exact = routes.iter().find(|r| r.did == did);
+    exact
+        .or_else(|| routes.iter().find(|r| r.did == "*"))
+        .map(|r| r.bot.as_str())
 }
 
 /// IPv4-mapped IPv6 addresses (from dual-stack sockets) compared as IPv4.

@@ -4,6 +4,9 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod talkdesk;
+pub mod ws_bot;
+
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -70,7 +73,10 @@ impl Node {
         let stderr_log = dir.path().join("stderr.log");
         let stderr = std::fs::File::create(&stderr_log).expect("stderr log");
         let rtp_lo = 20000 + (std::process::id() % 400) as u16 * 100;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_voxgate"))
+        // VOXGATE_TEST_BIN runs another build (e.g. target/release/voxgate for measurements).
+        let exe = std::env::var_os("VOXGATE_TEST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_voxgate").into());
+        let mut child = Command::new(exe)
             .arg("run")
             .arg("--config")
             .arg(&config_path)
@@ -150,6 +156,11 @@ impl Node {
             status.map(|s| s.success()).unwrap_or(false),
             "kill -TERM failed"
         );
+    }
+
+    /// The node's process id (for /proc measurements).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Waits for the process to exit and returns its exit code.
