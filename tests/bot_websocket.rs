@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{
-    call_with_tone, free_port, play_pcap, scenario_with, session_records, ulaw_rms, wait_until,
-    Node, Sipp, DEFAULT_TOML,
+    call_with_tone, echoed, free_port, play_pcap, scenario_with, session_records, ulaw_rms,
+    wait_until, Node, Sipp, DEFAULT_TOML,
 };
 
 /// The reference bot, running.
@@ -100,10 +100,7 @@ fn caller_audio_comes_back_from_the_bot() {
     let bot = Bot::start(&[]);
     let node = Node::start(&config(bot.addr, "audio/x-mulaw"));
     let (sent, received) = call_with_tone(&node, "ws-echo-mulaw", 150);
-    let echoed = received
-        .iter()
-        .filter(|p| sent.contains(&p.payload))
-        .count();
+    let echoed = echoed(&sent, &received);
     assert!(
         echoed >= 100,
         "only {echoed} of our 150 frames came back ({} packets)\n{}",

@@ -13,7 +13,9 @@ use serde::{Deserialize, Deserializer};
 mod security;
 pub use self::security::{SipLimits, TrunkAuth};
 mod refer;
+mod sip_bot;
 pub use refer::{ReferConfig, ReferHeaderMode};
+pub use sip_bot::SipBotConfig;
 
 /// The embedded default configuration (`config/default.toml`).
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -334,6 +336,9 @@ pub struct BotConfig {
     /// Settings of a WebSocket bot (`kind = "websocket"`).
     #[serde(default)]
     pub websocket: WebsocketBotConfig,
+    /// Settings of a SIP bot (`kind = "sip"`).
+    #[serde(default)]
+    pub sip: SipBotConfig,
     /// How the call restarts a failed bot leg before handing the caller back.
     #[serde(default)]
     pub restart: RestartConfig,
@@ -583,6 +588,9 @@ impl Config {
                     "bot `{}`: kind = \"websocket\" needs [bots.websocket] url = \"ws://…\" (got {url:?})",
                     bot.id
                 ));
+            }
+            if bot.kind == BotKind::Sip {
+                problems.extend(bot.sip.problems(&bot.id));
             }
             if bot.websocket.connect_timeout_ms == 0 {
                 problems.push(format!(

@@ -397,6 +397,14 @@ pub fn ulaw_rms(payload: &[u8]) -> f64 {
     (sum / payload.len().max(1) as f64).sqrt()
 }
 
+/// How many of the packets that came back carry, byte for byte, a payload we sent.
+pub fn echoed(sent: &HashSet<Vec<u8>>, received: &[Received]) -> usize {
+    received
+        .iter()
+        .filter(|p| sent.contains(&p.payload))
+        .count()
+}
+
 /// One PCMU packet that came back: sequence, timestamp, SSRC, payload.
 pub struct Received {
     /// RTP sequence number.

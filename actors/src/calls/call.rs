@@ -9,6 +9,7 @@
 
 mod control;
 mod refer;
+mod sip_bot;
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
@@ -41,7 +42,7 @@ use super::escalation::{
 use super::messages::{Dtmf, StopLeg};
 use super::messages::{Escalate, ExitCause, Hangup, LegExited, LegKind, Transcript};
 use super::transcoder::{SetIngressFormat, TranscoderLeg};
-use crate::bots::{BotOwner, BuiltinBot, RestartBot, StreamInfo, WsBot};
+use crate::bots::{BotOwner, BuiltinBot, RestartBot, SipBot, StreamInfo, WsBot};
 use crate::media::{
     bind_rtp_pair, MediaStats, RtpLeg, RtpLegConfig, RtpLegOwner, RtpPair, UpdateMedia,
 };
@@ -150,6 +151,8 @@ enum BotLeg {
     Builtin(Addr<BuiltinBot>),
     /// Keeps its address across restarts (see [`WsBot`]).
     Websocket(Addr<WsBot>),
+    /// Keeps its address across restarts too (see [`SipBot`]).
+    Sip(Addr<SipBot>),
 }
 
 impl BotLeg {
@@ -157,6 +160,7 @@ impl BotLeg {
         match self {
             BotLeg::Builtin(a) => a.do_send(StopLeg),
             BotLeg::Websocket(a) => a.do_send(StopLeg),
+            BotLeg::Sip(a) => a.do_send(StopLeg),
         }
     }
 
@@ -164,6 +168,16 @@ impl BotLeg {
         match self {
             BotLeg::Builtin(a) => a.do_send(digit),
             BotLeg::Websocket(a) => a.do_send(digit),
+            BotLeg::Sip(a) => a.do_send(digit),
+        }
+    }
+
+    /// Where a restart is asked for; the builtin bot cannot fail that way.
+    fn restarter(&self) -> Option<actix::Recipient<RestartBot>> {
+        match self {
+            BotLeg::Builtin(_) => None,
+            BotLeg::Websocket(a) => Some(a.clone().recipient()),
+            BotLeg::Sip(a) => Some(a.clone().recipient()),
         }
     }
 }
@@ -266,13 +280,6 @@ impl Call {
             return;
         };
         self.record.contact_id = voxgate_engine::contact_id::from_headers(&req.headers);
-        if let Some(bot) = &self.p.bot {
-            if bot.kind == BotKind::Sip {
-                tracing::warn!(bot = %bot.id, kind = ?bot.kind, "bot kind not served by this build yet");
-                self.refuse(503, "Service Unavailable", ctx);
-                return;
-            }
-        }
         match session_timer::negotiate(&req, self.timer_config()) {
             Negotiation::TooSmall { min_se } => {
                 let mut resp = req.response(422, "Session Interval Too Small", Some(&self.to_tag));
@@ -605,7 +612,15 @@ impl Call {
         let rtp_addr = rtp_ctx.address();
         let builtin_ctx = Context::<BuiltinBot>::new();
         let ws_ctx = Context::<WsBot>::new();
+        let sip_ctx = Context::<SipBot>::new();
         let (bot_format, to_bot, marks_to_bot) = match kind {
+            BotKind::Sip => {
+                let format = bot_config
+                    .as_ref()
+                    .map_or(AudioFormat::Pcmu, |b| SipBot::audio_format(&b.sip));
+                let addr = sip_ctx.address();
+                (format, addr.clone().recipient(), addr.recipient())
+            }
             BotKind::Websocket => {
                 let format = bot_config.as_ref().map_or(AudioFormat::Pcmu, |b| {
                     WsBot::audio_format(b.websocket.format)
@@ -646,8 +661,15 @@ impl Call {
         enum NewBot {
             Builtin(Box<BuiltinBot>),
             Websocket(Box<WsBot>),
+            Sip(Box<SipBot>),
         }
         let bot = match (kind, bot_config) {
+            (BotKind::Sip, Some(config)) => NewBot::Sip(Box::new(SipBot::new(
+                config.sip,
+                self.sip_bot_call(),
+                owner,
+                self.p.sip.clone(),
+            ))),
             (BotKind::Websocket, Some(config)) => {
                 let info = StreamInfo {
                     account_sid: self.p.trunk.name.clone(),
@@ -694,6 +716,7 @@ impl Call {
         let bot = match bot {
             NewBot::Builtin(b) => BotLeg::Builtin(builtin_ctx.run(*b)),
             NewBot::Websocket(b) => BotLeg::Websocket(ws_ctx.run(*b)),
+            NewBot::Sip(b) => BotLeg::Sip(sip_ctx.run(*b)),
         };
         self.legs = Some(Legs {
             rtp: rtp_addr,
@@ -1155,10 +1178,9 @@ impl Call {
     /// Supervision: restarts a failed bot leg after a backoff when the call's budget allows
     /// (`[bots.restart]`); false when it does not (or the leg cannot be restarted).
     fn restart_bot(&mut self, ctx: &mut Context<Self>) -> bool {
-        let Some(BotLeg::Websocket(bot)) = self.legs.as_ref().map(|l| &l.bot) else {
+        let Some(bot) = self.legs.as_ref().and_then(|l| l.bot.restarter()) else {
             return false;
         };
-        let bot = bot.clone();
         let budget = self
             .p
             .bot
