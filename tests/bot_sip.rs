@@ -10,6 +10,8 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use voxgate_engine::store::SessionRecord;
+
 use common::{
     call_with_tone, echoed, free_port, scenario, scenario_with, session_records, wait_until, Node,
     Sipp, DEFAULT_TOML,
@@ -75,12 +77,36 @@ impl Drop for SippBot {
 
 /// The default config with the demo bot turned into a SIP bot at `bot`.
 fn config(bot: SocketAddr) -> String {
+    config_with(bot, "")
+}
+
+/// The same with more `[bots.sip]` lines.
+fn config_with(bot: SocketAddr, sip: &str) -> String {
     let mut text = DEFAULT_TOML.replace("kind = \"builtin\"", "kind = \"sip\"");
     text.push_str(&format!(
-        "\n[bots.sip]\nuri = \"sip:bot@{bot}\"\nconnect_timeout_ms = 2000\n\
+        "\n[bots.sip]\nuri = \"sip:bot@{bot}\"\nconnect_timeout_ms = 2000\n{sip}\
          [bots.restart]\nmax_restarts = 2\nwindow_secs = 10\nbackoff_ms = 100\n"
     ));
     text
+}
+
+/// SIPp's `200 OK` to the request it has just received.
+macro_rules! answer_200 {
+    () => {
+        r#"  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+    ]]>
+  </send>
+"#
+    };
 }
 
 /// What the bot does after the ACK: wait a second, then hang up with a transfer reason and a
@@ -105,26 +131,46 @@ Content-Length: 0
   <recv response="200"/>
 "#;
 
-/// What the bot does after the ACK: wait for voxgate's BYE and answer it.
-const BOT_AWAITS_BYE: &str = r#"
-  <recv request="BYE"/>
+/// What the bot does after the ACK: transfer with REFER, then take the NOTIFY of its outcome and
+/// voxgate's BYE.
+const BOT_REFERS: &str = concat!(
+    r#"
+  <pause milliseconds="500"/>
   <send>
     <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
+REFER [$contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From:[$to];tag=[pid]SIPpTag01[call_number]
+To:[$from]
+Call-ID: [call_id]
+CSeq: 2 REFER
+Max-Forwards: 70
+Contact: <sip:bot@[local_ip]:[local_port]>
+Refer-To: <sip:agent@cc.example>
+X-Queue: billing
 Content-Length: 0
 
     ]]>
   </send>
-"#;
+  <recv response="202"/>
+  <recv request="NOTIFY">
+    <action>
+      <ereg regexp="SIP/2.0 200" search_in="body" check_it="true" assign_to="frag"/>
+    </action>
+  </recv>
+  <Reference variables="frag"/>
+"#,
+    answer_200!()
+);
 
-#[test]
-fn the_bots_bye_with_a_reason_reaches_the_caller_with_its_headers() {
-    let (_bot_dir, bot_scenario) = scenario_with("bot_uas.xml", &[("AFTER_ACK", BOT_TRANSFERS)]);
+/// What the bot does after the ACK: wait for voxgate's BYE and answer it.
+const BOT_AWAITS_BYE: &str = concat!("\n  <recv request=\"BYE\"/>\n", answer_200!());
+
+/// One call whose bot does `after_ack`, with a caller that insists on the zoom-cc BYE carrying
+/// `kore-reason: TransferToAgent` and `X-Queue: queue`; both SIPp runs must succeed. Returns
+/// the call's session record.
+fn transfer_reaches_the_caller(after_ack: &str, queue: &str) -> SessionRecord {
+    let (_bot_dir, bot_scenario) = scenario_with("bot_uas.xml", &[("AFTER_ACK", after_ack)]);
     let bot = SippBot::start(&bot_scenario, 1, &[]);
     let node = Node::start(&config(bot.addr));
     let (_dir, path) = scenario_with(
@@ -133,7 +179,7 @@ fn the_bots_bye_with_a_reason_reaches_the_caller_with_its_headers() {
             ("HEADER", "kore-reason"),
             ("REASON", "TransferToAgent"),
             ("HEADER2", "X-Queue"),
-            ("VALUE2", "sales"),
+            ("VALUE2", queue),
             ("CODEC_PT", "0"),
         ],
     );
@@ -155,7 +201,12 @@ fn the_bots_bye_with_a_reason_reaches_the_caller_with_its_headers() {
         &node
     )
     .is_empty()));
-    let r = &session_records(&node)[0];
+    session_records(&node).remove(0)
+}
+
+#[test]
+fn the_bots_bye_with_a_reason_reaches_the_caller_with_its_headers() {
+    let r = transfer_reaches_the_caller(BOT_TRANSFERS, "sales");
     assert_eq!(r.end_reason, "TransferToAgent");
     assert_eq!(
         r.escalation.as_ref().map(|e| e.reason.as_str()),
@@ -179,11 +230,12 @@ fn caller_audio_goes_through_the_bots_dialog_and_back() {
     );
 }
 
-#[test]
-fn a_bot_refusing_every_invite_ends_in_bot_failure() {
-    // One INVITE and two restarts, all refused.
-    let bot = SippBot::start(&scenario("bot_refuse.xml"), 3, &[]);
-    let node = Node::start(&config(bot.addr));
+/// One call to a bot that fails three times in a row (SIPp runs `bot_scenario` for three
+/// calls), with a caller that insists on the `BotFailure` hand-back. Checks that the bot saw all
+/// three dials (`what` says how they went) and two restarts were counted.
+fn bot_failure_reaches_the_caller(bot_scenario: &Path, sip: &str, what: &str) {
+    let bot = SippBot::start(bot_scenario, 3, &[]);
+    let node = Node::start(&config_with(bot.addr, sip));
     let (_dir, path) = scenario_with(
         "uac_expect_bye.xml",
         &[
@@ -197,17 +249,22 @@ fn a_bot_refusing_every_invite_ends_in_bot_failure() {
     let out = bot.finish(Duration::from_secs(10));
     assert!(
         out.status.success(),
-        "the SIPp bot did not see three refused INVITEs: {}\n{}",
+        "the SIPp bot did not see three {what}: {}\n{}",
         String::from_utf8_lossy(&out.stderr),
         node.log()
     );
-    assert!(node.metric("voxgate_bot_restarts_total") >= 2.0);
+    assert_eq!(node.metric("voxgate_bot_restarts_total"), 2.0);
     assert!(wait_until(Duration::from_secs(10), || !session_records(
         &node
     )
     .is_empty()));
-    let r = &session_records(&node)[0];
-    assert_eq!(r.end_reason, "BotFailure");
+    assert_eq!(session_records(&node)[0].end_reason, "BotFailure");
+}
+
+#[test]
+fn a_bot_refusing_every_invite_ends_in_bot_failure() {
+    // One INVITE and two restarts, all refused with 503.
+    bot_failure_reaches_the_caller(&scenario("bot_refuse.xml"), "", "refused INVITEs");
 }
 
 #[test]
@@ -225,5 +282,28 @@ fn the_caller_hanging_up_sends_the_bot_a_bye() {
         "the SIPp bot got no BYE: {}\n{}",
         String::from_utf8_lossy(&out.stderr),
         node.log()
+    );
+}
+
+#[test]
+fn the_bots_refer_is_answered_and_escalates_toward_its_target() {
+    // zoom-cc hands back by BYE: the REFER's reason (none given: TransferToAgent) and the bot's
+    // header reach the caller; the bot gets its 202, the NOTIFY and then the BYE.
+    let after = format!("{BOT_REFERS}{BOT_AWAITS_BYE}");
+    let r = transfer_reaches_the_caller(&after, "billing");
+    let esc = r.escalation.expect("escalation recorded");
+    assert_eq!(esc.reason, "TransferToAgent");
+    assert_eq!(esc.target.as_deref(), Some("sip:agent@cc.example"));
+}
+
+#[test]
+fn a_silent_bot_fails_on_its_rtp_timeout_and_ends_in_bot_failure() {
+    // The bot answers every INVITE but never sends RTP: after 1 s each dial is hung up (the
+    // bot gets the BYE), twice restarted, then the caller is handed back.
+    let (_bot_dir, bot_scenario) = scenario_with("bot_uas.xml", &[("AFTER_ACK", BOT_AWAITS_BYE)]);
+    bot_failure_reaches_the_caller(
+        &bot_scenario,
+        "rtp_timeout_secs = 1\n",
+        "answered and hung-up dials",
     );
 }
