@@ -1,20 +1,23 @@
 //! A call bridged to a SIP bot (B2BUA), with SIPp as the bot (`tests/sipp/bot_uas.xml`,
 //! `bot_refuse.xml`) and as the caller: the bot's BYE with `kore-reason` and its own headers
 //! becomes the zoom-cc BYE to the caller, audio flows caller → bot → caller through the second
-//! dialog (SIPp echoes it), a bot that refuses every INVITE ends in `BotFailure` after the
-//! restart budget, and a caller hanging up sends the bot a BYE.
+//! dialog (SIPp echoes it), the caller's DTMF reaches the bot as RFC 4733 events, the bot's
+//! REFER escalates toward its target, a bot that refuses every INVITE or sends no RTP ends in
+//! `BotFailure` after the restart budget, and a caller hanging up sends the bot a BYE.
 
 mod common;
-use std::net::SocketAddr;
-use std::path::Path;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use voxgate_engine::store::SessionRecord;
 
 use common::{
-    call_with_tone, echoed, free_port, scenario, scenario_with, session_records, wait_until, Node,
-    Sipp, DEFAULT_TOML,
+    call_with_tone, echoed, expect_bye_scenario, free_port, play_pcap, scenario, scenario_with,
+    session_records, wait_until, Node, Sipp, DEFAULT_TOML,
 };
 
 /// SIPp as the bot: a UAS on a port of its own, for `calls` calls.
@@ -88,6 +91,14 @@ fn config_with(bot: SocketAddr, sip: &str) -> String {
          [bots.restart]\nmax_restarts = 2\nwindow_secs = 10\nbackoff_ms = 100\n"
     ));
     text
+}
+
+/// The SIP bot scenario doing `after_ack` once the call is up, with its RTP at `media_port`.
+fn bot_uas(after_ack: &str, media_port: &str) -> (tempfile::TempDir, PathBuf) {
+    scenario_with(
+        "bot_uas.xml",
+        &[("AFTER_ACK", after_ack), ("MEDIA_PORT", media_port)],
+    )
 }
 
 /// SIPp's `200 OK` to the request it has just received.
@@ -170,7 +181,7 @@ const BOT_AWAITS_BYE: &str = concat!("\n  <recv request=\"BYE\"/>\n", answer_200
 /// `kore-reason: TransferToAgent` and `X-Queue: queue`; both SIPp runs must succeed. Returns
 /// the call's session record.
 fn transfer_reaches_the_caller(after_ack: &str, queue: &str) -> SessionRecord {
-    let (_bot_dir, bot_scenario) = scenario_with("bot_uas.xml", &[("AFTER_ACK", after_ack)]);
+    let (_bot_dir, bot_scenario) = bot_uas(after_ack, "[media_port]");
     let bot = SippBot::start(&bot_scenario, 1, &[]);
     let node = Node::start(&config(bot.addr));
     let (_dir, path) = scenario_with(
@@ -216,7 +227,7 @@ fn the_bots_bye_with_a_reason_reaches_the_caller_with_its_headers() {
 
 #[test]
 fn caller_audio_goes_through_the_bots_dialog_and_back() {
-    let (_bot_dir, bot_scenario) = scenario_with("bot_uas.xml", &[("AFTER_ACK", BOT_AWAITS_BYE)]);
+    let (_bot_dir, bot_scenario) = bot_uas(BOT_AWAITS_BYE, "[media_port]");
     let bot = SippBot::start(&bot_scenario, 1, &["-rtp_echo"]);
     let node = Node::start(&config(bot.addr));
     let (sent, received) = call_with_tone(&node, "sip-bot-echo", 150);
@@ -236,15 +247,7 @@ fn caller_audio_goes_through_the_bots_dialog_and_back() {
 fn bot_failure_reaches_the_caller(bot_scenario: &Path, sip: &str, what: &str) {
     let bot = SippBot::start(bot_scenario, 3, &[]);
     let node = Node::start(&config_with(bot.addr, sip));
-    let (_dir, path) = scenario_with(
-        "uac_expect_bye.xml",
-        &[
-            ("HEADER", "kore-reason"),
-            ("REASON", "BotFailure"),
-            ("CODEC_PT", "0"),
-            ("PLAY", ""),
-        ],
-    );
+    let (_dir, path) = expect_bye_scenario("BotFailure", "");
     Sipp::with_scenario_file(&path, node.sip).run_ok();
     let out = bot.finish(Duration::from_secs(10));
     assert!(
@@ -269,7 +272,7 @@ fn a_bot_refusing_every_invite_ends_in_bot_failure() {
 
 #[test]
 fn the_caller_hanging_up_sends_the_bot_a_bye() {
-    let (_bot_dir, bot_scenario) = scenario_with("bot_uas.xml", &[("AFTER_ACK", BOT_AWAITS_BYE)]);
+    let (_bot_dir, bot_scenario) = bot_uas(BOT_AWAITS_BYE, "[media_port]");
     let bot = SippBot::start(&bot_scenario, 1, &[]);
     let node = Node::start(&config(bot.addr));
     Sipp::new("uac_call.xml", node.sip)
@@ -300,10 +303,52 @@ fn the_bots_refer_is_answered_and_escalates_toward_its_target() {
 fn a_silent_bot_fails_on_its_rtp_timeout_and_ends_in_bot_failure() {
     // The bot answers every INVITE but never sends RTP: after 1 s each dial is hung up (the
     // bot gets the BYE), twice restarted, then the caller is handed back.
-    let (_bot_dir, bot_scenario) = scenario_with("bot_uas.xml", &[("AFTER_ACK", BOT_AWAITS_BYE)]);
+    let (_bot_dir, bot_scenario) = bot_uas(BOT_AWAITS_BYE, "[media_port]");
     bot_failure_reaches_the_caller(
         &bot_scenario,
         "rtp_timeout_secs = 1\n",
         "answered and hung-up dials",
+    );
+}
+
+#[test]
+fn caller_dtmf_reaches_the_bot_as_telephone_events() {
+    // The bot's RTP goes to a socket of the test, which looks for the digit in RFC 4733 events.
+    let media = UdpSocket::bind("127.0.0.1:0").unwrap();
+    media
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let port = media.local_addr().unwrap().port().to_string();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (events, done) = (Arc::clone(&events), Arc::clone(&done));
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            while !done.load(Ordering::Relaxed) {
+                if let Ok(n) = media.recv(&mut buf) {
+                    // RTP, payload type 101 (our telephone-event): the event code.
+                    if n >= 16 && buf[1] & 0x7f == 101 {
+                        events.lock().unwrap().push(buf[12]);
+                    }
+                }
+            }
+        })
+    };
+    // The bot transfers after 3 s, long enough for the digit to have gone through.
+    let after = BOT_TRANSFERS.replace("\"1000\"", "\"3000\"");
+    let (_bot_dir, bot_scenario) = bot_uas(&after, &port);
+    let bot = SippBot::start(&bot_scenario, 1, &[]);
+    let node = Node::start(&config(bot.addr));
+    let play = play_pcap("dtmf_2833_5.pcap");
+    let (_dir, path) = expect_bye_scenario("TransferToAgent", &play);
+    Sipp::with_scenario_file(&path, node.sip).run_ok();
+    done.store(true, Ordering::Relaxed);
+    reader.join().unwrap();
+    let events = events.lock().unwrap();
+    assert!(
+        !events.is_empty() && events.iter().all(|&e| e == 5),
+        "the bot got telephone-events {events:?}, not digit 5\n{}",
+        node.log()
     );
 }

@@ -351,6 +351,21 @@ pub fn scenario_with(name: &str, replacements: &[(&str, &str)]) -> (tempfile::Te
     (dir, path)
 }
 
+/// `uac_expect_bye.xml` for a PCMU caller whose call the node must end with
+/// `kore-reason: <reason>` (a regular expression), playing `play` (see [`play_pcap`]) after the
+/// ACK.
+pub fn expect_bye_scenario(reason: &str, play: &str) -> (tempfile::TempDir, PathBuf) {
+    scenario_with(
+        "uac_expect_bye.xml",
+        &[
+            ("HEADER", "kore-reason"),
+            ("REASON", reason),
+            ("CODEC_PT", "0"),
+            ("PLAY", play),
+        ],
+    )
+}
+
 /// The session records the node stored (its SQLite file), newest first.
 pub fn session_records(node: &Node) -> Vec<voxgate_engine::store::SessionRecord> {
     use voxgate_engine::store::Store as _;

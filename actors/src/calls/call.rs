@@ -1,6 +1,6 @@
 //! The call actor: the supervisor of one call's legs. It owns the SIP side of the ingress
 //! (through the endpoint: answer, re-INVITE, session timer, BYE) and starts the tree once it
-//! answers: RtpLeg (caller media) ⇄ TranscoderLeg ⇄ bot leg (builtin or WebSocket), plus the
+//! answers: RtpLeg (caller media) ⇄ TranscoderLeg ⇄ bot leg (builtin, WebSocket or SIP), plus the
 //! EscalationLeg when the bot or the node hands the call back. It maps the SIP lifecycle (ACK,
 //! BYE, CANCEL, missing ACK, media timeout, drain) onto the tree, restarts a failing bot within
 //! its budget and then escalates with `BotFailure`, isolates panics at its boundary, and writes
