@@ -352,3 +352,10 @@ fn caller_dtmf_reaches_the_bot_as_telephone_events() {
         node.log()
     );
 }
+
+#[test]
+fn a_bot_that_never_answers_is_cancelled_and_ends_in_bot_failure() {
+    // Each INVITE rings past connect_timeout_ms: the bot gets a CANCEL (and ends the INVITE
+    // with 487); after two restarts the caller is handed back.
+    bot_failure_reaches_the_caller(&scenario("bot_no_answer.xml"), "", "cancelled INVITEs");
+}
