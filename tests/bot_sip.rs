@@ -1,9 +1,10 @@
 //! A call bridged to a SIP bot (B2BUA), with SIPp as the bot (`tests/sipp/bot_uas.xml`,
-//! `bot_refuse.xml`) and as the caller: the bot's BYE with `kore-reason` and its own headers
-//! becomes the zoom-cc BYE to the caller, audio flows caller → bot → caller through the second
-//! dialog (SIPp echoes it), the caller's DTMF reaches the bot as RFC 4733 events, the bot's
-//! REFER escalates toward its target, a bot that refuses every INVITE or sends no RTP ends in
-//! `BotFailure` after the restart budget, and a caller hanging up sends the bot a BYE.
+//! `bot_refuse.xml`, `bot_no_answer.xml`) and as the caller: the bot's BYE with `kore-reason`
+//! and its own headers becomes the zoom-cc BYE to the caller, audio flows caller → bot → caller
+//! through the second dialog (SIPp echoes it; through the transcoder when the bot speaks PCMA),
+//! the caller's DTMF reaches the bot as RFC 4733 events, the bot's REFER escalates toward its
+//! target, a bot that refuses every INVITE, never answers or sends no RTP ends in `BotFailure`
+//! after the restart budget, and a caller hanging up sends the bot a BYE.
 
 mod common;
 use std::net::{SocketAddr, UdpSocket};
@@ -17,7 +18,7 @@ use voxgate_engine::store::SessionRecord;
 
 use common::{
     call_with_tone, echoed, expect_bye_scenario, free_port, play_pcap, scenario, scenario_with,
-    session_records, wait_until, Node, Sipp, DEFAULT_TOML,
+    session_records, ulaw_rms, wait_until, Node, Sipp, DEFAULT_TOML,
 };
 
 /// SIPp as the bot: a UAS on a port of its own, for `calls` calls.
@@ -93,11 +94,26 @@ fn config_with(bot: SocketAddr, sip: &str) -> String {
     text
 }
 
-/// The SIP bot scenario doing `after_ack` once the call is up, with its RTP at `media_port`.
+/// The SIP bot scenario doing `after_ack` once the call is up, with its RTP at `media_port`,
+/// answering PCMU.
 fn bot_uas(after_ack: &str, media_port: &str) -> (tempfile::TempDir, PathBuf) {
+    bot_uas_codec(after_ack, media_port, ("0", "PCMU"))
+}
+
+/// The same answering `codec` (payload type, name).
+fn bot_uas_codec(
+    after_ack: &str,
+    media_port: &str,
+    codec: (&str, &str),
+) -> (tempfile::TempDir, PathBuf) {
     scenario_with(
         "bot_uas.xml",
-        &[("AFTER_ACK", after_ack), ("MEDIA_PORT", media_port)],
+        &[
+            ("AFTER_ACK", after_ack),
+            ("MEDIA_PORT", media_port),
+            ("PT", codec.0),
+            ("CODEC", codec.1),
+        ],
     )
 }
 
@@ -358,4 +374,25 @@ fn a_bot_that_never_answers_is_cancelled_and_ends_in_bot_failure() {
     // Each INVITE rings past connect_timeout_ms: the bot gets a CANCEL (and ends the INVITE
     // with 487); after two restarts the caller is handed back.
     bot_failure_reaches_the_caller(&scenario("bot_no_answer.xml"), "", "cancelled INVITEs");
+}
+
+#[test]
+fn a_pcma_bot_hears_and_answers_a_pcmu_caller_through_the_transcoder() {
+    // The bot is offered (and answers) PCMA only; the caller speaks PCMU. SIPp echoes the
+    // A-law stream, so the tone crosses the transcoder twice: compare loudness, not bytes.
+    let (_bot_dir, bot_scenario) = bot_uas_codec(BOT_AWAITS_BYE, "[media_port]", ("8", "PCMA"));
+    let bot = SippBot::start(&bot_scenario, 1, &["-rtp_echo"]);
+    let node = Node::start(&config_with(bot.addr, "codec = \"PCMA\"\n"));
+    let (sent, received) = call_with_tone(&node, "sip-bot-pcma", 150);
+    let loud = received
+        .iter()
+        .filter(|p| p.payload.len() == 160 && ulaw_rms(&p.payload) > 2000.0)
+        .count();
+    assert!(!sent.is_empty());
+    assert!(
+        loud >= 100,
+        "only {loud} loud PCMU frames came back ({} packets)\n{}",
+        received.len(),
+        node.log()
+    );
 }
