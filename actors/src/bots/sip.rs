@@ -45,7 +45,7 @@ use crate::calls::messages::{
 use crate::media::{bind_rtp_pair, RtpLeg, RtpLegConfig, RtpLegOwner, RtpPair};
 use crate::metrics::FRAMES_DROPPED;
 use crate::sip::endpoint::{
-    EndOutgoing, OutgoingEvent, OutgoingRequest, PlaceCall, Respond, SipEndpoint,
+    local_ip_toward, EndOutgoing, OutgoingEvent, OutgoingRequest, PlaceCall, Respond, SipEndpoint,
 };
 
 /// Who the bot's call is about, and where its media lives.
@@ -57,7 +57,10 @@ pub struct SipBotCall {
     pub did: String,
     /// The caller (user part of the caller's From).
     pub caller: String,
-    /// Our address for the bot's RTP.
+    /// Our address for the bot's RTP when it is fixed (the configured public address, or the
+    /// address SIP listens on); `None`: the local address that routes to the bot.
+    pub media_ip: Option<IpAddr>,
+    /// The caller-side media address, used when there is no route to the bot.
     pub local_ip: IpAddr,
     /// RTP port range.
     pub rtp_ports: PortRange,
@@ -161,15 +164,19 @@ impl SipBot {
 
     fn start_dial(&mut self, ctx: &mut Context<Self>) -> Result<(), String> {
         let destination = self.destination()?;
-        let pair = bind_rtp_pair(self.call.rtp_ports, self.call.local_ip)
-            .map_err(|e| format!("RTP ports: {e}"))?;
+        let ip = self
+            .call
+            .media_ip
+            .or_else(|| local_ip_toward(destination))
+            .unwrap_or(self.call.local_ip);
+        let pair = bind_rtp_pair(self.call.rtp_ports, ip).map_err(|e| format!("RTP ports: {e}"))?;
         let mut rng = rand::thread_rng();
         let policy = AnswerPolicy {
             codecs: vec![codec_kind(&self.config.codec)],
             telephone_event: true,
             rtcp_mux: false,
             local: LocalMedia {
-                address: self.call.local_ip,
+                address: ip,
                 rtp_port: pair.port(),
                 session_id: rng.next_u64() >> 1,
                 session_version: 1,

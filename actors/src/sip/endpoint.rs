@@ -519,7 +519,7 @@ impl SipEndpoint {
 
     /// The address to put in Contact (and SDP) toward `peer`: the configured public address,
     /// the one we listen on, or when that is 0.0.0.0 the local address the kernel routes to
-    /// `peer` from (a connected UDP socket sends nothing).
+    /// `peer` from.
     fn route_ip(&self, peer: SocketAddr) -> IpAddr {
         if let Some(ip) = self.state.config.node.public_address {
             return ip;
@@ -527,10 +527,7 @@ impl SipEndpoint {
         if !self.local.ip().is_unspecified() {
             return self.local.ip();
         }
-        StdUdpSocket::bind(SocketAddr::new(unspecified_like(peer.ip()), 0))
-            .and_then(|s| s.connect(peer).and_then(|_| s.local_addr()))
-            .map(|a| a.ip())
-            .unwrap_or(self.local.ip())
+        local_ip_toward(peer).unwrap_or(self.local.ip())
     }
 
     fn local_endpoint(&self, transport: TransportKind, ip: IpAddr) -> LocalEndpoint {
@@ -546,6 +543,15 @@ impl SipEndpoint {
             contact: format!("<sip:voxgate@{sent_by}{transport_param}>"),
         }
     }
+}
+
+/// The local address the kernel routes to `peer` from, if it has a route (a connected UDP
+/// socket sends nothing).
+pub fn local_ip_toward(peer: SocketAddr) -> Option<IpAddr> {
+    StdUdpSocket::bind(SocketAddr::new(unspecified_like(peer.ip()), 0))
+        .and_then(|s| s.connect(peer).and_then(|_| s.local_addr()))
+        .map(|a| a.ip())
+        .ok()
 }
 
 fn unspecified_like(ip: IpAddr) -> IpAddr {

@@ -12,7 +12,15 @@ impl Call {
     /// The session id, DID and caller for the INVITE's headers, and the media settings.
     pub(super) fn sip_bot_call(&self) -> SipBotCall {
         let media = &self.p.node.config.media;
+        let listen = self.p.endpoint.ip();
         SipBotCall {
+            media_ip: self
+                .p
+                .node
+                .config
+                .node
+                .public_address
+                .or((!listen.is_unspecified()).then_some(listen)),
             session_id: self.session_id.clone(),
             did: self.p.did.clone(),
             caller: self.caller_user().unwrap_or_default(),
