@@ -190,6 +190,25 @@ Content-Length: 0
     answer_200!()
 );
 
+/// What the bot does after the ACK: send its 200 OK once more (as if the ACK had been lost),
+/// which voxgate must ACK again.
+const BOT_RESENDS_200: &str = r#"
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+Via:[$via]
+From:[$from]
+To:[$to];tag=[pid]SIPpTag01[call_number]
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:bot@[local_ip]:[local_port];transport=[transport]>
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="ACK"/>
+"#;
+
 /// What the bot does after the ACK: wait for voxgate's BYE and answer it.
 const BOT_AWAITS_BYE: &str = concat!("\n  <recv request=\"BYE\"/>\n", answer_200!());
 
@@ -286,9 +305,11 @@ fn a_bot_refusing_every_invite_ends_in_bot_failure() {
     bot_failure_reaches_the_caller(&scenario("bot_refuse.xml"), "", "refused INVITEs");
 }
 
-#[test]
-fn the_caller_hanging_up_sends_the_bot_a_bye() {
-    let (_bot_dir, bot_scenario) = bot_uas(BOT_AWAITS_BYE, "[media_port]");
+/// A caller that hangs up after 2 s (SIPp `uac_call.xml`) bridged to a bot doing `after_ack`
+/// then waiting for voxgate's BYE; the bot's scenario must complete.
+fn caller_hangs_up_on(after_ack: &str, what: &str) {
+    let after = format!("{after_ack}{BOT_AWAITS_BYE}");
+    let (_bot_dir, bot_scenario) = bot_uas(&after, "[media_port]");
     let bot = SippBot::start(&bot_scenario, 1, &[]);
     let node = Node::start(&config(bot.addr));
     Sipp::new("uac_call.xml", node.sip)
@@ -298,10 +319,15 @@ fn the_caller_hanging_up_sends_the_bot_a_bye() {
     let out = bot.finish(Duration::from_secs(10));
     assert!(
         out.status.success(),
-        "the SIPp bot got no BYE: {}\n{}",
+        "the SIPp bot got no {what}: {}\n{}",
         String::from_utf8_lossy(&out.stderr),
         node.log()
     );
+}
+
+#[test]
+fn the_caller_hanging_up_sends_the_bot_a_bye() {
+    caller_hangs_up_on("", "BYE");
 }
 
 #[test]
@@ -395,4 +421,9 @@ fn a_pcma_bot_hears_and_answers_a_pcmu_caller_through_the_transcoder() {
         received.len(),
         node.log()
     );
+}
+
+#[test]
+fn a_retransmitted_2xx_from_the_bot_is_acked_again() {
+    caller_hangs_up_on(BOT_RESENDS_200, "second ACK (or no BYE)");
 }
