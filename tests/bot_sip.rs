@@ -382,7 +382,11 @@ fn caller_dtmf_reaches_the_bot_as_telephone_events() {
     let (_bot_dir, bot_scenario) = bot_uas(&after, &port);
     let bot = SippBot::start(&bot_scenario, 1, &[]);
     let node = Node::start(&config(bot.addr));
-    let play = play_pcap("dtmf_2833_5.pcap");
+    // The caller waits a second so that the bot's dialog is surely up when the digit comes.
+    let play = format!(
+        "  <pause milliseconds=\"1000\"/>\n{}",
+        play_pcap("dtmf_2833_5.pcap")
+    );
     let (_dir, path) = expect_bye_scenario("TransferToAgent", &play);
     Sipp::with_scenario_file(&path, node.sip).run_ok();
     done.store(true, Ordering::Relaxed);
