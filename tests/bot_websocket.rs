@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use common::ws_bot::{config, Bot};
 use common::{
-    call_with_tone, play_pcap, scenario_with, session_records, ulaw_rms, wait_until, Node, Sipp,
+    call_with_tone, echoed, play_pcap, scenario_with, session_records, ulaw_rms, wait_until, Node,
+    Sipp,
 };
 
 #[test]
@@ -16,10 +17,7 @@ fn caller_audio_comes_back_from_the_bot() {
     let bot = Bot::start(&[]);
     let node = Node::start(&config(bot.addr, "audio/x-mulaw"));
     let (sent, received) = call_with_tone(&node, "ws-echo-mulaw", 150);
-    let echoed = received
-        .iter()
-        .filter(|p| sent.contains(&p.payload))
-        .count();
+    let echoed = echoed(&sent, &received);
     assert!(
         echoed >= 100,
         "only {echoed} of our 150 frames came back ({} packets)\n{}",

@@ -5,22 +5,16 @@
 mod common;
 use std::time::Duration;
 
-use common::{play_pcap, scenario_with, session_records, wait_until, Node, Sipp};
+use common::{
+    expect_bye_scenario, play_pcap, scenario_with, session_records, wait_until, Node, Sipp,
+};
 use voxgate_engine::store::EscalationOutcome;
 
 #[test]
 fn digit_zero_escalates_to_an_agent() {
     let node = Node::start_default();
     let play = play_pcap("dtmf_2833_0.pcap");
-    let (_dir, path) = scenario_with(
-        "uac_expect_bye.xml",
-        &[
-            ("HEADER", "kore-reason"),
-            ("REASON", "TransferToAgent"),
-            ("CODEC_PT", "0"),
-            ("PLAY", &play),
-        ],
-    );
+    let (_dir, path) = expect_bye_scenario("TransferToAgent", &play);
     Sipp::with_scenario_file(&path, node.sip).run_ok();
     assert!(wait_until(Duration::from_secs(10), || !session_records(
         &node

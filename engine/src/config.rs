@@ -15,7 +15,9 @@ mod tls;
 pub use self::security::{SipLimits, TrunkAuth};
 pub use self::tls::TlsConfig;
 mod refer;
+mod sip_bot;
 pub use refer::{ReferConfig, ReferHeaderMode};
+pub use sip_bot::SipBotConfig;
 mod talkdesk;
 pub use talkdesk::TalkdeskConfig;
 
@@ -347,6 +349,9 @@ pub struct BotConfig {
     /// Settings of a WebSocket bot (`kind = "websocket"`).
     #[serde(default)]
     pub websocket: WebsocketBotConfig,
+    /// Settings of a SIP bot (`kind = "sip"`).
+    #[serde(default)]
+    pub sip: SipBotConfig,
     /// How the call restarts a failed bot leg before handing the caller back.
     #[serde(default)]
     pub restart: RestartConfig,
@@ -597,6 +602,9 @@ impl Config {
                     "bot `{}`: kind = \"websocket\" needs [bots.websocket] url = \"ws://…\" (got {url:?})",
                     bot.id
                 ));
+            }
+            if bot.kind == BotKind::Sip {
+                problems.extend(bot.sip.problems(&bot.id));
             }
             if bot.websocket.connect_timeout_ms == 0 {
                 problems.push(format!(

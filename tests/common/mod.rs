@@ -367,6 +367,21 @@ pub fn scenario_with(name: &str, replacements: &[(&str, &str)]) -> (tempfile::Te
     (dir, path)
 }
 
+/// `uac_expect_bye.xml` for a PCMU caller whose call the node must end with
+/// `kore-reason: <reason>` (a regular expression), playing `play` (see [`play_pcap`]) after the
+/// ACK.
+pub fn expect_bye_scenario(reason: &str, play: &str) -> (tempfile::TempDir, PathBuf) {
+    scenario_with(
+        "uac_expect_bye.xml",
+        &[
+            ("HEADER", "kore-reason"),
+            ("REASON", reason),
+            ("CODEC_PT", "0"),
+            ("PLAY", play),
+        ],
+    )
+}
+
 /// The session records the node stored (its SQLite file), newest first.
 pub fn session_records(node: &Node) -> Vec<voxgate_engine::store::SessionRecord> {
     use voxgate_engine::store::Store as _;
@@ -411,6 +426,14 @@ pub fn ulaw_rms(payload: &[u8]) -> f64 {
         .map(|&b| f64::from(voxgate_codecs::g711::ulaw_decode_sample(b)).powi(2))
         .sum();
     (sum / payload.len().max(1) as f64).sqrt()
+}
+
+/// How many of the packets that came back carry, byte for byte, a payload we sent.
+pub fn echoed(sent: &HashSet<Vec<u8>>, received: &[Received]) -> usize {
+    received
+        .iter()
+        .filter(|p| sent.contains(&p.payload))
+        .count()
 }
 
 /// One PCMU packet that came back: sequence, timestamp, SSRC, payload.

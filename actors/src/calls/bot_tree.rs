@@ -11,7 +11,8 @@ use super::messages::{
     AudioFrame, Clear, Dtmf, Escalate, Hangup, LegExited, Mark, MarkPlayed, StopLeg, Transcript,
 };
 use super::transcoder::TranscoderLeg;
-use crate::bots::{BotOwner, BuiltinBot, StreamInfo, WsBot};
+use crate::bots::{BotOwner, BuiltinBot, RestartBot, SipBot, SipBotCall, StreamInfo, WsBot};
+use crate::sip::endpoint::SipEndpoint;
 
 /// A call's bot leg, by kind.
 pub(crate) enum BotLeg {
@@ -19,6 +20,8 @@ pub(crate) enum BotLeg {
     Builtin(Addr<BuiltinBot>),
     /// Keeps its address across restarts (see [`WsBot`]).
     Websocket(Addr<WsBot>),
+    /// A second SIP dialog toward the bot; keeps its address across restarts too.
+    Sip(Addr<SipBot>),
 }
 
 impl BotLeg {
@@ -27,6 +30,7 @@ impl BotLeg {
         match self {
             BotLeg::Builtin(a) => a.do_send(StopLeg),
             BotLeg::Websocket(a) => a.do_send(StopLeg),
+            BotLeg::Sip(a) => a.do_send(StopLeg),
         }
     }
 
@@ -35,8 +39,27 @@ impl BotLeg {
         match self {
             BotLeg::Builtin(a) => a.do_send(digit),
             BotLeg::Websocket(a) => a.do_send(digit),
+            BotLeg::Sip(a) => a.do_send(digit),
         }
     }
+
+    /// Where a restart is asked for; the builtin bot cannot fail that way.
+    pub(crate) fn restarter(&self) -> Option<Recipient<RestartBot>> {
+        match self {
+            BotLeg::Builtin(_) => None,
+            BotLeg::Websocket(a) => Some(a.clone().recipient()),
+            BotLeg::Sip(a) => Some(a.clone().recipient()),
+        }
+    }
+}
+
+/// What a SIP bot leg needs of the call: its ids and media settings, and the endpoint that
+/// places the bot's dialog. Only SIP calls have them.
+pub(crate) struct SipBotInputs {
+    /// The call's ids and media settings.
+    pub(crate) call: SipBotCall,
+    /// The SIP endpoint.
+    pub(crate) endpoint: Addr<SipEndpoint>,
 }
 
 /// Where the bot side sends toward the caller: the ingress leg's inputs.
@@ -72,19 +95,29 @@ pub(crate) struct BotSide {
 }
 
 /// Starts the transcoder and the bot for `bot` (the builtin bot when `None`), on the current
-/// arbiter. `info` gives a WebSocket bot its `start` ids and parameters.
+/// arbiter. `info` gives a WebSocket bot its `start` ids and parameters; `sip` gives a SIP bot
+/// what it needs (a SIP bot on an ingress without it is an error).
 pub(crate) fn start(
     bot: Option<BotConfig>,
     ingress_format: AudioFormat,
     ingress: IngressInputs,
     supervisor: SupervisorInputs,
+    sip: Option<SipBotInputs>,
     info: impl FnOnce(&BotConfig) -> StreamInfo,
 ) -> Result<BotSide, String> {
     let kind = bot.as_ref().map_or(BotKind::Builtin, |b| b.kind);
     // Addresses are taken before the actors run so each can be given the others' recipients.
     let builtin_ctx = Context::<BuiltinBot>::new();
     let ws_ctx = Context::<WsBot>::new();
+    let sip_ctx = Context::<SipBot>::new();
     let (bot_format, to_bot, marks_to_bot) = match kind {
+        BotKind::Sip => {
+            let format = bot
+                .as_ref()
+                .map_or(AudioFormat::Pcmu, |b| SipBot::audio_format(&b.sip));
+            let addr = sip_ctx.address();
+            (format, addr.clone().recipient(), addr.recipient())
+        }
         BotKind::Websocket => {
             let format = bot.as_ref().map_or(AudioFormat::Pcmu, |b| {
                 WsBot::audio_format(b.websocket.format)
@@ -121,6 +154,10 @@ pub(crate) fn start(
         exited: supervisor.exited,
     };
     let bot = match (kind, bot) {
+        (BotKind::Sip, Some(config)) => {
+            let sip = sip.ok_or("a SIP bot needs a SIP call (not available on this ingress)")?;
+            BotLeg::Sip(sip_ctx.run(SipBot::new(config.sip, sip.call, owner, sip.endpoint)))
+        }
         (BotKind::Websocket, Some(config)) => {
             let info = info(&config);
             BotLeg::Websocket(ws_ctx.run(WsBot::new(config.websocket, info, owner)))

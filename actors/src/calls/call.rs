@@ -1,6 +1,6 @@
 //! The call actor: the supervisor of one call's legs. It owns the SIP side of the ingress
 //! (through the endpoint: answer, re-INVITE, session timer, BYE) and starts the tree once it
-//! answers: RtpLeg (caller media) ⇄ TranscoderLeg ⇄ bot leg (builtin or WebSocket), plus the
+//! answers: RtpLeg (caller media) ⇄ TranscoderLeg ⇄ bot leg (builtin, WebSocket or SIP), plus the
 //! EscalationLeg when the bot or the node hands the call back. It maps the SIP lifecycle (ACK,
 //! BYE, CANCEL, missing ACK, media timeout, drain) onto the tree, restarts a failing bot within
 //! its budget and then escalates with `BotFailure`, isolates panics at its boundary, and writes
@@ -9,6 +9,7 @@
 
 mod control;
 mod refer;
+mod sip_bot;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message};
 use rand::RngCore;
 use voxgate_codecs::AudioFormat;
-use voxgate_engine::config::{BotConfig, BotKind, PortRange, Profile, TrunkConfig};
+use voxgate_engine::config::{BotConfig, PortRange, Profile, TrunkConfig};
 use voxgate_engine::sdp::{
     AnswerPolicy, CodecKind, LocalMedia, NegotiatedMedia, SdpSession, SessionDescription,
 };
@@ -33,7 +34,7 @@ use voxgate_engine::sip::transaction::{TransactionKey, TransportInfo, TransportK
 use voxgate_engine::store::{self, EscalationOutcome, IngressKind, SessionRecord};
 
 pub use self::control::{ApiHangup, ApiTransfer, CallInfo, CallSummary, ControlError};
-use super::bot_tree::{self, BotLeg, IngressInputs, SupervisorInputs};
+use super::bot_tree::{self, BotLeg, IngressInputs, SipBotInputs, SupervisorInputs};
 use super::escalation::{
     profile_name, ByeAnswered, CallerSubscription, ConnectMetadata, EscalationLeg, HandBack,
     HandBackDone, ReferAnswered, ReferOutcome,
@@ -239,13 +240,6 @@ impl Call {
             return;
         };
         self.record.contact_id = voxgate_engine::contact_id::from_headers(&req.headers);
-        if let Some(bot) = &self.p.bot {
-            if bot.kind == BotKind::Sip {
-                tracing::warn!(bot = %bot.id, kind = ?bot.kind, "bot kind not served by this build yet");
-                self.refuse(503, "Service Unavailable", ctx);
-                return;
-            }
-        }
         match session_timer::negotiate(&req, self.timer_config()) {
             Negotiation::TooSmall { min_se } => {
                 let mut resp = req.response(422, "Session Interval Too Small", Some(&self.to_tag));
@@ -594,6 +588,10 @@ impl Call {
                 transcript: me.clone().recipient(),
                 exited: me.clone().recipient(),
             },
+            Some(SipBotInputs {
+                call: self.sip_bot_call(),
+                endpoint: self.p.sip.clone(),
+            }),
             |config| StreamInfo {
                 account_sid: trunk.clone(),
                 call_sid: session_id,
@@ -1071,10 +1069,9 @@ impl Call {
     /// Supervision: restarts a failed bot leg after a backoff when the call's budget allows
     /// (`[bots.restart]`); false when it does not (or the leg cannot be restarted).
     fn restart_bot(&mut self, ctx: &mut Context<Self>) -> bool {
-        let Some(BotLeg::Websocket(bot)) = self.legs.as_ref().map(|l| &l.bot) else {
+        let Some(bot) = self.legs.as_ref().and_then(|l| l.bot.restarter()) else {
             return false;
         };
-        let bot = bot.clone();
         let budget = self
             .p
             .bot

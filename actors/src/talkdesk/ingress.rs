@@ -312,6 +312,7 @@ impl TalkdeskIngress {
                 transcript: me.clone().recipient(),
                 exited: me.recipient(),
             },
+            None,
             move |config| StreamInfo {
                 account_sid,
                 call_sid: session_id,
