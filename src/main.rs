@@ -1,7 +1,8 @@
-//! The `voxgate` command: runs a node, checks configurations, generates call storms, manages
-//! client credentials.
+//! The `voxgate` command: runs a node, checks configurations, generates call storms, prints
+//! Talkdesk stream URLs, manages client credentials.
 
 mod credentials;
+mod talkdesk_url;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -40,6 +41,28 @@ enum Command {
         #[command(subcommand)]
         command: credentials::CredentialsCommand,
     },
+    /// Print a Talkdesk Voice Stream URL with a freshly signed token (for Studio).
+    TalkdeskUrl(TalkdeskUrlArgs),
+}
+
+#[derive(Args)]
+struct TalkdeskUrlArgs {
+    /// The bot id (its client_id/client_secret sign the token).
+    #[arg(long)]
+    bot: String,
+    /// The number routed to the bot (`+` and digits).
+    #[arg(long)]
+    did: String,
+    /// Public `host[:port]` of the node (wss://), or a full ws:// / wss:// base URL.
+    /// Default: the configured HTTP listener over ws://.
+    #[arg(long)]
+    host: Option<String>,
+    /// Token lifetime in seconds (0: no expiry; Studio keeps the URL for as long as the flow).
+    #[arg(long, default_value_t = 0)]
+    ttl: u64,
+    /// Configuration file (TOML); the embedded default when absent.
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -109,6 +132,16 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::TalkdeskUrl(args) => match talkdesk_url(&args) {
+            Ok(url) => {
+                println!("{url}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("voxgate: {e:#}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 
@@ -133,6 +166,23 @@ fn load_run_config(args: &RunArgs) -> anyhow::Result<Config> {
         config.node.rtp_ports = range;
     }
     Ok(config)
+}
+
+fn talkdesk_url(args: &TalkdeskUrlArgs) -> anyhow::Result<String> {
+    let config = match &args.config {
+        Some(file) => read_config(file)?,
+        None => Config::embedded_default(),
+    };
+    talkdesk_url::stream_url(
+        &config,
+        &talkdesk_url::UrlRequest {
+            bot: &args.bot,
+            did: &args.did,
+            host: args.host.as_deref(),
+            ttl_secs: args.ttl,
+            now: voxgate_engine::auth::jwt::unix_now(),
+        },
+    )
 }
 
 fn run_node(config: Config) -> anyhow::Result<()> {

@@ -4,7 +4,7 @@
 //! sequence numbers without gaps, timestamps stepping 160).
 
 mod common;
-use common::{call_with_tone, ulaw_rms, Node};
+use common::{call_with_tone, echoed, ulaw_rms, Node};
 
 #[test]
 fn greeting_then_our_own_audio_comes_back() {
@@ -31,10 +31,7 @@ fn greeting_then_our_own_audio_comes_back() {
         "greeting is silent"
     );
     // Then our own audio, exactly.
-    let echoed = received
-        .iter()
-        .filter(|p| sent.contains(&p.payload))
-        .count();
+    let echoed = echoed(&sent, &received);
     assert!(echoed >= 80, "only {echoed} of our frames came back");
     // One continuous stream: same SSRC, consecutive sequence numbers, 160-step timestamps.
     assert!(

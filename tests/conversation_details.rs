@@ -31,6 +31,7 @@ fn record(session: &str, call: &str, bot: &str) -> SessionRecord {
         trunk: Some("local".into()),
         bot_id: bot.into(),
         contact_id: None,
+        account_id: None,
         start_ms: START_MS,
         answer_ms: Some(START_MS + 200),
         end_ms: START_MS + 42_000,
@@ -260,7 +261,7 @@ fn refusals() {
 #[test]
 fn details_of_a_real_escalated_call() {
     let node = Node::start_default();
-    let record = call_expecting_bye(&node, "dtmf_2833_0.pcap", "TransferToAgent", "0");
+    let record = call_expecting_bye(&node, "dtmf_2833_0.pcap", "TransferToAgent");
 
     let r = details(
         &node,

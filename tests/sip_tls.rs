@@ -145,7 +145,8 @@ impl Pki {
 
 /// One TLS connection to the node, reading whole SIP messages (Content-Length framed).
 struct TlsSip {
-    stream: rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
+    /// Buffered for reading across calls: two messages may arrive in one TLS record.
+    stream: BufReader<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>,
     local: SocketAddr,
 }
 
@@ -161,17 +162,21 @@ impl TlsSip {
         while stream.conn.is_handshaking() {
             stream.conn.complete_io(&mut stream.sock)?;
         }
-        Ok(TlsSip { stream, local })
+        Ok(TlsSip {
+            stream: BufReader::new(stream),
+            local,
+        })
     }
 
     fn send(&mut self, msg: &str) {
-        self.stream.write_all(msg.as_bytes()).unwrap();
-        self.stream.flush().unwrap();
+        let stream = self.stream.get_mut();
+        stream.write_all(msg.as_bytes()).unwrap();
+        stream.flush().unwrap();
     }
 
     /// The next message, or `None` when the connection ends or stays silent for 5 s.
     fn recv(&mut self) -> Option<String> {
-        let mut reader = BufReader::new(&mut self.stream);
+        let reader = &mut self.stream;
         let mut head = String::new();
         loop {
             let mut line = String::new();

@@ -13,6 +13,7 @@ mod conversations;
 mod digital_connect_events;
 mod metadata;
 mod oauth_token;
+mod talkdesk;
 
 use std::sync::Arc;
 
@@ -108,6 +109,7 @@ pub fn server(
             .configure(digital_connect_events::configure)
             .configure(conversations::configure)
             .configure(conversation_details::configure)
+            .configure(talkdesk::configure)
             .default_service(web::to(not_found))
     })
     .workers(1)

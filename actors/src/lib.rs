@@ -6,6 +6,7 @@
 //! - [`calls::CallRegistry`] and [`calls::Call`]: live calls by Call-ID.
 //! - [`http`]: health, readiness, metrics, metadata, Digital Connect, conversation details.
 //! - [`digital_connect::ConversationRegistry`]: Digital Connect conversations as actors.
+//! - [`talkdesk::TalkdeskIngress`]: a Talkdesk voice stream (WebSocket ingress and its call).
 #![warn(unreachable_pub, missing_docs)]
 
 pub mod bots;
@@ -17,3 +18,4 @@ pub mod metrics;
 pub mod node;
 pub mod sip;
 pub mod state;
+pub mod talkdesk;

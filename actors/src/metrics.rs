@@ -48,6 +48,11 @@ pub const DC_EVENTS: &str = "voxgate_dc_events_total";
 /// Counter: webhook deliveries of `message_created`, labelled by `result` (`delivered`, `retry`,
 /// `dead_letter`).
 pub const DC_WEBHOOK: &str = "voxgate_dc_webhook_deliveries_total";
+/// Counter: Talkdesk stream requests refused before the upgrade, label `status`.
+pub const TALKDESK_REFUSED: &str = "voxgate_talkdesk_refused_total";
+/// Counter: Talkdesk frames that were not protocol events, label `kind` (`malformed`,
+/// `unknown_event`, `binary`, `oversized`, `payload`, …).
+pub const TALKDESK_BAD_FRAMES: &str = "voxgate_talkdesk_bad_frames_total";
 
 /// Installs the process-wide Prometheus recorder once and returns a handle to render it.
 /// Later calls (tests starting several nodes in one process) reuse the first recorder.

@@ -15,7 +15,11 @@ mod tls;
 pub use self::security::{SipLimits, TrunkAuth};
 pub use self::tls::TlsConfig;
 mod refer;
+mod sip_bot;
 pub use refer::{ReferConfig, ReferHeaderMode};
+pub use sip_bot::SipBotConfig;
+mod talkdesk;
+pub use talkdesk::TalkdeskConfig;
 
 /// The embedded default configuration (`config/default.toml`).
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -62,6 +66,9 @@ pub struct Config {
     /// Bots calls are bridged to.
     #[serde(default)]
     pub bots: Vec<BotConfig>,
+    /// The Talkdesk voice-stream ingress.
+    #[serde(default)]
+    pub talkdesk: TalkdeskConfig,
 }
 
 /// `[node]`.
@@ -367,12 +374,18 @@ pub struct BotConfig {
     /// Talkdesk client secret (JWT HS256 key).
     #[serde(default)]
     pub client_secret: Option<String>,
+    /// When set, Talkdesk streams for this bot must carry this `accountId` (else 403).
+    #[serde(default)]
+    pub talkdesk_account_id: Option<String>,
     /// Settings of the builtin bot.
     #[serde(default)]
     pub builtin: BuiltinBotConfig,
     /// Settings of a WebSocket bot (`kind = "websocket"`).
     #[serde(default)]
     pub websocket: WebsocketBotConfig,
+    /// Settings of a SIP bot (`kind = "sip"`).
+    #[serde(default)]
+    pub sip: SipBotConfig,
     /// How the call restarts a failed bot leg before handing the caller back.
     #[serde(default)]
     pub restart: RestartConfig,
@@ -642,6 +655,9 @@ impl Config {
                     bot.id
                 ));
             }
+            if bot.kind == BotKind::Sip {
+                problems.extend(bot.sip.problems(&bot.id));
+            }
             if bot.websocket.connect_timeout_ms == 0 {
                 problems.push(format!(
                     "bot `{}`: [bots.websocket] connect_timeout_ms must be > 0",
@@ -649,6 +665,7 @@ impl Config {
                 ));
             }
         }
+        problems.extend(self.talkdesk.problems(&bot_ids));
         let mut trunk_names = std::collections::BTreeSet::new();
         for trunk in &self.trunks {
             if !trunk_names.insert(trunk.name.as_str()) {
@@ -712,11 +729,16 @@ impl Config {
 impl TrunkConfig {
     /// The bot a DID routes to on this trunk (exact DID first, then `*`).
     pub fn route(&self, did: &str) -> Option<&str> {
-        let exact = self.routes.iter().find(|r| r.did == did);
-        exact
-            .or_else(|| self.routes.iter().find(|r| r.did == "*"))
-            .map(|r| r.bot.as_str())
+        route_in(&self.routes, did)
     }
+}
+
+/// The bot `did` routes to in `routes`: the exact DID first, then `*`.
+fn route_in<'a>(routes: &'a [RouteConfig], did: &str) -> Option<&'a str> {
+    let exact = routes.iter().find(|r| r.did == did);
+    exact
+        .or_else(|| routes.iter().find(|r| r.did == "*"))
+        .map(|r| r.bot.as_str())
 }
 
 /// IPv4-mapped IPv6 addresses (from dual-stack sockets) compared as IPv4.

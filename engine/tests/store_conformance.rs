@@ -165,6 +165,7 @@ fn record(session_id: &str, bot_id: &str, start_ms: i64) -> SessionRecord {
         trunk: Some("local".into()),
         bot_id: bot_id.into(),
         contact_id: None,
+        account_id: None,
         start_ms,
         answer_ms: Some(start_ms + 120),
         end_ms: start_ms + 60_000,
@@ -185,6 +186,7 @@ fn record(session_id: &str, bot_id: &str, start_ms: i64) -> SessionRecord {
 fn full_record() -> SessionRecord {
     SessionRecord {
         contact_id: Some("c0ffee-contact".into()),
+        account_id: None,
         end_reason: "TransferToAgent".into(),
         escalation: Some(Escalation {
             reason: "TransferToAgent".into(),
@@ -305,6 +307,7 @@ fn session_round_trip(s: &dyn Store) {
         rtp: None,
         codec: None,
         answer_ms: None,
+        account_id: Some("acct-1".into()),
         ..record("sess-td", "bot-a", 5)
     };
     s.put_session(&t).unwrap();

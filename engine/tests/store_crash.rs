@@ -27,6 +27,7 @@ fn record(i: u64) -> SessionRecord {
         trunk: Some("local".into()),
         bot_id: "crash-bot".into(),
         contact_id: None,
+        account_id: None,
         start_ms: i64::try_from(i).unwrap(),
         answer_ms: None,
         end_ms: i64::try_from(i).unwrap() + 1,

@@ -4,6 +4,9 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod talkdesk;
+pub mod ws_bot;
+
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -70,7 +73,10 @@ impl Node {
         let stderr_log = dir.path().join("stderr.log");
         let stderr = std::fs::File::create(&stderr_log).expect("stderr log");
         let rtp_lo = 20000 + (std::process::id() % 400) as u16 * 100;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_voxgate"))
+        // VOXGATE_TEST_BIN runs another build (e.g. target/release/voxgate for measurements).
+        let exe = std::env::var_os("VOXGATE_TEST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_voxgate").into());
+        let mut child = Command::new(exe)
             .arg("run")
             .arg("--config")
             .arg(&config_path)
@@ -150,6 +156,11 @@ impl Node {
             status.map(|s| s.success()).unwrap_or(false),
             "kill -TERM failed"
         );
+    }
+
+    /// The node's process id (for /proc measurements).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Waits for the process to exit and returns its exit code.
@@ -478,6 +489,21 @@ pub fn scenario_with(name: &str, replacements: &[(&str, &str)]) -> (tempfile::Te
     (dir, path)
 }
 
+/// `uac_expect_bye.xml` for a PCMU caller whose call the node must end with
+/// `kore-reason: <reason>` (a regular expression), playing `play` (see [`play_pcap`]) after the
+/// ACK.
+pub fn expect_bye_scenario(reason: &str, play: &str) -> (tempfile::TempDir, PathBuf) {
+    scenario_with(
+        "uac_expect_bye.xml",
+        &[
+            ("HEADER", "kore-reason"),
+            ("REASON", reason),
+            ("CODEC_PT", "0"),
+            ("PLAY", play),
+        ],
+    )
+}
+
 /// The session records the node stored (its SQLite file), newest first.
 pub fn session_records(node: &Node) -> Vec<voxgate_engine::store::SessionRecord> {
     use voxgate_engine::store::Store as _;
@@ -486,24 +512,15 @@ pub fn session_records(node: &Node) -> Vec<voxgate_engine::store::SessionRecord>
     store.list_sessions("demo", 0, 100).expect("list sessions")
 }
 
-/// Places a SIPp call (payload type `codec_pt`) that plays `pcap` (e.g. a DTMF key) and expects
-/// the node's BYE with `kore-reason: reason`; returns the session record the call left.
+/// Places a SIPp call (PCMU) that plays `pcap` (e.g. a DTMF key) and expects the node's BYE
+/// with `kore-reason: reason`; returns the session record the call left.
 pub fn call_expecting_bye(
     node: &Node,
     pcap: &str,
     reason: &str,
-    codec_pt: &str,
 ) -> voxgate_engine::store::SessionRecord {
     let play = play_pcap(pcap);
-    let (_dir, path) = scenario_with(
-        "uac_expect_bye.xml",
-        &[
-            ("HEADER", "kore-reason"),
-            ("REASON", reason),
-            ("CODEC_PT", codec_pt),
-            ("PLAY", &play),
-        ],
-    );
+    let (_dir, path) = expect_bye_scenario(reason, &play);
     Sipp::with_scenario_file(&path, node.sip).run_ok();
     assert!(
         wait_until(Duration::from_secs(10), || !session_records(node)
@@ -550,6 +567,14 @@ pub fn ulaw_rms(payload: &[u8]) -> f64 {
         .map(|&b| f64::from(voxgate_codecs::g711::ulaw_decode_sample(b)).powi(2))
         .sum();
     (sum / payload.len().max(1) as f64).sqrt()
+}
+
+/// How many of the packets that came back carry, byte for byte, a payload we sent.
+pub fn echoed(sent: &HashSet<Vec<u8>>, received: &[Received]) -> usize {
+    received
+        .iter()
+        .filter(|p| sent.contains(&p.payload))
+        .count()
 }
 
 /// One PCMU packet that came back: sequence, timestamp, SSRC, payload.

@@ -1,13 +1,15 @@
 //! Bot legs. The demo bot of the default configuration lives inside the node, so that a fresh
 //! install can take a call, play something, echo the caller and exercise both hand-backs
 //! (escalation and hang-up) with no external bot at all; [`WsBot`] speaks the bot WebSocket
-//! protocol to an external bot. Both follow the same contract ([`BotOwner`]).
+//! protocol to an external bot; [`SipBot`] calls a SIP bot (B2BUA). All follow the same contract ([`BotOwner`]).
 
 pub mod builtin;
 pub mod greeting;
+pub mod sip;
 pub mod websocket;
 
 pub use builtin::{BotOwner, BuiltinBot};
+pub use sip::{SipBot, SipBotCall};
 pub use websocket::{RestartBot, StreamInfo, WsBot};
 
 /// Why a bot leg could not be built.

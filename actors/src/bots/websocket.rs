@@ -613,7 +613,7 @@ impl Handler<StopLeg> for WsBot {
             stop: ws::Stop {
                 account_sid: self.info.account_sid.clone(),
                 call_sid: self.info.call_sid.clone(),
-                reason: None,
+                ..ws::Stop::default()
             },
         });
         match &mut self.conn {

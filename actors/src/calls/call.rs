@@ -1,6 +1,6 @@
 //! The call actor: the supervisor of one call's legs. It owns the SIP side of the ingress
 //! (through the endpoint: answer, re-INVITE, session timer, BYE) and starts the tree once it
-//! answers: RtpLeg (caller media) ⇄ TranscoderLeg ⇄ bot leg (builtin or WebSocket), plus the
+//! answers: RtpLeg (caller media) ⇄ TranscoderLeg ⇄ bot leg (builtin, WebSocket or SIP), plus the
 //! EscalationLeg when the bot or the node hands the call back. It maps the SIP lifecycle (ACK,
 //! BYE, CANCEL, missing ACK, media timeout, drain) onto the tree, restarts a failing bot within
 //! its budget and then escalates with `BotFailure`, isolates panics at its boundary, and writes
@@ -9,18 +9,18 @@
 
 mod control;
 mod refer;
+mod sip_bot;
 
-use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message};
 use rand::RngCore;
 use voxgate_codecs::AudioFormat;
-use voxgate_engine::config::{BotConfig, BotKind, PortRange, Profile, TrunkConfig};
+use voxgate_engine::config::{BotConfig, PortRange, Profile, TrunkConfig};
 use voxgate_engine::sdp::{
     AnswerPolicy, CodecKind, LocalMedia, NegotiatedMedia, SdpSession, SessionDescription,
 };
@@ -34,14 +34,16 @@ use voxgate_engine::sip::transaction::{TransactionKey, TransportInfo, TransportK
 use voxgate_engine::store::{self, EscalationOutcome, IngressKind, SessionRecord};
 
 pub use self::control::{ApiHangup, ApiTransfer, CallInfo, CallSummary, ControlError};
+use super::bot_tree::{self, BotLeg, IngressInputs, SipBotInputs, SupervisorInputs};
 use super::escalation::{
     profile_name, ByeAnswered, CallerSubscription, ConnectMetadata, EscalationLeg, HandBack,
     HandBackDone, ReferAnswered, ReferOutcome,
 };
 use super::messages::{Dtmf, StopLeg};
 use super::messages::{Escalate, ExitCause, Hangup, LegExited, LegKind, Transcript};
+use super::restart::RestartBudget;
 use super::transcoder::{SetIngressFormat, TranscoderLeg};
-use crate::bots::{BotOwner, BuiltinBot, RestartBot, StreamInfo, WsBot};
+use crate::bots::{RestartBot, StreamInfo};
 use crate::media::{
     bind_rtp_pair, MediaStats, RtpLeg, RtpLegConfig, RtpLegOwner, RtpPair, UpdateMedia,
 };
@@ -145,29 +147,6 @@ struct Legs {
     bot: BotLeg,
 }
 
-/// The call's bot leg, by kind.
-enum BotLeg {
-    Builtin(Addr<BuiltinBot>),
-    /// Keeps its address across restarts (see [`WsBot`]).
-    Websocket(Addr<WsBot>),
-}
-
-impl BotLeg {
-    fn stop(&self) {
-        match self {
-            BotLeg::Builtin(a) => a.do_send(StopLeg),
-            BotLeg::Websocket(a) => a.do_send(StopLeg),
-        }
-    }
-
-    fn dtmf(&self, digit: Dtmf) {
-        match self {
-            BotLeg::Builtin(a) => a.do_send(digit),
-            BotLeg::Websocket(a) => a.do_send(digit),
-        }
-    }
-}
-
 /// One call.
 pub struct Call {
     p: CallParams,
@@ -195,8 +174,8 @@ pub struct Call {
     caller_refer: Option<CallerSubscription>,
     /// What the escalation leg reported of its REFER so far.
     refer_report: ReferOutcome,
-    /// When the bot leg was restarted, within the restart window (supervision).
-    bot_restarts: VecDeque<Instant>,
+    /// The bot leg's restarts (supervision).
+    bot_restarts: RestartBudget,
     record: RecordDraft,
 }
 
@@ -214,12 +193,7 @@ struct RecordDraft {
     contact_id: Option<String>,
 }
 
-fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+use super::record::unix_ms;
 
 impl Call {
     /// A call that will answer through the endpoint.
@@ -247,7 +221,7 @@ impl Call {
             refer_watch: false,
             caller_refer: None,
             refer_report: ReferOutcome::default(),
-            bot_restarts: VecDeque::new(),
+            bot_restarts: RestartBudget::default(),
             record: RecordDraft {
                 start_ms: unix_ms(),
                 ..RecordDraft::default()
@@ -266,13 +240,6 @@ impl Call {
             return;
         };
         self.record.contact_id = voxgate_engine::contact_id::from_headers(&req.headers);
-        if let Some(bot) = &self.p.bot {
-            if bot.kind == BotKind::Sip {
-                tracing::warn!(bot = %bot.id, kind = ?bot.kind, "bot kind not served by this build yet");
-                self.refuse(503, "Service Unavailable", ctx);
-                return;
-            }
-        }
         match session_timer::negotiate(&req, self.timer_config()) {
             Negotiation::TooSmall { min_se } => {
                 let mut resp = req.response(422, "Session Interval Too Small", Some(&self.to_tag));
@@ -597,81 +564,48 @@ impl Call {
     fn start_legs(&mut self, ctx: &mut Context<Self>) -> Result<(), String> {
         let (pair, media) = self.pending_media.take().ok_or("no negotiated media")?;
         let ingress_format = ingress_format(media.codec.kind);
-        let bot_config = self.p.bot.clone();
-        let kind = bot_config.as_ref().map_or(BotKind::Builtin, |b| b.kind);
         let me = ctx.address();
 
         let rtp_ctx = Context::<RtpLeg>::new();
         let rtp_addr = rtp_ctx.address();
-        let builtin_ctx = Context::<BuiltinBot>::new();
-        let ws_ctx = Context::<WsBot>::new();
-        let (bot_format, to_bot, marks_to_bot) = match kind {
-            BotKind::Websocket => {
-                let format = bot_config.as_ref().map_or(AudioFormat::Pcmu, |b| {
-                    WsBot::audio_format(b.websocket.format)
-                });
-                let addr = ws_ctx.address();
-                (format, addr.clone().recipient(), addr.recipient())
-            }
-            _ => {
-                let addr = builtin_ctx.address();
-                (
-                    BuiltinBot::FORMAT,
-                    addr.clone().recipient(),
-                    addr.recipient(),
-                )
-            }
-        };
-
-        let transcoder = TranscoderLeg::new(
+        let (trunk, did, call_id) = (
+            self.p.trunk.name.clone(),
+            self.p.did.clone(),
+            self.p.call_id.clone(),
+        );
+        let session_id = self.session_id.clone();
+        let side = bot_tree::start(
+            self.p.bot.clone(),
             ingress_format,
-            bot_format,
-            to_bot,
-            rtp_addr.clone().recipient(),
-            me.clone().recipient(),
-        )
-        .map_err(|e| format!("transcoder: {e}"))?
-        .with_marks(rtp_addr.clone().recipient())
-        .start();
-
-        let owner = BotOwner {
-            audio: transcoder.clone().recipient(),
-            marks: transcoder.clone().recipient(),
-            clear: rtp_addr.clone().recipient(),
-            escalate: me.clone().recipient(),
-            hangup: me.clone().recipient(),
-            transcript: me.clone().recipient(),
-            exited: me.clone().recipient(),
-        };
-        enum NewBot {
-            Builtin(Box<BuiltinBot>),
-            Websocket(Box<WsBot>),
-        }
-        let bot = match (kind, bot_config) {
-            (BotKind::Websocket, Some(config)) => {
-                let info = StreamInfo {
-                    account_sid: self.p.trunk.name.clone(),
-                    call_sid: self.session_id.clone(),
-                    custom_parameters: {
-                        let mut p = config.websocket.custom_parameters.clone();
-                        p.insert("did".into(), self.p.did.clone());
-                        p.insert("trunk".into(), self.p.trunk.name.clone());
-                        p.insert("botId".into(), config.id.clone());
-                        p.insert("sipCallId".into(), self.p.call_id.clone());
-                        p
-                    },
-                };
-                NewBot::Websocket(Box::new(WsBot::new(config.websocket, info, owner)))
-            }
-            (_, config) => NewBot::Builtin(Box::new(
-                BuiltinBot::new(
-                    config.map(|b| b.builtin).unwrap_or_default(),
-                    BuiltinBot::FORMAT,
-                    owner,
-                )
-                .map_err(|e| format!("bot: {e}"))?,
-            )),
-        };
+            IngressInputs {
+                audio: rtp_addr.clone().recipient(),
+                marks: rtp_addr.clone().recipient(),
+                clear: rtp_addr.clone().recipient(),
+            },
+            SupervisorInputs {
+                escalate: me.clone().recipient(),
+                hangup: me.clone().recipient(),
+                transcript: me.clone().recipient(),
+                exited: me.clone().recipient(),
+            },
+            Some(SipBotInputs {
+                call: self.sip_bot_call(),
+                endpoint: self.p.sip.clone(),
+            }),
+            |config| StreamInfo {
+                account_sid: trunk.clone(),
+                call_sid: session_id,
+                custom_parameters: {
+                    let mut p = config.websocket.custom_parameters.clone();
+                    p.insert("did".into(), did);
+                    p.insert("trunk".into(), trunk);
+                    p.insert("botId".into(), config.id.clone());
+                    p.insert("sipCallId".into(), call_id);
+                    p
+                },
+            },
+        )?;
+        let transcoder = side.transcoder;
 
         let media_config = &self.p.node.config.media;
         let mut rtp_config = RtpLegConfig::new(media, format!("voxgate-{}", self.session_id));
@@ -685,20 +619,16 @@ impl Call {
             RtpLegOwner {
                 frames: transcoder.clone().recipient(),
                 dtmf: me.clone().recipient(),
-                marks: marks_to_bot,
+                marks: side.marks_to_bot,
                 stats: me.clone().recipient(),
                 exited: me.recipient(),
             },
         );
         rtp_ctx.run(rtp);
-        let bot = match bot {
-            NewBot::Builtin(b) => BotLeg::Builtin(builtin_ctx.run(*b)),
-            NewBot::Websocket(b) => BotLeg::Websocket(ws_ctx.run(*b)),
-        };
         self.legs = Some(Legs {
             rtp: rtp_addr,
             transcoder,
-            bot,
+            bot: side.bot,
         });
         Ok(())
     }
@@ -782,6 +712,7 @@ impl Call {
                 .map(|b| b.id.clone())
                 .unwrap_or_default(),
             contact_id: draft.contact_id,
+            account_id: None,
             start_ms: draft.start_ms,
             answer_ms: draft.answer_ms,
             end_ms: unix_ms(),
@@ -792,13 +723,7 @@ impl Call {
             dtmf: draft.dtmf,
             transcript: draft.transcript,
         };
-        let store = Arc::clone(&self.p.node.store);
-        actix_rt::task::spawn_blocking(move || {
-            if let Err(e) = store.put_session(&record) {
-                metrics::counter!(crate::metrics::STORE_ERRORS, "what" => "session").increment(1);
-                tracing::warn!(session_id = %record.session_id, error = %e, "session record not stored");
-            }
-        });
+        super::record::store(&self.p.node, record);
     }
 
     /// Performs the trunk profile's hand-back (escalation or bot hang-up) once.
@@ -1052,18 +977,7 @@ impl Handler<Hangup> for Call {
 impl Handler<Transcript> for Call {
     type Result = ();
     fn handle(&mut self, msg: Transcript, _ctx: &mut Context<Self>) {
-        let role = if msg.role == "caller" {
-            store::Role::Caller
-        } else {
-            store::Role::Bot
-        };
-        if self.record.transcript.len() < 1000 {
-            self.record.transcript.push(store::TranscriptLine {
-                role,
-                text: msg.text,
-                at_ms: unix_ms(),
-            });
-        }
+        super::record::push_transcript(&mut self.record.transcript, msg);
     }
 }
 
@@ -1155,33 +1069,23 @@ impl Call {
     /// Supervision: restarts a failed bot leg after a backoff when the call's budget allows
     /// (`[bots.restart]`); false when it does not (or the leg cannot be restarted).
     fn restart_bot(&mut self, ctx: &mut Context<Self>) -> bool {
-        let Some(BotLeg::Websocket(bot)) = self.legs.as_ref().map(|l| &l.bot) else {
+        let Some(bot) = self.legs.as_ref().and_then(|l| l.bot.restarter()) else {
             return false;
         };
-        let bot = bot.clone();
         let budget = self
             .p
             .bot
             .as_ref()
             .map(|b| b.restart.clone())
             .unwrap_or_default();
-        let now = Instant::now();
-        let window = Duration::from_secs(budget.window_secs);
-        while self
-            .bot_restarts
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > window)
-        {
-            self.bot_restarts.pop_front();
-        }
-        let used = self.bot_restarts.len() as u32;
-        if used >= budget.max_restarts || self.escalation.is_some() {
-            tracing::info!(call_id = %self.p.call_id, used, "bot restart budget spent");
+        if self.escalation.is_some() {
             return false;
         }
-        self.bot_restarts.push_back(now);
-        let delay = Duration::from_millis(budget.backoff_ms.saturating_mul(1 << used.min(16)));
-        tracing::info!(call_id = %self.p.call_id, attempt = used + 1, ?delay, "restarting the bot leg");
+        let Some(delay) = self.bot_restarts.take(&budget, Instant::now()) else {
+            tracing::info!(call_id = %self.p.call_id, used = self.bot_restarts.used(), "bot restart budget spent");
+            return false;
+        };
+        tracing::info!(call_id = %self.p.call_id, attempt = self.bot_restarts.used(), ?delay, "restarting the bot leg");
         metrics::counter!(crate::metrics::BOT_RESTARTS).increment(1);
         ctx.run_later(delay, move |call, _ctx| {
             if !call.is_over() && call.escalation.is_none() {

@@ -1,9 +1,12 @@
 //! Calls: the registry that maps Call-IDs to live call actors, and the call actor itself.
 
+pub(crate) mod bot_tree;
 mod call;
 pub mod escalation;
 pub mod messages;
+pub(crate) mod record;
 mod registry;
+pub(crate) mod restart;
 pub mod transcoder;
 
 pub use call::{

@@ -2,7 +2,10 @@
 //! deliver, runs the transaction and dialog layers (engine, sans-IO) on the real clock, gives the
 //! node's own answers (OPTIONS, 403, 404, 405, 481, 501, 503) and hands call events to the call
 //! actors by Call-ID. Calls answer through it: it owns every transaction and dialog, so
-//! retransmissions and the 2xx-until-ACK loop never reach a call.
+//! retransmissions and the 2xx-until-ACK loop never reach a call. Calls the node places itself
+//! (to a SIP bot) are in [`outgoing`].
+
+mod outgoing;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
@@ -26,6 +29,8 @@ use super::screen::{AuthOutcome, Gate, Screen};
 use super::transport::{Kind, Origin, Outbound};
 use crate::calls::{Call, CallEvent, CallParams, CallRegistry};
 use crate::state::NodeState;
+
+pub use outgoing::{EndOutgoing, OutgoingEvent, OutgoingRequest, PlaceCall};
 
 /// Bytes from a transport.
 #[derive(Message)]
@@ -108,6 +113,8 @@ pub struct SipEndpoint {
     policy: Policy,
     /// Scanners, floods and digest authentication.
     screen: Screen,
+    /// The calls the node placed (UAC).
+    outgoing: outgoing::OutgoingCalls,
 }
 
 impl SipEndpoint {
@@ -134,6 +141,7 @@ impl SipEndpoint {
         let screen = Screen::new(&state.config, &mut rng);
         SipEndpoint {
             screen,
+            outgoing: outgoing::OutgoingCalls::default(),
             transactions: TransactionLayer::new(timers),
             dialogs: DialogLayer::new(timers),
             state,
@@ -291,6 +299,10 @@ impl SipEndpoint {
                 source,
             } => self.on_new_request(now, key, request, source),
             TuEvent::Response { key, response } => {
+                if self.outgoing.clients_contains(&key) {
+                    self.outgoing_response(now, &key, response);
+                    return;
+                }
                 let final_response = response.status >= 200;
                 let owner = if final_response {
                     self.client_owner.remove(&key)
@@ -322,6 +334,9 @@ impl SipEndpoint {
                 }
             }
             TuEvent::Timeout { key } | TuEvent::TransportError { key } => {
+                if self.outgoing_failed(&key) {
+                    return;
+                }
                 if let Some(call) = self
                     .server_owner
                     .remove(&key)
@@ -330,9 +345,7 @@ impl SipEndpoint {
                     call.do_send(CallEvent::TransactionFailed { key });
                 }
             }
-            TuEvent::StrayInvite2xx { .. } => {
-                // We send no out-of-dialog INVITEs yet; a stray 2xx has no dialog to join.
-            }
+            TuEvent::StrayInvite2xx { response } => self.outgoing_stray_2xx(&response),
             _ => {}
         }
     }
@@ -370,6 +383,9 @@ impl SipEndpoint {
         if in_dialog {
             let call_id = req.call_id().unwrap_or_default().to_owned();
             match self.dialogs.match_request(&req) {
+                Ok(_) if self.outgoing.owner_of(&call_id).is_some() => {
+                    self.outgoing_request(key, req, &call_id);
+                }
                 Ok(_) => match self.registry.get(&call_id) {
                     Some(call) => {
                         self.server_owner.insert(key.clone(), call.clone());
@@ -498,12 +514,20 @@ impl SipEndpoint {
         if !source.local.ip().is_unspecified() {
             return source.local.ip();
         }
-        // Listening on 0.0.0.0: ask the kernel which local address routes to the caller
-        // (a connected UDP socket sends nothing).
-        StdUdpSocket::bind(SocketAddr::new(unspecified_like(source.source.ip()), 0))
-            .and_then(|s| s.connect(source.source).and_then(|_| s.local_addr()))
-            .map(|a| a.ip())
-            .unwrap_or(source.local.ip())
+        self.route_ip(source.source)
+    }
+
+    /// The address to put in Contact (and SDP) toward `peer`: the configured public address,
+    /// the one we listen on, or when that is 0.0.0.0 the local address the kernel routes to
+    /// `peer` from.
+    fn route_ip(&self, peer: SocketAddr) -> IpAddr {
+        if let Some(ip) = self.state.config.node.public_address {
+            return ip;
+        }
+        if !self.local.ip().is_unspecified() {
+            return self.local.ip();
+        }
+        local_ip_toward(peer).unwrap_or(self.local.ip())
     }
 
     fn local_endpoint(&self, transport: TransportKind, ip: IpAddr) -> LocalEndpoint {
@@ -519,6 +543,15 @@ impl SipEndpoint {
             contact: format!("<sip:voxgate@{sent_by}{transport_param}>"),
         }
     }
+}
+
+/// The local address the kernel routes to `peer` from, if it has a route (a connected UDP
+/// socket sends nothing).
+pub fn local_ip_toward(peer: SocketAddr) -> Option<IpAddr> {
+    StdUdpSocket::bind(SocketAddr::new(unspecified_like(peer.ip()), 0))
+        .and_then(|s| s.connect(peer).and_then(|_| s.local_addr()))
+        .map(|a| a.ip())
+        .ok()
 }
 
 fn unspecified_like(ip: IpAddr) -> IpAddr {
@@ -648,20 +681,35 @@ impl Handler<SendInDialog> for SipEndpoint {
     type Result = ();
     fn handle(&mut self, msg: SendInDialog, ctx: &mut Context<Self>) {
         let now = Instant::now();
-        let Some(flow) = self.flows.get(&msg.dialog).copied() else {
-            return;
-        };
-        let Some(dialog) = self.dialogs.get_mut(&msg.dialog) else {
-            return;
-        };
-        let mut req = dialog.request(msg.method.clone(), &mut self.rng);
-        if msg.method == Method::Bye {
+        let key = self.send_in_dialog(now, &msg.dialog, &msg.method, msg.headers, msg.body);
+        if let (Some(key), Some(call)) = (key, msg.reply_to) {
+            self.client_owner.insert(key, call);
+        }
+        self.pump(now, ctx);
+    }
+}
+
+impl SipEndpoint {
+    /// Sends a request inside dialog `id` (a BYE ends the dialog) and returns its client
+    /// transaction; `None` when the dialog is gone or the request could not be sent.
+    fn send_in_dialog(
+        &mut self,
+        now: Instant,
+        id: &DialogId,
+        method: &Method,
+        headers: Vec<(HeaderName, String)>,
+        body: Option<(String, Vec<u8>)>,
+    ) -> Option<TransactionKey> {
+        let flow = self.flows.get(id).copied()?;
+        let dialog = self.dialogs.get_mut(id)?;
+        let mut req = dialog.request(method.clone(), &mut self.rng);
+        if *method == Method::Bye {
             dialog.terminate();
         }
-        for (name, value) in msg.headers {
+        for (name, value) in headers {
             req.headers.push(name, value);
         }
-        if let Some((content_type, body)) = msg.body {
+        if let Some((content_type, body)) = body {
             req.headers.push(HeaderName::ContentType, content_type);
             req.body = body;
         }
@@ -677,14 +725,12 @@ impl Handler<SendInDialog> for SipEndpoint {
             connection: flow.connection,
         };
         match self.transactions.send_request(now, req, destination) {
-            Ok(key) => {
-                if let Some(call) = msg.reply_to {
-                    self.client_owner.insert(key, call);
-                }
+            Ok(key) => Some(key),
+            Err(e) => {
+                tracing::warn!(error = %e, "in-dialog request not sent");
+                None
             }
-            Err(e) => tracing::warn!(error = %e, "in-dialog request not sent"),
         }
-        self.pump(now, ctx);
     }
 }
 

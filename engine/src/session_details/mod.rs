@@ -170,6 +170,7 @@ pub(crate) mod tests {
             trunk: Some("local".into()),
             bot_id: "demo".into(),
             contact_id: None,
+            account_id: None,
             start_ms: 1_691_407_090_195,
             answer_ms: Some(1_691_407_090_295),
             end_ms: 1_691_407_102_695,

@@ -27,6 +27,9 @@ pub struct SessionRecord {
     /// The platform's contact id when it gave one (Amazon Connect contact id, Talkdesk stream sid).
     #[serde(default)]
     pub contact_id: Option<String>,
+    /// The Talkdesk `accountId` of the stream URL; `None` for SIP calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
     /// When the call arrived (unix ms).
     pub start_ms: i64,
     /// When it was answered (unix ms), if it was.

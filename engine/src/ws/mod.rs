@@ -6,6 +6,12 @@
 //! Parsing is strict about what it needs (the event name and its body) and lenient about the
 //! rest: unknown fields are ignored, as Twilio's own clients do, so a bot that sends extra
 //! fields still works. Nothing here panics on input; malformed text is a [`WsError`].
+//!
+//! A Talkdesk voice stream is the same protocol with the node in the bot's seat: Talkdesk sends
+//! [`ToBot`] events (`connected`, `start`, `media`, `dtmf`, `mark`, `stop`), the node answers with
+//! [`FromBot`] `media`/`mark`/`clear` and one final [`ToBot::Stop`] whose body carries
+//! [`StopCommand`] and the ring group. `sequenceNumber` and `streamSid` default to empty when a
+//! sender leaves them out.
 
 pub mod clear;
 pub mod connected;
@@ -27,7 +33,7 @@ pub use hangup::Hangup;
 pub use mark::Mark;
 pub use media::Media;
 pub use start::{MediaFormat, Start};
-pub use stop::Stop;
+pub use stop::{Stop, StopCommand};
 pub use transcript::Transcript;
 pub use transfer::Transfer;
 
@@ -52,10 +58,10 @@ pub enum ToBot {
     /// The call and its audio format.
     Start {
         /// Position of this event in the stream, from 1.
-        #[serde(rename = "sequenceNumber")]
+        #[serde(rename = "sequenceNumber", default)]
         sequence_number: String,
         /// The stream.
-        #[serde(rename = "streamSid")]
+        #[serde(rename = "streamSid", default)]
         stream_sid: String,
         /// The body.
         start: Start,
@@ -63,10 +69,10 @@ pub enum ToBot {
     /// Caller audio.
     Media {
         /// Position of this event in the stream.
-        #[serde(rename = "sequenceNumber")]
+        #[serde(rename = "sequenceNumber", default)]
         sequence_number: String,
         /// The stream.
-        #[serde(rename = "streamSid")]
+        #[serde(rename = "streamSid", default)]
         stream_sid: String,
         /// The body.
         media: Media,
@@ -74,10 +80,10 @@ pub enum ToBot {
     /// A caller key press.
     Dtmf {
         /// Position of this event in the stream.
-        #[serde(rename = "sequenceNumber")]
+        #[serde(rename = "sequenceNumber", default)]
         sequence_number: String,
         /// The stream.
-        #[serde(rename = "streamSid")]
+        #[serde(rename = "streamSid", default)]
         stream_sid: String,
         /// The body.
         dtmf: Dtmf,
@@ -85,10 +91,10 @@ pub enum ToBot {
     /// A bot mark has been played.
     Mark {
         /// Position of this event in the stream.
-        #[serde(rename = "sequenceNumber")]
+        #[serde(rename = "sequenceNumber", default)]
         sequence_number: String,
         /// The stream.
-        #[serde(rename = "streamSid")]
+        #[serde(rename = "streamSid", default)]
         stream_sid: String,
         /// The body.
         mark: Mark,
@@ -96,10 +102,10 @@ pub enum ToBot {
     /// The stream ends.
     Stop {
         /// Position of this event in the stream.
-        #[serde(rename = "sequenceNumber")]
+        #[serde(rename = "sequenceNumber", default)]
         sequence_number: String,
         /// The stream.
-        #[serde(rename = "streamSid")]
+        #[serde(rename = "streamSid", default)]
         stream_sid: String,
         /// The body.
         stop: Stop,

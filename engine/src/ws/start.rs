@@ -26,7 +26,9 @@ pub struct Start {
     /// Free-form parameters from the configuration and the call (DID, caller, trunk…).
     #[serde(default)]
     pub custom_parameters: BTreeMap<String, String>,
-    /// The audio format of `media` in both directions.
+    /// The audio format of `media` in both directions (µ-law 8 kHz when absent, as on Twilio
+    /// and Talkdesk streams, which carry nothing else).
+    #[serde(default = "MediaFormat::mulaw")]
     pub media_format: MediaFormat,
 }
 

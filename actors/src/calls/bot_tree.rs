@@ -1,0 +1,180 @@
+//! The bot side of a call's tree: the transcoder and the bot leg behind it, wired to whatever
+//! ingress leg carries the caller (the RTP leg of a SIP call, or a Talkdesk stream) and to the
+//! supervisor that restarts or escalates them. Both ingress kinds build it here, so the bot side
+//! of a call is wired in one place.
+
+use actix::{Actor, Addr, AsyncContext, Context, Recipient};
+use voxgate_codecs::AudioFormat;
+use voxgate_engine::config::{BotConfig, BotKind};
+
+use super::messages::{
+    AudioFrame, Clear, Dtmf, Escalate, Hangup, LegExited, Mark, MarkPlayed, StopLeg, Transcript,
+};
+use super::transcoder::TranscoderLeg;
+use crate::bots::{BotOwner, BuiltinBot, RestartBot, SipBot, SipBotCall, StreamInfo, WsBot};
+use crate::sip::endpoint::SipEndpoint;
+
+/// A call's bot leg, by kind.
+pub(crate) enum BotLeg {
+    /// The in-process demo bot.
+    Builtin(Addr<BuiltinBot>),
+    /// Keeps its address across restarts (see [`WsBot`]).
+    Websocket(Addr<WsBot>),
+    /// A second SIP dialog toward the bot; keeps its address across restarts too.
+    Sip(Addr<SipBot>),
+}
+
+impl BotLeg {
+    /// Tells the leg to stop.
+    pub(crate) fn stop(&self) {
+        match self {
+            BotLeg::Builtin(a) => a.do_send(StopLeg),
+            BotLeg::Websocket(a) => a.do_send(StopLeg),
+            BotLeg::Sip(a) => a.do_send(StopLeg),
+        }
+    }
+
+    /// Passes a caller key press on.
+    pub(crate) fn dtmf(&self, digit: Dtmf) {
+        match self {
+            BotLeg::Builtin(a) => a.do_send(digit),
+            BotLeg::Websocket(a) => a.do_send(digit),
+            BotLeg::Sip(a) => a.do_send(digit),
+        }
+    }
+
+    /// Where a restart is asked for; the builtin bot cannot fail that way.
+    pub(crate) fn restarter(&self) -> Option<Recipient<RestartBot>> {
+        match self {
+            BotLeg::Builtin(_) => None,
+            BotLeg::Websocket(a) => Some(a.clone().recipient()),
+            BotLeg::Sip(a) => Some(a.clone().recipient()),
+        }
+    }
+}
+
+/// What a SIP bot leg needs of the call: its ids and media settings, and the endpoint that
+/// places the bot's dialog. Only SIP calls have them.
+pub(crate) struct SipBotInputs {
+    /// The call's ids and media settings.
+    pub(crate) call: SipBotCall,
+    /// The SIP endpoint.
+    pub(crate) endpoint: Addr<SipEndpoint>,
+}
+
+/// Where the bot side sends toward the caller: the ingress leg's inputs.
+pub(crate) struct IngressInputs {
+    /// Caller-bound audio, in the ingress format.
+    pub(crate) audio: Recipient<AudioFrame>,
+    /// Marks, queued behind that audio.
+    pub(crate) marks: Recipient<Mark>,
+    /// Barge-in.
+    pub(crate) clear: Recipient<Clear>,
+}
+
+/// The supervisor's inputs: what the bot asks for and who is told when a leg exits.
+pub(crate) struct SupervisorInputs {
+    /// Hand the caller to a human.
+    pub(crate) escalate: Recipient<Escalate>,
+    /// End the call.
+    pub(crate) hangup: Recipient<Hangup>,
+    /// Session record lines.
+    pub(crate) transcript: Recipient<Transcript>,
+    /// Leg exits (transcoder and bot).
+    pub(crate) exited: Recipient<LegExited>,
+}
+
+/// The running bot side.
+pub(crate) struct BotSide {
+    /// Ingress format ⇄ bot format; the ingress sends caller audio here.
+    pub(crate) transcoder: Addr<TranscoderLeg>,
+    /// The bot.
+    pub(crate) bot: BotLeg,
+    /// Where the ingress reports played marks.
+    pub(crate) marks_to_bot: Recipient<MarkPlayed>,
+}
+
+/// Starts the transcoder and the bot for `bot` (the builtin bot when `None`), on the current
+/// arbiter. `info` gives a WebSocket bot its `start` ids and parameters; `sip` gives a SIP bot
+/// what it needs (a SIP bot on an ingress without it is an error).
+pub(crate) fn start(
+    bot: Option<BotConfig>,
+    ingress_format: AudioFormat,
+    ingress: IngressInputs,
+    supervisor: SupervisorInputs,
+    sip: Option<SipBotInputs>,
+    info: impl FnOnce(&BotConfig) -> StreamInfo,
+) -> Result<BotSide, String> {
+    let kind = bot.as_ref().map_or(BotKind::Builtin, |b| b.kind);
+    // Addresses are taken before the actors run so each can be given the others' recipients.
+    let builtin_ctx = Context::<BuiltinBot>::new();
+    let ws_ctx = Context::<WsBot>::new();
+    let sip_ctx = Context::<SipBot>::new();
+    let (bot_format, to_bot, marks_to_bot) = match kind {
+        BotKind::Sip => {
+            let format = bot
+                .as_ref()
+                .map_or(AudioFormat::Pcmu, |b| SipBot::audio_format(&b.sip));
+            let addr = sip_ctx.address();
+            (format, addr.clone().recipient(), addr.recipient())
+        }
+        BotKind::Websocket => {
+            let format = bot.as_ref().map_or(AudioFormat::Pcmu, |b| {
+                WsBot::audio_format(b.websocket.format)
+            });
+            let addr = ws_ctx.address();
+            (format, addr.clone().recipient(), addr.recipient())
+        }
+        _ => {
+            let addr = builtin_ctx.address();
+            (
+                BuiltinBot::FORMAT,
+                addr.clone().recipient(),
+                addr.recipient(),
+            )
+        }
+    };
+    let transcoder = TranscoderLeg::new(
+        ingress_format,
+        bot_format,
+        to_bot,
+        ingress.audio,
+        supervisor.exited.clone(),
+    )
+    .map_err(|e| format!("transcoder: {e}"))?
+    .with_marks(ingress.marks)
+    .start();
+    let owner = BotOwner {
+        audio: transcoder.clone().recipient(),
+        marks: transcoder.clone().recipient(),
+        clear: ingress.clear,
+        escalate: supervisor.escalate,
+        hangup: supervisor.hangup,
+        transcript: supervisor.transcript,
+        exited: supervisor.exited,
+    };
+    let bot = match (kind, bot) {
+        (BotKind::Sip, Some(config)) => {
+            let sip = sip.ok_or("a SIP bot needs a SIP call (not available on this ingress)")?;
+            BotLeg::Sip(sip_ctx.run(SipBot::new(config.sip, sip.call, owner, sip.endpoint)))
+        }
+        (BotKind::Websocket, Some(config)) => {
+            let info = info(&config);
+            BotLeg::Websocket(ws_ctx.run(WsBot::new(config.websocket, info, owner)))
+        }
+        (_, config) => {
+            let builtin = BuiltinBot::new(
+                config.map(|b| b.builtin).unwrap_or_default(),
+                BuiltinBot::FORMAT,
+                owner,
+            )
+            .map_err(|e| format!("bot: {e}"))?;
+            BotLeg::Builtin(builtin_ctx.run(builtin))
+        }
+    };
+    Ok(BotSide {
+        transcoder,
+        bot,
+        marks_to_bot,
+    })
+}
