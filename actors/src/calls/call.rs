@@ -1136,11 +1136,13 @@ impl Call {
 }
 
 /// Test hooks, read once from the environment. `VOXGATE_TEST_PANIC_DID=+1999` makes calls to
-/// that DID panic in their ACK handler, so tests can prove a panic ends only that call, cleanly.
-mod test_hooks {
+/// that DID panic in their ACK handler (Talkdesk streams: on their first DTMF), so tests can
+/// prove a panic ends only that call, cleanly.
+pub(crate) mod test_hooks {
     use std::sync::OnceLock;
 
-    pub(super) fn panics_on(did: &str) -> bool {
+    /// Whether calls (and Talkdesk streams) to `did` are to panic for a test.
+    pub(crate) fn panics_on(did: &str) -> bool {
         static DID: OnceLock<Option<String>> = OnceLock::new();
         DID.get_or_init(|| std::env::var("VOXGATE_TEST_PANIC_DID").ok())
             .as_deref()

@@ -1,7 +1,7 @@
 //! Calls: the registry that maps Call-IDs to live call actors, and the call actor itself.
 
 pub(crate) mod bot_tree;
-mod call;
+pub(crate) mod call;
 pub mod escalation;
 pub mod messages;
 pub(crate) mod record;

@@ -23,6 +23,7 @@
 //!   with a code and a reason), because the stream can no longer be trusted to carry the call.
 //! - Talkdesk's `stop` or a closed socket is the caller hanging up: no `stop` goes back.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,7 +40,7 @@ use super::inbound;
 use super::outbound::Outbound;
 use crate::bots::StreamInfo;
 use crate::calls::bot_tree::{self, BotSide, IngressInputs, SupervisorInputs};
-use crate::calls::messages::{AudioFrame, Clear, Dtmf, Mark, MarkPlayed, StopLeg};
+use crate::calls::messages::{AudioFrame, Clear, Dtmf, Escalate, Mark, MarkPlayed, StopLeg};
 use crate::calls::record::{self, unix_ms};
 use crate::calls::restart::RestartBudget;
 use crate::media::PlayoutQueue;
@@ -215,6 +216,9 @@ impl TalkdeskIngress {
                 };
                 if self.record.dtmf.len() < 256 {
                     self.record.dtmf.push(digit);
+                }
+                if crate::calls::call::test_hooks::panics_on(&self.p.did) {
+                    panic!("test hook: VOXGATE_TEST_PANIC_DID matched a Talkdesk stream");
                 }
                 if let Some(tree) = &self.tree {
                     tree.bot.dtmf(Dtmf {
@@ -511,11 +515,61 @@ impl Actor for TalkdeskIngress {
     }
 }
 
+impl TalkdeskIngress {
+    /// Runs `f` so that a panic on this stream's input ends this stream cleanly — the caller is
+    /// escalated with `BotFailure` (or, listen-only, the stream is closed) — instead of taking
+    /// the HTTP worker's other streams down with it.
+    fn guarded(
+        &mut self,
+        ctx: &mut WebsocketContext<Self>,
+        f: impl FnOnce(&mut Self, &mut WebsocketContext<Self>),
+    ) {
+        if catch_unwind(AssertUnwindSafe(|| f(self, ctx))).is_ok() {
+            return;
+        }
+        metrics::counter!(crate::metrics::CALL_PANICS).increment(1);
+        tracing::error!(session_id = %self.session_id, "a Talkdesk stream handler panicked; ending the stream cleanly");
+        let recovered = catch_unwind(AssertUnwindSafe(|| {
+            if self.phase == Phase::Ended {
+                return;
+            }
+            if self.p.agent_assist {
+                self.end(Ending::protocol(CloseCode::Error, "internal error"), ctx);
+            } else {
+                let escalate = Escalate {
+                    reason: "BotFailure".into(),
+                    ..Escalate::default()
+                };
+                <Self as Handler<Escalate>>::handle(self, escalate, ctx);
+            }
+        }));
+        if recovered.is_err() {
+            self.phase = Phase::Ended;
+            ctx.stop();
+        }
+    }
+}
+
 impl StreamHandler<Result<aws::Message, ProtocolError>> for TalkdeskIngress {
     fn handle(&mut self, msg: Result<aws::Message, ProtocolError>, ctx: &mut Self::Context) {
         if self.phase == Phase::Ended {
             return;
         }
+        self.guarded(ctx, |this, ctx| this.on_message(msg, ctx));
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        // The socket closed without a close frame: the caller's side is gone.
+        self.end(Ending::caller_hang_up(), ctx);
+    }
+}
+
+impl TalkdeskIngress {
+    fn on_message(
+        &mut self,
+        msg: Result<aws::Message, ProtocolError>,
+        ctx: &mut WebsocketContext<Self>,
+    ) {
         match msg {
             Ok(aws::Message::Text(text)) => self.on_text(&text, ctx),
             Ok(aws::Message::Ping(bytes)) => ctx.pong(&bytes),
@@ -548,11 +602,6 @@ impl StreamHandler<Result<aws::Message, ProtocolError>> for TalkdeskIngress {
                 );
             }
         }
-    }
-
-    fn finished(&mut self, ctx: &mut Self::Context) {
-        // The socket closed without a close frame: the caller's side is gone.
-        self.end(Ending::caller_hang_up(), ctx);
     }
 }
 
