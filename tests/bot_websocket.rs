@@ -116,3 +116,63 @@ fn a_bot_killed_mid_call_ends_in_bot_failure_not_a_dropped_caller() {
     assert_eq!(r.end_reason, "BotFailure");
     assert_eq!(node.metric("voxgate_bot_restarts_total"), 2.0);
 }
+
+#[test]
+fn fifty_calls_whose_bot_is_killed_all_end_in_bot_failure() {
+    const CALLS: usize = 50;
+    let mut bot = Bot::start(&[]);
+    let node = Node::start(&config(bot.addr, "audio/x-mulaw"));
+    let (_dir, path) = scenario_with(
+        "uac_expect_bye.xml",
+        &[
+            ("HEADER", "kore-reason"),
+            ("REASON", "BotFailure"),
+            ("CODEC_PT", "0"),
+            ("PLAY", ""),
+        ],
+    );
+    // SIPp takes the last -m: 50 calls at 25/s, all held at once.
+    let sipp = Sipp::with_scenario_file(&path, node.sip)
+        .arg("-m")
+        .arg(CALLS.to_string())
+        .arg("-r")
+        .arg("25")
+        .arg("-l")
+        .arg(CALLS.to_string());
+    let mut callers = sipp.spawn();
+    assert!(
+        wait_until(Duration::from_secs(30), || bot.streams_started() == CALLS),
+        "the bot saw {} of {CALLS} calls",
+        bot.streams_started()
+    );
+    bot.kill();
+    let mut status = None;
+    assert!(
+        wait_until(Duration::from_secs(60), || {
+            status = callers.try_wait().unwrap();
+            status.is_some()
+        }),
+        "not every caller got its BYE in 60 s"
+    );
+    // SIPp exits 0 only when every call got a BYE with `kore-reason: BotFailure`.
+    assert!(
+        status.expect("checked above").success(),
+        "some calls did not end in a BotFailure hand-back\n{}",
+        node.log()
+    );
+    let mut records = Vec::new();
+    assert!(wait_until(Duration::from_secs(15), || {
+        records = session_records(&node);
+        records.len() == CALLS
+    }));
+    let failures = records
+        .iter()
+        .filter(|r| r.end_reason == "BotFailure")
+        .count();
+    // No reconnection is possible (the bot is gone), so every call is escalated: none dropped.
+    assert_eq!(failures, CALLS, "calls ended otherwise: {records:?}");
+    assert_eq!(
+        node.metric("voxgate_bot_restarts_total"),
+        2.0 * CALLS as f64
+    );
+}
