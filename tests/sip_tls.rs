@@ -7,12 +7,12 @@
 mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{free_port, session_records, wait_until, Node, DEFAULT_TOML};
+use common::{baresip_dial, session_records, wait_until, Node, DEFAULT_TOML};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
@@ -344,40 +344,11 @@ fn baresip_calls_over_tls() {
     let pki = Pki::new();
     let node = Node::start(&pki.config(false));
     let sips = node.sips.expect("the node announces sips=");
-    let dir = tempfile::tempdir().unwrap();
-    let rtp = free_port() & !1;
-    let config = format!(
-        "poll_method epoll\n\
-         sip_listen 127.0.0.1:{}\n\
-         sip_cafile {}\n\
-         module_path /usr/lib/baresip/modules\n\
-         module g711.so\nmodule ausine.so\nmodule aufile.so\n\
-         module_app account.so\nmodule_app menu.so\n\
-         audio_source ausine,440\nausrc_srate 48000\nausrc_channels 2\n\
-         audio_alert aufile,/dev/null\n\
-         rtp_ports {rtp}-{}\n",
-        free_port(),
-        pki.path("ca.pem").display(),
-        rtp + 40
+    let text = baresip_dial(
+        &format!("sip:+15550100@{sips};transport=tls"),
+        "<sip:tester@127.0.0.1;transport=tls>;regint=0",
+        &format!("sip_cafile {}\n", pki.path("ca.pem").display()),
     );
-    write(dir.path(), "config", &config);
-    write(
-        dir.path(),
-        "accounts",
-        "<sip:tester@127.0.0.1;transport=tls>;regint=0\n",
-    );
-    write(dir.path(), "contacts", "");
-    let out = Command::new("baresip")
-        .arg("-f")
-        .arg(dir.path())
-        .arg("-e")
-        .arg(format!("/dial sip:+15550100@{sips};transport=tls"))
-        .args(["-t", "4"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run baresip (Debian package baresip-core)");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("Call established"), "baresip output:\n{text}");
     assert!(
         text.contains("incoming rtp for 'audio' established"),
@@ -387,8 +358,4 @@ fn baresip_calls_over_tls() {
         &node
     )
     .is_empty()));
-}
-
-fn write(dir: &Path, name: &str, text: &str) {
-    std::fs::write(dir.join(name), text).unwrap();
 }

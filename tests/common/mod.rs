@@ -674,3 +674,37 @@ pub fn call_with_tone(
     }
     (sent, received)
 }
+
+/// Runs baresip (Debian `baresip-core`) once: it dials `target` with a 440 Hz sine as its
+/// microphone, hangs up after 4 s and quits. `extra_config` adds config lines (e.g.
+/// `sip_cafile`), `account` is its accounts line. Returns what it printed.
+pub fn baresip_dial(target: &str, account: &str, extra_config: &str) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rtp = free_port() & !1;
+    let config = format!(
+        "poll_method epoll\n\
+         sip_listen 127.0.0.1:{}\n\
+         {extra_config}\
+         module_path /usr/lib/baresip/modules\n\
+         module g711.so\nmodule ausine.so\nmodule aufile.so\n\
+         module_app account.so\nmodule_app menu.so\n\
+         audio_source ausine,440\nausrc_srate 48000\nausrc_channels 2\n\
+         audio_alert aufile,/dev/null\n\
+         rtp_ports {rtp}-{}\n",
+        free_port(),
+        rtp + 40
+    );
+    std::fs::write(dir.path().join("config"), config).expect("baresip config");
+    std::fs::write(dir.path().join("accounts"), format!("{account}\n")).expect("accounts");
+    std::fs::write(dir.path().join("contacts"), "").expect("contacts");
+    let out = Command::new("baresip")
+        .arg("-f")
+        .arg(dir.path())
+        .arg("-e")
+        .arg(format!("/dial {target}"))
+        .args(["-t", "4"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run baresip (Debian package baresip-core)");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
