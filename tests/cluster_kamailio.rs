@@ -5,6 +5,9 @@
 //! (the node's hand-back BYE finds its way back through the proxy's Record-Route); metadata
 //! written through node A is read through node B (one Redis store); after node B gets SIGTERM
 //! (it drains and refuses new INVITEs with 503), every new call lands on node A at once.
+//! A second test kills node B outright (SIGKILL) with calls on both nodes: no new call is lost
+//! (the proxy retries on A after its 2 s timer and marks B inactive), the failover window is
+//! measured and printed, and the calls A held before the kill all run to their end.
 //!
 //! Needs `kamailio` and `redis-server` (Debian packages `kamailio`, `redis-server`;
 //! scripts/install-deps.sh installs them). Without `kamailio` the test says so and passes
@@ -158,16 +161,11 @@ fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String)
     common::http_request(addr, method, path, &headers, body)
 }
 
-#[test]
-fn two_nodes_behind_kamailio_share_calls_and_store_and_survive_a_drain() {
-    if !on_path("kamailio") {
-        eprintln!(
-            "SKIPPED cluster_kamailio: `kamailio` is not installed (Debian package kamailio; \
-             scripts/install-deps.sh installs it)"
-        );
-        return;
-    }
-    let (_redis, redis_port) = redis();
+/// Redis, two nodes sharing it (A and B), the directory holding Kamailio's files, Kamailio in
+/// front of both nodes and the proxy's address (dropped in the reverse order).
+#[allow(clippy::type_complexity)]
+fn cluster() -> (Proc, Node, Node, tempfile::TempDir, Proc, SocketAddr) {
+    let (redis, redis_port) = redis();
     let config = DEFAULT_TOML
         .replace(
             "kind = \"sqlite\"",
@@ -176,9 +174,29 @@ fn two_nodes_behind_kamailio_share_calls_and_store_and_survive_a_drain() {
         .replace("drain_deadline_secs = 300", "drain_deadline_secs = 20");
     assert_ne!(config, DEFAULT_TOML);
     let a = Node::start(&config);
-    let mut b = Node::start(&config);
+    let b = Node::start(&config);
     let dir = tempfile::tempdir().unwrap();
-    let (_kamailio, proxy) = kamailio(dir.path(), &[a.sip, b.sip]);
+    let (kamailio, proxy) = kamailio(dir.path(), &[a.sip, b.sip]);
+    (redis, a, b, dir, kamailio, proxy)
+}
+
+fn kamailio_missing() -> bool {
+    let missing = !on_path("kamailio");
+    if missing {
+        eprintln!(
+            "SKIPPED cluster_kamailio: `kamailio` is not installed (Debian package kamailio; \
+             scripts/install-deps.sh installs it)"
+        );
+    }
+    missing
+}
+
+#[test]
+fn two_nodes_behind_kamailio_share_calls_and_store_and_survive_a_drain() {
+    if kamailio_missing() {
+        return;
+    }
+    let (_redis, a, mut b, _dir, _kamailio, proxy) = cluster();
 
     // Calls through the proxy spread over both nodes, and all of them go right (the
     // escalating ones get the node's BYE through the proxy's Record-Route).
@@ -264,5 +282,85 @@ fn two_nodes_behind_kamailio_share_calls_and_store_and_survive_a_drain() {
         b.wait_exit(Duration::from_secs(30)),
         Some(0),
         "B drains and exits 0"
+    );
+}
+
+#[test]
+fn a_killed_node_is_routed_around_and_the_other_nodes_calls_survive() {
+    if kamailio_missing() {
+        return;
+    }
+    let (_redis, a, b, _dir, _kamailio, proxy) = cluster();
+
+    // Long calls on both nodes, then B is killed outright (SIGKILL: no drain, no 503).
+    let long = storm_command(
+        proxy,
+        &[
+            "--calls", "6", "--rate", "30", "--total", "6", "--hold", "10s",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .spawn()
+    .expect("run voxgate storm");
+    let active = |n: &Node| n.metric("voxgate_active_calls");
+    assert!(
+        wait_until(Duration::from_secs(10), || active(&a) + active(&b) == 6.0),
+        "the long calls did not start"
+    );
+    let (held_on_a, held_on_b) = (active(&a), active(&b));
+    assert!(
+        held_on_a >= 1.0 && held_on_b >= 1.0,
+        "A {held_on_a}, B {held_on_b}"
+    );
+    let killed = std::time::Instant::now();
+    let status = Command::new("kill")
+        .args(["-KILL", &b.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    // New calls two at a time. Every one must be answered: the proxy tries the next node when
+    // B does not answer (failure_route NEXT_NODE, after its 2 s fr_timer) and marks B
+    // inactive. The window is the time from the kill until the last call delayed by that retry
+    // was set up; then three batches in a row must be set up at normal speed.
+    let (mut window, mut fast_batches, mut batches, mut slow_batches) = (Duration::ZERO, 0, 0, 0);
+    while fast_batches < 3 {
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "calls were still slow 30 s after the kill"
+        );
+        let sent = killed.elapsed();
+        let report = storm(
+            proxy,
+            &[
+                "--calls", "2", "--rate", "50", "--total", "2", "--hold", "2s",
+            ],
+        );
+        batches += 1;
+        assert_eq!(
+            report["succeeded"], 2,
+            "a call was lost after the kill: {report:#}"
+        );
+        let slowest = report["setup_ms"]["max"].as_f64().unwrap();
+        if slowest < 500.0 {
+            fast_batches += 1;
+        } else {
+            slow_batches += 1;
+            fast_batches = 0;
+            window = sent + Duration::from_secs_f64(slowest / 1000.0);
+        }
+    }
+    eprintln!(
+        "failover window after SIGKILL: {} ms ({batches} batches of 2 calls, {slow_batches} \
+         with a call set up through the proxy's retry), 0 calls lost",
+        window.as_millis()
+    );
+    assert!(window < Duration::from_secs(10), "{window:?}");
+
+    // A's calls answered before the kill all run to their end; B's died with B.
+    let long = report_of(&long.wait_with_output().expect("long storm"));
+    assert!(
+        long["succeeded"].as_f64().unwrap() >= held_on_a,
+        "calls answered on A before the kill were lost (A held {held_on_a}): {long:#}"
     );
 }

@@ -251,6 +251,14 @@ impl JitterBuffer {
         self.state = State::Buffering;
     }
 
+    /// Drops what is buffered and starts over with the next packet: the stream was replaced
+    /// (a new SSRC), so its sequence numbers say nothing about the old ones.
+    pub fn restart(&mut self) {
+        self.stats.discarded += self.buffered as u64;
+        self.stats.resets += 1;
+        self.clear();
+    }
+
     /// Offers one received packet (`now` is its arrival time).
     pub fn push(&mut self, seq: u16, timestamp: u32, payload: &[u8], now: Instant) -> PushOutcome {
         self.stats.received += 1;
@@ -454,6 +462,32 @@ mod tests {
         // Seq 1 arriving now is late.
         assert_eq!(jb.push(1, 4 * 160, &[0, 1], t0), PushOutcome::Late);
         assert_eq!(jb.stats().late, 1);
+    }
+
+    #[test]
+    fn a_restart_lets_a_new_stream_with_lower_numbers_play() {
+        let mut jb = JitterBuffer::new(cfg()).unwrap();
+        let t0 = Instant::now();
+        for (i, s) in (1000u16..1004).enumerate() {
+            jb.push(s, u32::from(s) * 160, &s.to_be_bytes(), t0);
+            if i > 0 {
+                drain(&mut jb, 1);
+            }
+        }
+        // Without a restart, a new source numbering from 200 would be "late" for good.
+        assert_eq!(
+            jb.push(200, 0, &200u16.to_be_bytes(), t0),
+            PushOutcome::Late
+        );
+        jb.restart();
+        for s in 200u16..204 {
+            assert_eq!(jb.push(s, 0, &s.to_be_bytes(), t0), PushOutcome::Stored);
+        }
+        assert_eq!(
+            drain(&mut jb, 4),
+            [Some(200), Some(201), Some(202), Some(203)]
+        );
+        assert_eq!(jb.stats().resets, 1);
     }
 
     #[test]

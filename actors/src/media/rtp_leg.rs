@@ -209,6 +209,8 @@ pub struct RtpLeg {
     samples_per_frame: u32,
     period: Duration,
     jitter: JitterBuffer,
+    /// The SSRC whose audio the jitter buffer holds.
+    jitter_ssrc: Option<u32>,
     dtmf_rx: DtmfReceiver,
     /// A digit reported as begun whose end has not arrived, and when its last packet came.
     open_digit: Option<(Tone, Instant)>,
@@ -397,6 +399,7 @@ impl RtpLeg {
             samples_per_frame: setup.samples_per_frame,
             period: setup.period,
             jitter: setup.jitter,
+            jitter_ssrc: None,
             dtmf_rx: DtmfReceiver::new(),
             open_digit: None,
             dtmf_out: VecDeque::with_capacity(4),
@@ -518,6 +521,14 @@ impl RtpLeg {
         };
         match received.kind {
             MediaKind::Audio => {
+                if self.jitter_ssrc != Some(received.ssrc) {
+                    // A replaced stream (the peer restarted, or the latch moved to the
+                    // signalled address) numbers its packets afresh.
+                    if self.jitter_ssrc.is_some() {
+                        self.jitter.restart();
+                    }
+                    self.jitter_ssrc = Some(received.ssrc);
+                }
                 self.jitter
                     .push(received.sequence, received.timestamp, received.payload, now);
             }
@@ -746,6 +757,7 @@ impl RtpLeg {
             self.samples_per_frame = setup.samples_per_frame;
             self.period = setup.period;
             self.jitter = setup.jitter;
+            self.jitter_ssrc = None;
             self.dtmf_rx = DtmfReceiver::new();
             self.close_open_digit();
             if !media.rtcp_mux && !self.rtcp_reader {

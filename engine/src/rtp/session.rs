@@ -459,6 +459,18 @@ impl RtpSession {
             self.relatch_candidate = None;
             return true;
         }
+        // The address the peer signalled wins at once over one learned from packets: a
+        // stream still arriving from a port's previous owner (a stale call, another node
+        // that reused the range) must not keep the port latched away from its real peer.
+        if self.config.remote == Some(source) {
+            self.latched = Some(source);
+            self.relatch_candidate = None;
+            self.events.push_back(Event::Relatched {
+                from: latched,
+                to: source,
+            });
+            return true;
+        }
         let count = match self.relatch_candidate {
             Some((addr, n)) if addr == source => n + 1,
             _ => 1,
@@ -917,6 +929,38 @@ mod tests {
         assert_eq!(s.stats().dropped_source, 8);
         // Now the old address is the stranger.
         assert_eq!(feed(&mut s, &mut t, a, 7, &[15]), 0);
+    }
+
+    #[test]
+    fn the_signalled_address_takes_over_from_a_stale_stream_at_once() {
+        let t0 = Instant::now();
+        let mut s = session(config(), t0, 1);
+        let signalled = addr("10.0.0.2:4000");
+        let stale = addr("192.0.2.7:7000");
+        let mut t = t0;
+        // A stream meant for the port's previous owner arrives first and is latched.
+        feed(&mut s, &mut t, stale, 9, &[1, 2, 3]);
+        assert_eq!(s.remote(), Some(stale));
+        events(&mut s);
+        // The first packet from the address in the SDP moves the latch back to it ...
+        feed(&mut s, &mut t, signalled, 7, &[50]);
+        assert_eq!(
+            events(&mut s).first(),
+            Some(&Event::Relatched {
+                from: stale,
+                to: signalled
+            })
+        );
+        assert_eq!(s.remote(), Some(signalled));
+        // ... and the stale stream, interleaved with it, never takes it back.
+        let mut delivered = 0;
+        for seq in 0..10u16 {
+            assert_eq!(feed(&mut s, &mut t, stale, 9, &[4 + seq]), 0);
+            delivered += feed(&mut s, &mut t, signalled, 7, &[51 + seq]);
+        }
+        assert_eq!(s.remote(), Some(signalled));
+        // Its packets are the stream now (the new SSRC passes probation on the first two).
+        assert!(delivered >= 9, "{delivered}");
     }
 
     #[test]
