@@ -2,6 +2,7 @@
 //! Talkdesk stream URLs, manages client credentials.
 
 mod credentials;
+mod fd_limit;
 mod talkdesk_url;
 
 use std::net::SocketAddr;
@@ -186,6 +187,7 @@ fn talkdesk_url(args: &TalkdeskUrlArgs) -> anyhow::Result<String> {
 }
 
 fn run_node(config: Config) -> anyhow::Result<()> {
+    fd_limit::raise_and_log(config.node.max_calls);
     voxgate_actors::node::run(config).context("node failed")
 }
 
