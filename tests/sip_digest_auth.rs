@@ -158,6 +158,25 @@ fn sha256_challenge_first_same_answer_for_every_did_and_valid_credentials_pass()
     .expect("answer to the authenticated INVITE");
     assert_eq!(status(&ok), 200, "{ok}");
     assert_eq!(node.metric("voxgate_sip_auth_total{result=\"ok\"}"), 1.0);
+
+    // The same credentials in a new INVITE (a captured request played again) are a replay:
+    // a fresh challenge with stale=true, and no second call.
+    let replay = final_response(
+        &sock,
+        node.sip,
+        &invite("+15550100", "a4", 3, local, Some(&auth)),
+    )
+    .expect("answer to the replayed INVITE");
+    assert_eq!(status(&replay), 401, "{replay}");
+    assert!(
+        header_values(&replay, "WWW-Authenticate")[0].ends_with("stale=true"),
+        "{replay}"
+    );
+    assert_eq!(
+        node.metric("voxgate_sip_auth_total{result=\"replay\"}"),
+        1.0
+    );
+    assert_eq!(node.metric("voxgate_sip_auth_total{result=\"ok\"}"), 1.0);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use rand::RngCore;
-use voxgate_engine::auth::digest::{parse_credentials, DigestAuth, DigestError};
+use voxgate_engine::auth::digest::{parse_credentials, DigestAuth, DigestError, ReplayGuard};
 use voxgate_engine::auth::jwt::unix_now;
 use voxgate_engine::config::{Config, SipLimits, TrunkConfig};
 use voxgate_engine::ratelimit::{RateLimiter, Verdict};
@@ -17,8 +17,10 @@ use voxgate_engine::sip::message::{HeaderName, Request, Response};
 
 /// Requests screened away, by `reason` (`scanner`, `flood`, `auth_blocked`).
 pub const SCREENED: &str = "voxgate_sip_requests_screened_total";
-/// Digest outcomes, by `result` (`ok`, `challenged`, `stale`, `failed`).
+/// Digest outcomes, by `result` (`ok`, `challenged`, `stale`, `replay`, `failed`).
 pub const AUTH: &str = "voxgate_sip_auth_total";
+/// Accepted nonce uses remembered against replay (about 2 MiB at most).
+const REPLAY_MEMORY: usize = 32_768;
 
 /// What to do with a request before the transaction layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +48,7 @@ pub struct Screen {
     flood: RateLimiter,
     auth_failures: RateLimiter,
     verifiers: HashMap<String, DigestAuth>,
+    replays: ReplayGuard,
 }
 
 impl Screen {
@@ -79,6 +82,7 @@ impl Screen {
             auth_failures: RateLimiter::new(limits.auth_limits()),
             limits,
             verifiers,
+            replays: ReplayGuard::new(REPLAY_MEMORY),
         }
     }
 
@@ -140,12 +144,24 @@ impl Screen {
             .and_then(|creds| {
                 verifier.verify(&creds, req.method.as_str(), unix, |user| {
                     auth.users.get(user).cloned()
-                })
+                })?;
+                Ok(creds)
             });
         match result {
-            Ok(()) => {
+            Ok(creds) if self.replays.first_use(&creds, unix, auth.nonce_ttl_secs) => {
                 metrics::counter!(AUTH, "result" => "ok").increment(1);
                 AuthOutcome::Accepted
+            }
+            // Good credentials seen before: a captured request played again. A fresh nonce
+            // with stale=true lets a genuine client retry; the replay counts as a failure.
+            Ok(_) => {
+                metrics::counter!(AUTH, "result" => "replay").increment(1);
+                tracing::debug!(%source, "digest credentials replayed");
+                if self.auth_failures.check(source, now).allowed() {
+                    AuthOutcome::Refuse(challenge(req, to_tag, verifier, unix, true))
+                } else {
+                    throttled(req, to_tag)
+                }
             }
             Err(DigestError::Stale) => {
                 metrics::counter!(AUTH, "result" => "stale").increment(1);

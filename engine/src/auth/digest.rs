@@ -8,9 +8,11 @@
 //!
 //! Nonces are stateless: `timestamp.hmac(secret, timestamp)` (hex), so any node that shares
 //! the secret can check a nonce without remembering it, and a nonce older than its lifetime is
-//! answered with `stale=true` (the client retries without asking the user again). Replay inside
-//! the lifetime is bounded by the lifetime itself; `nc` is not tracked (no per-nonce state), a
-//! trade-off stated in docs/sip.md.
+//! answered with `stale=true` (the client retries without asking the user again). Within the
+//! lifetime, [`ReplayGuard`] remembers every `(nonce, cnonce, nc)` accepted (RFC 7616 §3.3:
+//! the nonce count exists so that the server can detect replays): the same triple a second
+//! time is a replay, and so is a second use of a nonce without `qop` (no count to tell uses
+//! apart). The guard is per node and bounded; docs/sip.md says what that leaves open.
 //!
 //! Sans-IO: the caller passes the time in as unix seconds.
 
@@ -325,6 +327,64 @@ impl DigestAuth {
     }
 }
 
+/// The nonce uses a node has accepted, each remembered until its nonce expires.
+#[derive(Debug)]
+pub struct ReplayGuard {
+    seen: std::collections::HashSet<String>,
+    /// Insertion order with each entry's expiry (unix seconds), oldest first.
+    order: std::collections::VecDeque<(u64, String)>,
+    capacity: usize,
+}
+
+impl ReplayGuard {
+    /// A guard remembering at most `capacity` uses (the oldest is forgotten first).
+    pub fn new(capacity: usize) -> ReplayGuard {
+        ReplayGuard {
+            seen: Default::default(),
+            order: Default::default(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Records the use of verified `creds` at `now` whose nonce lives `ttl_secs`; false when
+    /// the same use was accepted before (a replay).
+    pub fn first_use(&mut self, creds: &Credentials, now: u64, ttl_secs: u64) -> bool {
+        while let Some((expiry, _)) = self.order.front() {
+            if *expiry >= now && self.order.len() < self.capacity {
+                break;
+            }
+            if let Some((_, key)) = self.order.pop_front() {
+                self.seen.remove(&key);
+            }
+        }
+        let key = format!(
+            "{}\u{0}{}\u{0}{}",
+            creds.nonce,
+            creds.cnonce.as_deref().unwrap_or(""),
+            creds.nc.as_deref().unwrap_or("")
+        );
+        if self.seen.contains(&key) {
+            return false;
+        }
+        // A nonce is valid from its timestamp for ttl_secs (plus the 5 s of clock skew
+        // check_nonce allows); remembering it that long from now covers that.
+        self.order
+            .push_back((now.saturating_add(ttl_secs + 5), key.clone()));
+        self.seen.insert(key);
+        true
+    }
+
+    /// Uses remembered now.
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+}
+
 /// What a client hashes into its `response` (for tests and for a client of ours).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientDigest<'a> {
@@ -421,6 +481,35 @@ mod tests {
             cnonce: nc.map(|x| x.1.into()),
             opaque: None,
         }
+    }
+
+    #[test]
+    fn a_use_of_a_nonce_counts_once() {
+        let a = auth();
+        let nonce = a.nonce(NOW);
+        let mut guard = ReplayGuard::new(8);
+        let first = creds_for(Algorithm::Sha256, &nonce, "s3cret", true);
+        assert!(a.verify(&first, "INVITE", NOW, users).is_ok());
+        assert!(guard.first_use(&first, NOW, 300));
+        // The same request again verifies, but the guard knows it.
+        assert!(!guard.first_use(&first, NOW + 1, 300));
+        // The next count on the same nonce is a new use.
+        let mut second = first.clone();
+        second.nc = Some("00000002".into());
+        assert!(guard.first_use(&second, NOW + 2, 300));
+        // Without qop a nonce is good for one use.
+        let plain = creds_for(Algorithm::Md5, &a.nonce(NOW), "s3cret", false);
+        assert!(guard.first_use(&plain, NOW, 300));
+        assert!(!guard.first_use(&plain, NOW, 300));
+        // Expired uses are forgotten, and the guard never holds more than its capacity.
+        assert!(guard.first_use(&first, NOW + 400, 300));
+        assert_eq!(guard.len(), 1);
+        for i in 0..20 {
+            let mut c = first.clone();
+            c.nc = Some(format!("{i:08x}"));
+            guard.first_use(&c, NOW + 400, 300);
+        }
+        assert!(guard.len() <= 8);
     }
 
     #[test]
