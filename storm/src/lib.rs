@@ -140,17 +140,20 @@ impl StormArgs {
 pub fn run_cli(args: &StormArgs) -> ExitCode {
     match run(args.options()) {
         Ok(report) => {
-            if args.json {
+            let text = if args.json {
                 match serde_json::to_string_pretty(&report) {
-                    Ok(text) => println!("{text}"),
+                    Ok(text) => text + "\n",
                     Err(e) => {
                         eprintln!("voxgate storm: {e}");
                         return ExitCode::FAILURE;
                     }
                 }
             } else {
-                print!("{report}");
-            }
+                report.to_string()
+            };
+            // A reader that went away (a closed pipe) loses the report, not the exit code.
+            use std::io::Write as _;
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
             if report.failed == 0 {
                 ExitCode::SUCCESS
             } else {
