@@ -9,7 +9,6 @@
 mod common;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,67 +16,9 @@ use std::time::Duration;
 use voxgate_engine::store::SessionRecord;
 
 use common::{
-    call_with_tone, echoed, expect_bye_scenario, free_port, play_pcap, scenario, scenario_with,
-    session_records, ulaw_rms, wait_until, Node, Sipp, DEFAULT_TOML,
+    call_with_tone, echoed, expect_bye_scenario, play_pcap, scenario, scenario_with,
+    session_records, uas_bye_after, ulaw_rms, wait_until, Node, Sipp, SippBot, DEFAULT_TOML,
 };
-
-/// SIPp as the bot: a UAS on a port of its own, for `calls` calls.
-struct SippBot {
-    child: Option<Child>,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl SippBot {
-    fn start(scenario: &Path, calls: u32, extra: &[&str]) -> SippBot {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let child = Command::new("sipp")
-            .args(["-sf", &scenario.display().to_string()])
-            .args(["-i", "127.0.0.1", "-p", &addr.port().to_string()])
-            .args(["-mp", &free_port().to_string()])
-            .args([
-                "-m",
-                &calls.to_string(),
-                "-timeout",
-                "40s",
-                "-timeout_error",
-            ])
-            .args(["-trace_err", "-nostdin"])
-            .args(extra)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run sipp (Debian package sip-tester)");
-        SippBot {
-            child: Some(child),
-            addr,
-            _dir: dir,
-        }
-    }
-
-    /// Waits for SIPp to finish its calls; its exit status says whether every call went as the
-    /// scenario says.
-    fn finish(mut self, timeout: Duration) -> Output {
-        let mut child = self.child.take().expect("running");
-        let done = wait_until(timeout, || child.try_wait().unwrap().is_some());
-        if !done {
-            let _ = child.kill();
-        }
-        child.wait_with_output().expect("sipp output")
-    }
-}
-
-impl Drop for SippBot {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 /// The default config with the demo bot turned into a SIP bot at `bot`.
 fn config(bot: SocketAddr) -> String {
@@ -136,27 +77,10 @@ Content-Length: 0
     };
 }
 
-/// What the bot does after the ACK: wait a second, then hang up with a transfer reason and a
-/// header of its own.
-const BOT_TRANSFERS: &str = r#"
-  <pause milliseconds="1000"/>
-  <send>
-    <![CDATA[
-BYE [$contact] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From:[$to];tag=[pid]SIPpTag01[call_number]
-To:[$from]
-Call-ID: [call_id]
-CSeq: 2 BYE
-Max-Forwards: 70
-kore-reason: TransferToAgent
-X-Queue: sales
-Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
-"#;
+/// What the bot does after `pause_ms`: hang up with a transfer reason and a header of its own.
+fn bot_transfers_after(pause_ms: u32) -> String {
+    uas_bye_after(pause_ms, "kore-reason: TransferToAgent\nX-Queue: sales\n")
+}
 
 /// What the bot does after the ACK: transfer with REFER, then take the NOTIFY of its outcome and
 /// voxgate's BYE.
@@ -252,7 +176,7 @@ fn transfer_reaches_the_caller(after_ack: &str, queue: &str) -> SessionRecord {
 
 #[test]
 fn the_bots_bye_with_a_reason_reaches_the_caller_with_its_headers() {
-    let r = transfer_reaches_the_caller(BOT_TRANSFERS, "sales");
+    let r = transfer_reaches_the_caller(&bot_transfers_after(1000), "sales");
     assert_eq!(r.end_reason, "TransferToAgent");
     assert_eq!(
         r.escalation.as_ref().map(|e| e.reason.as_str()),
@@ -378,7 +302,7 @@ fn caller_dtmf_reaches_the_bot_as_telephone_events() {
         })
     };
     // The bot transfers after 3 s, long enough for the digit to have gone through.
-    let after = BOT_TRANSFERS.replace("\"1000\"", "\"3000\"");
+    let after = bot_transfers_after(3000);
     let (_bot_dir, bot_scenario) = bot_uas(&after, &port);
     let bot = SippBot::start(&bot_scenario, 1, &[]);
     let node = Node::start(&config(bot.addr));
