@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use common::{
     echoed, expect_bye_scenario, play_pcap, scenario, scenario_with, scripted_call,
-    session_records, uas_bye_after, ulaw_rms, wait_until, CallScript, Node, Sipp, SippBot,
-    DEFAULT_TOML,
+    session_records, uas_awaits_bye, uas_bye_after, ulaw_rms, wait_until, CallScript, EventSink,
+    Node, Sipp, SippBot, DEFAULT_TOML,
 };
 use voxgate_engine::store::{EscalationOutcome, SessionRecord};
 
@@ -46,16 +46,34 @@ fn config(agents: &[SocketAddr], ring_secs: u64) -> String {
 
 /// An agent that rings `ring_ms`, answers, echoes the caller's audio and then does `after_ack`.
 fn agent(ring_ms: u32, after_ack: &str) -> (tempfile::TempDir, SippBot) {
+    agent_with(ring_ms, after_ack, "[media_port]", ("", ""))
+}
+
+/// An agent with its RTP at `media_port` (SIPp's own, echoed; or a socket of the test) and
+/// `checks` on the INVITE (ereg actions, the variables they assign).
+fn agent_with(
+    ring_ms: u32,
+    after_ack: &str,
+    media_port: &str,
+    checks: (&str, &str),
+) -> (tempfile::TempDir, SippBot) {
     let ring = ring_ms.to_string();
     let (dir, path) = scenario_with(
         "agent_uas.xml",
         &[
             ("RING_MS", ring.as_str()),
-            ("MEDIA_PORT", "[media_port]"),
+            ("MEDIA_PORT", media_port),
             ("AFTER_ACK", after_ack),
+            ("INVITE_CHECKS", checks.0),
+            ("CHECKED", checks.1),
         ],
     );
-    let bot = SippBot::start(&path, 1, &["-rtp_echo"]);
+    let echo: &[&str] = if media_port == "[media_port]" {
+        &["-rtp_echo"]
+    } else {
+        &[]
+    };
+    let bot = SippBot::start(&path, 1, echo);
     (dir, bot)
 }
 
@@ -109,7 +127,7 @@ fn the_agent_answers_after_ringback_and_audio_passes_both_ways_until_its_bye() {
             call_id: "invite-bridge",
             frames: 300,
             tone_from: 150,
-            dtmf: Some((50, 0)),
+            dtmf: &[(50, 0)],
             linger: Duration::from_secs(5),
         },
     );
@@ -244,5 +262,59 @@ fn agents_that_never_answer_are_cancelled_and_the_caller_gets_the_fallback_bye()
     assert_eq!(
         node.metric("voxgate_agent_calls_total{outcome=\"failed\"}"),
         1.0
+    );
+}
+
+#[test]
+fn the_callers_bye_ends_the_agents_call_and_the_invite_carries_uui() {
+    let uui = r#"      <ereg regexp="^ *[0-9a-f]+;encoding=hex$" search_in="hdr" header="User-to-User:" check_it="true" assign_to="uui"/>"#;
+    let (_dir, agent) = agent_with(300, &uas_awaits_bye(), "[media_port]", (uui, ",uui"));
+    let text = config(&[agent.addr], 10).replacen("uui = false", "uui = true", 1);
+    let node = Node::start(&text);
+    let dtmf = r#"<exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_0.pcap"/>"#;
+    let (_caller_dir, path) = scenario_with("uac_media.xml", &[("CODEC_PT", "0"), ("MEDIA", dtmf)]);
+    // The caller presses 0 and hangs up 3 s later: the agent (answered after 0.3 s) gets a BYE.
+    Sipp::with_scenario_file(&path, node.sip)
+        .arg("-d")
+        .arg("3000")
+        .run_ok();
+    assert_ok("the agent", &agent.finish(Duration::from_secs(10)), &node);
+
+    let r = record(&node);
+    assert_eq!(r.end_reason, "CallerHangUp");
+    let esc = r.escalation.expect("escalation recorded");
+    assert_eq!(esc.agent_legs.len(), 1, "{:?}", esc.agent_legs);
+    assert_eq!(esc.agent_legs[0].cause, "caller-hangup");
+    assert!(esc.agent_legs[0].answer_ms.is_some());
+}
+
+#[test]
+fn the_callers_key_presses_reach_the_agent_as_telephone_events() {
+    let events = EventSink::start();
+    let port = events.port.to_string();
+    let (_dir, agent) = agent_with(300, &agent_hangs_up_after(3000), &port, ("", ""));
+    let node = Node::start(&config(&[agent.addr], 10));
+    // 0 at 0.4 s escalates; 5 at 2 s, once the agent (answered ~0.8 s) is bridged.
+    let out = scripted_call(
+        &node,
+        &CallScript {
+            call_id: "invite-dtmf",
+            frames: 150,
+            dtmf: &[(20, 0), (100, 5)],
+            linger: Duration::from_secs(5),
+            ..CallScript::default()
+        },
+    );
+    assert!(
+        out.bye.is_some(),
+        "no BYE after the agent's\n{}",
+        node.log()
+    );
+    assert_ok("the agent", &agent.finish(Duration::from_secs(10)), &node);
+    let events = events.finish();
+    assert!(
+        !events.is_empty() && events.iter().all(|&e| e == 5),
+        "the agent got telephone-events {events:?}, not digit 5\n{}",
+        node.log()
     );
 }

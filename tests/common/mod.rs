@@ -537,6 +537,78 @@ impl Drop for SippBot {
     }
 }
 
+/// A media socket of the test that collects the RFC 4733 event codes (payload type 101) sent
+/// to it, on a thread of its own, until [`EventSink::finish`].
+pub struct EventSink {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    events: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl EventSink {
+    /// Binds the socket and starts reading.
+    pub fn start() -> EventSink {
+        use std::sync::atomic::Ordering;
+        let media = UdpSocket::bind("127.0.0.1:0").unwrap();
+        media
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let port = media.local_addr().unwrap().port();
+        let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let (events, done) = (events.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 2048];
+                while !done.load(Ordering::Relaxed) {
+                    if let Ok(n) = media.recv(&mut buf) {
+                        // RTP, payload type 101 (our telephone-event): the event code.
+                        if n >= 16 && buf[1] & 0x7f == 101 {
+                            events.lock().unwrap().push(buf[12]);
+                        }
+                    }
+                }
+            })
+        };
+        EventSink {
+            port,
+            events,
+            done,
+            reader,
+        }
+    }
+
+    /// Stops reading; the event codes received, one per packet.
+    pub fn finish(self) -> Vec<u8> {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.reader.join().unwrap();
+        let events = self.events.lock().unwrap();
+        events.clone()
+    }
+}
+
+/// SIPp's `200 OK` to the request it has just received.
+pub const UAS_ANSWERS_200: &str = r#"  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+    ]]>
+  </send>
+"#;
+
+/// What a called peer (UAS) does after the ACK: wait for the node's BYE and answer it.
+pub fn uas_awaits_bye() -> String {
+    format!("\n  <recv request=\"BYE\"/>\n{UAS_ANSWERS_200}")
+}
+
 /// SIPp scenario text for a called peer (UAS: a SIP bot, an agent) that waits `pause_ms`,
 /// hangs up with a BYE carrying `extra_headers` (lines ending in `\n`) and takes the node's 200.
 pub fn uas_bye_after(pause_ms: u32, extra_headers: &str) -> String {
@@ -704,8 +776,8 @@ pub struct CallScript<'a> {
     pub frames: usize,
     /// The first frame that carries the tone.
     pub tone_from: usize,
-    /// Press this RFC 4733 event (0-15) at this frame instead of sending audio.
-    pub dtmf: Option<(usize, u8)>,
+    /// Press these RFC 4733 events (0-15), each at its frame, instead of sending audio.
+    pub dtmf: &'a [(usize, u8)],
     /// Keep listening (media and SIP) this long after the last frame for the node's BYE.
     pub linger: Duration,
 }
@@ -734,7 +806,7 @@ pub fn scripted_call(node: &Node, script: &CallScript<'_>) -> CallOutcome {
         sip.local_addr().unwrap().port(),
         media.local_addr().unwrap().port(),
     );
-    let (formats, dtmf_map) = if script.dtmf.is_some() {
+    let (formats, dtmf_map) = if !script.dtmf.is_empty() {
         (
             "0 101",
             "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n",
@@ -794,7 +866,9 @@ pub fn scripted_call(node: &Node, script: &CallScript<'_>) -> CallOutcome {
         if next < frames && Instant::now() >= due {
             let press = script
                 .dtmf
-                .filter(|(at, _)| (*at..*at + DTMF_PACKETS).contains(&next));
+                .iter()
+                .copied()
+                .find(|(at, _)| (*at..*at + DTMF_PACKETS).contains(&next));
             let mut pkt = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0x0a, 0x0b, 0x0c, 0x0d];
             seq = seq.wrapping_add(1);
             pkt[2..4].copy_from_slice(&seq.to_be_bytes());

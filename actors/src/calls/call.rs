@@ -345,7 +345,8 @@ impl Call {
             return;
         };
         let mut ok = req.response(200, "OK", Some(&self.to_tag));
-        if self.p.trunk.profile == Profile::ZoomCc {
+        // The invite profile keeps the caller's call: its platform correlates by these too.
+        if matches!(self.p.trunk.profile, Profile::ZoomCc | Profile::Invite) {
             let names = &self.p.trunk.headers;
             ok.headers.push(
                 HeaderName::from_wire(&names.session_id),
