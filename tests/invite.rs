@@ -46,16 +46,17 @@ fn config(agents: &[SocketAddr], ring_secs: u64) -> String {
 
 /// An agent that rings `ring_ms`, answers, echoes the caller's audio and then does `after_ack`.
 fn agent(ring_ms: u32, after_ack: &str) -> (tempfile::TempDir, SippBot) {
-    agent_with(ring_ms, after_ack, "[media_port]", ("", ""))
+    agent_with(ring_ms, after_ack, "[media_port]", ("", ""), "")
 }
 
-/// An agent with its RTP at `media_port` (SIPp's own, echoed; or a socket of the test) and
-/// `checks` on the INVITE (ereg actions, the variables they assign).
+/// An agent with its RTP at `media_port` (SIPp's own, echoed; or a socket of the test),
+/// `checks` on the INVITE (ereg actions, the variables they assign) and `before` it.
 fn agent_with(
     ring_ms: u32,
     after_ack: &str,
     media_port: &str,
     checks: (&str, &str),
+    before: &str,
 ) -> (tempfile::TempDir, SippBot) {
     let ring = ring_ms.to_string();
     let (dir, path) = scenario_with(
@@ -66,6 +67,7 @@ fn agent_with(
             ("AFTER_ACK", after_ack),
             ("INVITE_CHECKS", checks.0),
             ("CHECKED", checks.1),
+            ("BEFORE", before),
         ],
     );
     let echo: &[&str] = if media_port == "[media_port]" {
@@ -80,6 +82,20 @@ fn agent_with(
 /// The agent hangs up after `ms` and takes the node's 200.
 fn agent_hangs_up_after(ms: u32) -> String {
     uas_bye_after(ms, "")
+}
+
+/// A SIPp caller that presses 0 and insists on the BYE the agent's hang-up gives it.
+fn caller_expects_the_agents_bye(node: &Node) {
+    let (_dir, path) = scenario_with(
+        "uac_expect_bye.xml",
+        &[
+            ("HEADER", "Reason"),
+            ("REASON", "SIP;cause=200;text=.agent-hangup."),
+            ("CODEC_PT", "0"),
+            ("PLAY", &play_pcap("dtmf_2833_0.pcap")),
+        ],
+    );
+    Sipp::with_scenario_file(&path, node.sip).run_ok();
 }
 
 fn assert_ok(what: &str, out: &std::process::Output, node: &Node) {
@@ -188,16 +204,7 @@ fn a_busy_agent_moves_on_to_the_next_target() {
     let busy = SippBot::start(&scenario("agent_busy.xml"), 1, &[]);
     let (_dir, agent) = agent(300, &agent_hangs_up_after(1000));
     let node = Node::start(&config(&[busy.addr, agent.addr], 10));
-    let (_caller_dir, path) = scenario_with(
-        "uac_expect_bye.xml",
-        &[
-            ("HEADER", "Reason"),
-            ("REASON", "SIP;cause=200;text=.agent-hangup."),
-            ("CODEC_PT", "0"),
-            ("PLAY", &play_pcap("dtmf_2833_0.pcap")),
-        ],
-    );
-    Sipp::with_scenario_file(&path, node.sip).run_ok();
+    caller_expects_the_agents_bye(&node);
     assert_ok(
         "the busy agent",
         &busy.finish(Duration::from_secs(10)),
@@ -268,7 +275,7 @@ fn agents_that_never_answer_are_cancelled_and_the_caller_gets_the_fallback_bye()
 #[test]
 fn the_callers_bye_ends_the_agents_call_and_the_invite_carries_uui() {
     let uui = r#"      <ereg regexp="^ *[0-9a-f]+;encoding=hex$" search_in="hdr" header="User-to-User:" check_it="true" assign_to="uui"/>"#;
-    let (_dir, agent) = agent_with(300, &uas_awaits_bye(), "[media_port]", (uui, ",uui"));
+    let (_dir, agent) = agent_with(300, &uas_awaits_bye(), "[media_port]", (uui, ",uui"), "");
     let text = config(&[agent.addr], 10).replacen("uui = false", "uui = true", 1);
     let node = Node::start(&text);
     let dtmf = r#"<exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_0.pcap"/>"#;
@@ -292,7 +299,7 @@ fn the_callers_bye_ends_the_agents_call_and_the_invite_carries_uui() {
 fn the_callers_key_presses_reach_the_agent_as_telephone_events() {
     let events = EventSink::start();
     let port = events.port.to_string();
-    let (_dir, agent) = agent_with(300, &agent_hangs_up_after(3000), &port, ("", ""));
+    let (_dir, agent) = agent_with(300, &agent_hangs_up_after(3000), &port, ("", ""), "");
     let node = Node::start(&config(&[agent.addr], 10));
     // 0 at 0.4 s escalates; 5 at 2 s, once the agent (answered ~0.8 s) is bridged.
     let out = scripted_call(
@@ -317,4 +324,46 @@ fn the_callers_key_presses_reach_the_agent_as_telephone_events() {
         "the agent got telephone-events {events:?}, not digit 5\n{}",
         node.log()
     );
+}
+
+/// The agent side's first answer: 401 with a digest challenge (qop=auth), and its ACK.
+const CHALLENGE: &str = r#"  <recv request="INVITE"/>
+  <send>
+    <![CDATA[
+SIP/2.0 401 Unauthorized
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag09[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+WWW-Authenticate: Digest realm="cc.example", nonce="4f1e2d3c", qop="auth", algorithm=MD5
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="ACK"/>
+"#;
+
+#[test]
+fn a_challenging_agent_gets_the_invite_again_with_digest_credentials() {
+    let checks = r#"      <verifyauth assign_to="authvalid" username="agent" password="s3cret"/>
+      <ereg regexp="username=.agent." search_in="hdr" header="Authorization:" check_it="true" assign_to="authz"/>"#;
+    let (_dir, agent) = agent_with(
+        300,
+        &agent_hangs_up_after(500),
+        "[media_port]",
+        (checks, ",authvalid,authz"),
+        CHALLENGE,
+    );
+    let text = config(&[agent.addr], 10).replacen(
+        "username = \"\"\npassword = \"\"",
+        "username = \"agent\"\npassword = \"s3cret\"",
+        1,
+    );
+    let node = Node::start(&text);
+    caller_expects_the_agents_bye(&node);
+    assert_ok("the agent", &agent.finish(Duration::from_secs(10)), &node);
+    let esc = record(&node).escalation.expect("escalation recorded");
+    assert_eq!(esc.agent_legs.len(), 1, "{:?}", esc.agent_legs);
+    assert_eq!(esc.agent_legs[0].status, Some(200));
 }

@@ -175,6 +175,7 @@ impl SipBot {
             transport: TransportKind::Udp,
             headers,
             sdp_offer: offer.to_bytes(),
+            credentials: None,
             owner: ctx.address().recipient(),
         });
         let generation = self.generation;

@@ -183,6 +183,7 @@ impl AgentLeg {
             transport: TransportKind::Udp,
             headers: self.plan.headers.clone(),
             sdp_offer: offer.to_bytes(),
+            credentials: self.plan.credentials.clone(),
             owner: ctx.address().recipient(),
         });
         self.generation += 1;

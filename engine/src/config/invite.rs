@@ -59,6 +59,10 @@ pub struct InviteConfig {
     pub headers: BTreeMap<String, String>,
     /// The INVITE header carrying the call's session id (empty: not sent).
     pub session_header: String,
+    /// Digest user for a 401/407 from the agent side (empty: such an answer fails the target).
+    pub username: String,
+    /// Its password.
+    pub password: String,
 }
 
 impl Default for InviteConfig {
@@ -75,11 +79,18 @@ impl Default for InviteConfig {
             fallback: InviteFallback::Bye,
             headers: BTreeMap::new(),
             session_header: "X-Session-Id".into(),
+            username: String::new(),
+            password: String::new(),
         }
     }
 }
 
 impl InviteConfig {
+    /// The digest credentials, when a user is configured.
+    pub fn credentials(&self) -> Option<(String, String)> {
+        (!self.username.is_empty()).then(|| (self.username.clone(), self.password.clone()))
+    }
+
     /// [`InviteConfig::ring_timeout_secs`] as a duration.
     pub fn ring_timeout(&self) -> Duration {
         Duration::from_secs(self.ring_timeout_secs)

@@ -30,6 +30,8 @@ pub struct AgentPlan {
     pub ring_timeout: Duration,
     /// What the caller hears meanwhile.
     pub ringback: Ringback,
+    /// Digest credentials for the agent side's challenge.
+    pub credentials: Option<(String, String)>,
 }
 
 impl AgentPlan {
@@ -87,6 +89,7 @@ impl AgentPlan {
             format: codec_format(&config.codec),
             ring_timeout: config.ring_timeout(),
             ringback: config.ringback,
+            credentials: config.credentials(),
         })
     }
 }
