@@ -367,3 +367,73 @@ fn a_challenging_agent_gets_the_invite_again_with_digest_credentials() {
     assert_eq!(esc.agent_legs.len(), 1, "{:?}", esc.agent_legs);
     assert_eq!(esc.agent_legs[0].status, Some(200));
 }
+
+/// The agent puts the caller on hold: a re-INVITE with `a=sendonly`, whose answer must say
+/// `recvonly`; then it ACKs.
+const AGENT_HOLDS: &str = r#"
+  <pause milliseconds="300"/>
+  <send retrans="500">
+    <![CDATA[
+INVITE [$contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From:[$to];tag=[pid]SIPpTag01[call_number]
+To:[$from]
+Call-ID: [call_id]
+CSeq: 2 INVITE
+Max-Forwards: 70
+Contact: <sip:agent@[local_ip]:[local_port];transport=[transport]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=agent 53655765 2353687638 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=sendonly
+
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="200">
+    <action>
+      <ereg regexp="a=recvonly" search_in="body" check_it="true" assign_to="held"/>
+    </action>
+  </recv>
+  <Reference variables="held"/>
+  <send>
+    <![CDATA[
+ACK [$contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From:[$to];tag=[pid]SIPpTag01[call_number]
+To:[$from]
+Call-ID: [call_id]
+CSeq: 2 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+"#;
+
+#[test]
+fn the_agents_hold_re_invite_is_answered_recvonly() {
+    let after = format!("{AGENT_HOLDS}{}", uas_awaits_bye());
+    let (_dir, agent) = agent(300, &after);
+    let node = Node::start(&config(&[agent.addr], 10));
+    let dtmf = r#"<exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_0.pcap"/>"#;
+    let (_caller_dir, path) = scenario_with("uac_media.xml", &[("CODEC_PT", "0"), ("MEDIA", dtmf)]);
+    Sipp::with_scenario_file(&path, node.sip)
+        .arg("-d")
+        .arg("3000")
+        .run_ok();
+    assert_ok(
+        "the holding agent",
+        &agent.finish(Duration::from_secs(10)),
+        &node,
+    );
+    assert_eq!(record(&node).end_reason, "CallerHangUp");
+}
