@@ -15,8 +15,8 @@ use voxgate_engine::store::SessionRecord;
 
 use common::{
     call_with_tone, echoed, expect_bye_scenario, play_pcap, scenario, scenario_with,
-    session_records, uas_awaits_bye, uas_bye_after, ulaw_rms, wait_until, EventSink, Node, Sipp,
-    SippBot, DEFAULT_TOML, UAS_ANSWERS_200,
+    session_records, uas_awaits_bye, uas_bye_after, uas_request, ulaw_rms, wait_until, EventSink,
+    Node, Sipp, SippBot, DEFAULT_TOML, UAS_ANSWERS_200,
 };
 
 /// The default config with the demo bot turned into a SIP bot at `bot`.
@@ -62,38 +62,27 @@ fn bot_transfers_after(pause_ms: u32) -> String {
     uas_bye_after(pause_ms, "kore-reason: TransferToAgent\nX-Queue: sales\n")
 }
 
-/// What the bot does after the ACK: transfer with REFER, then take the NOTIFY of its outcome and
-/// voxgate's BYE.
-const BOT_REFER_REQUEST: &str = r#"
+/// What the bot does after the ACK: transfer with REFER, then take the NOTIFY of its outcome
+/// (answered 200).
+fn bot_refers() -> String {
+    let refer = uas_request(
+        "REFER",
+        2,
+        "Contact: <sip:bot@[local_ip]:[local_port]>\nRefer-To: <sip:agent@cc.example>\nX-Queue: billing\n",
+        "",
+    );
+    format!(
+        r#"
   <pause milliseconds="500"/>
-  <send>
-    <![CDATA[
-REFER [$contact] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From:[$to];tag=[pid]SIPpTag01[call_number]
-To:[$from]
-Call-ID: [call_id]
-CSeq: 2 REFER
-Max-Forwards: 70
-Contact: <sip:bot@[local_ip]:[local_port]>
-Refer-To: <sip:agent@cc.example>
-X-Queue: billing
-Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="202"/>
+{refer}  <recv response="202"/>
   <recv request="NOTIFY">
     <action>
       <ereg regexp="SIP/2.0 200" search_in="body" check_it="true" assign_to="frag"/>
     </action>
   </recv>
   <Reference variables="frag"/>
-"#;
-
-/// The REFER of [`BOT_REFER_REQUEST`], its NOTIFY answered.
-fn bot_refers() -> String {
-    format!("{BOT_REFER_REQUEST}{UAS_ANSWERS_200}")
+{UAS_ANSWERS_200}"#
+    )
 }
 
 /// What the bot does after the ACK: send its 200 OK once more (as if the ACK had been lost),

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use common::{
     echoed, expect_bye_scenario, play_pcap, scenario, scenario_with, scripted_call,
-    session_records, uas_awaits_bye, uas_bye_after, ulaw_rms, wait_until, CallScript, EventSink,
-    Node, Sipp, SippBot, DEFAULT_TOML,
+    session_records, uas_awaits_bye, uas_bye_after, uas_request, ulaw_rms, wait_until, CallScript,
+    EventSink, Node, Sipp, SippBot, DEFAULT_TOML,
 };
 use voxgate_engine::store::{EscalationOutcome, SessionRecord};
 
@@ -96,6 +96,16 @@ fn caller_expects_the_agents_bye(node: &Node) {
         ],
     );
     Sipp::with_scenario_file(&path, node.sip).run_ok();
+}
+
+/// A SIPp caller that presses 0 and hangs up itself `ms` after its call was answered.
+fn caller_presses_0_and_hangs_up_after(node: &Node, ms: u32) {
+    let dtmf = r#"<exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_0.pcap"/>"#;
+    let (_dir, path) = scenario_with("uac_media.xml", &[("CODEC_PT", "0"), ("MEDIA", dtmf)]);
+    Sipp::with_scenario_file(&path, node.sip)
+        .arg("-d")
+        .arg(ms.to_string())
+        .run_ok();
 }
 
 fn assert_ok(what: &str, out: &std::process::Output, node: &Node) {
@@ -278,13 +288,8 @@ fn the_callers_bye_ends_the_agents_call_and_the_invite_carries_uui() {
     let (_dir, agent) = agent_with(300, &uas_awaits_bye(), "[media_port]", (uui, ",uui"), "");
     let text = config(&[agent.addr], 10).replacen("uui = false", "uui = true", 1);
     let node = Node::start(&text);
-    let dtmf = r#"<exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_0.pcap"/>"#;
-    let (_caller_dir, path) = scenario_with("uac_media.xml", &[("CODEC_PT", "0"), ("MEDIA", dtmf)]);
     // The caller presses 0 and hangs up 3 s later: the agent (answered after 0.3 s) gets a BYE.
-    Sipp::with_scenario_file(&path, node.sip)
-        .arg("-d")
-        .arg("3000")
-        .run_ok();
+    caller_presses_0_and_hangs_up_after(&node, 3000);
     assert_ok("the agent", &agent.finish(Duration::from_secs(10)), &node);
 
     let r = record(&node);
@@ -370,66 +375,38 @@ fn a_challenging_agent_gets_the_invite_again_with_digest_credentials() {
 
 /// The agent puts the caller on hold: a re-INVITE with `a=sendonly`, whose answer must say
 /// `recvonly`; then it ACKs.
-const AGENT_HOLDS: &str = r#"
+fn agent_holds() -> String {
+    let sdp = "v=0\no=agent 53655765 2353687638 IN IP[local_ip_type] [local_ip]\ns=-\n\
+               c=IN IP[media_ip_type] [media_ip]\nt=0 0\nm=audio [media_port] RTP/AVP 0 101\n\
+               a=rtpmap:0 PCMU/8000\na=rtpmap:101 telephone-event/8000\na=sendonly\n\n";
+    let invite = uas_request(
+        "INVITE",
+        2,
+        "Contact: <sip:agent@[local_ip]:[local_port];transport=[transport]>\n\
+         Content-Type: application/sdp\n",
+        sdp,
+    );
+    let ack = uas_request("ACK", 2, "", "");
+    format!(
+        r#"
   <pause milliseconds="300"/>
-  <send retrans="500">
-    <![CDATA[
-INVITE [$contact] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From:[$to];tag=[pid]SIPpTag01[call_number]
-To:[$from]
-Call-ID: [call_id]
-CSeq: 2 INVITE
-Max-Forwards: 70
-Contact: <sip:agent@[local_ip]:[local_port];transport=[transport]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=agent 53655765 2353687638 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-a=sendonly
-
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
+{invite}  <recv response="100" optional="true"/>
   <recv response="200">
     <action>
       <ereg regexp="a=recvonly" search_in="body" check_it="true" assign_to="held"/>
     </action>
   </recv>
   <Reference variables="held"/>
-  <send>
-    <![CDATA[
-ACK [$contact] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From:[$to];tag=[pid]SIPpTag01[call_number]
-To:[$from]
-Call-ID: [call_id]
-CSeq: 2 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-    ]]>
-  </send>
-"#;
+{ack}"#
+    )
+}
 
 #[test]
 fn the_agents_hold_re_invite_is_answered_recvonly() {
-    let after = format!("{AGENT_HOLDS}{}", uas_awaits_bye());
+    let after = format!("{}{}", agent_holds(), uas_awaits_bye());
     let (_dir, agent) = agent(300, &after);
     let node = Node::start(&config(&[agent.addr], 10));
-    let dtmf = r#"<exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_0.pcap"/>"#;
-    let (_caller_dir, path) = scenario_with("uac_media.xml", &[("CODEC_PT", "0"), ("MEDIA", dtmf)]);
-    Sipp::with_scenario_file(&path, node.sip)
-        .arg("-d")
-        .arg("3000")
-        .run_ok();
+    caller_presses_0_and_hangs_up_after(&node, 3000);
     assert_ok(
         "the holding agent",
         &agent.finish(Duration::from_secs(10)),

@@ -609,27 +609,34 @@ pub fn uas_awaits_bye() -> String {
     format!("\n  <recv request=\"BYE\"/>\n{UAS_ANSWERS_200}")
 }
 
-/// SIPp scenario text for a called peer (UAS: a SIP bot, an agent) that waits `pause_ms`,
-/// hangs up with a BYE carrying `extra_headers` (lines ending in `\n`) and takes the node's 200.
-pub fn uas_bye_after(pause_ms: u32, extra_headers: &str) -> String {
+/// SIPp scenario text of a request a called peer (UAS: a SIP bot, an agent) sends in its
+/// dialog: `method` with CSeq `cseq`, `headers` (lines ending in `\n`) and `body` (empty, or
+/// ending in a blank line).
+pub fn uas_request(method: &str, cseq: u32, headers: &str, body: &str) -> String {
     format!(
-        r#"
-  <pause milliseconds="{pause_ms}"/>
-  <send>
+        r#"  <send>
     <![CDATA[
-BYE [$contact] SIP/2.0
+{method} [$contact] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From:[$to];tag=[pid]SIPpTag01[call_number]
 To:[$from]
 Call-ID: [call_id]
-CSeq: 2 BYE
+CSeq: {cseq} {method}
 Max-Forwards: 70
-{extra_headers}Content-Length: 0
+{headers}Content-Length: [len]
 
-    ]]>
+{body}    ]]>
   </send>
-  <recv response="200"/>
 "#
+    )
+}
+
+/// SIPp scenario text for a called peer (UAS) that waits `pause_ms`, hangs up with a BYE
+/// carrying `extra_headers` (lines ending in `\n`) and takes the node's 200.
+pub fn uas_bye_after(pause_ms: u32, extra_headers: &str) -> String {
+    format!(
+        "\n  <pause milliseconds=\"{pause_ms}\"/>\n{}  <recv response=\"200\"/>\n",
+        uas_request("BYE", 2, extra_headers, "")
     )
 }
 
