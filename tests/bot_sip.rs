@@ -7,77 +7,17 @@
 //! after the restart budget, and a caller hanging up sends the bot a BYE.
 
 mod common;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use voxgate_engine::store::SessionRecord;
 
 use common::{
-    call_with_tone, echoed, expect_bye_scenario, free_port, play_pcap, scenario, scenario_with,
-    session_records, ulaw_rms, wait_until, Node, Sipp, DEFAULT_TOML,
+    call_with_tone, echoed, expect_bye_scenario, play_pcap, scenario, scenario_with,
+    session_records, uas_awaits_bye, uas_bye_after, uas_request, ulaw_rms, wait_until, EventSink,
+    Node, Sipp, SippBot, DEFAULT_TOML, UAS_ANSWERS_200,
 };
-
-/// SIPp as the bot: a UAS on a port of its own, for `calls` calls.
-struct SippBot {
-    child: Option<Child>,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl SippBot {
-    fn start(scenario: &Path, calls: u32, extra: &[&str]) -> SippBot {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let child = Command::new("sipp")
-            .args(["-sf", &scenario.display().to_string()])
-            .args(["-i", "127.0.0.1", "-p", &addr.port().to_string()])
-            .args(["-mp", &free_port().to_string()])
-            .args([
-                "-m",
-                &calls.to_string(),
-                "-timeout",
-                "40s",
-                "-timeout_error",
-            ])
-            .args(["-trace_err", "-nostdin"])
-            .args(extra)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run sipp (Debian package sip-tester)");
-        SippBot {
-            child: Some(child),
-            addr,
-            _dir: dir,
-        }
-    }
-
-    /// Waits for SIPp to finish its calls; its exit status says whether every call went as the
-    /// scenario says.
-    fn finish(mut self, timeout: Duration) -> Output {
-        let mut child = self.child.take().expect("running");
-        let done = wait_until(timeout, || child.try_wait().unwrap().is_some());
-        if !done {
-            let _ = child.kill();
-        }
-        child.wait_with_output().expect("sipp output")
-    }
-}
-
-impl Drop for SippBot {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 /// The default config with the demo bot turned into a SIP bot at `bot`.
 fn config(bot: SocketAddr) -> String {
@@ -117,78 +57,33 @@ fn bot_uas_codec(
     )
 }
 
-/// SIPp's `200 OK` to the request it has just received.
-macro_rules! answer_200 {
-    () => {
-        r#"  <send>
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-    ]]>
-  </send>
-"#
-    };
+/// What the bot does after `pause_ms`: hang up with a transfer reason and a header of its own.
+fn bot_transfers_after(pause_ms: u32) -> String {
+    uas_bye_after(pause_ms, "kore-reason: TransferToAgent\nX-Queue: sales\n")
 }
 
-/// What the bot does after the ACK: wait a second, then hang up with a transfer reason and a
-/// header of its own.
-const BOT_TRANSFERS: &str = r#"
-  <pause milliseconds="1000"/>
-  <send>
-    <![CDATA[
-BYE [$contact] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From:[$to];tag=[pid]SIPpTag01[call_number]
-To:[$from]
-Call-ID: [call_id]
-CSeq: 2 BYE
-Max-Forwards: 70
-kore-reason: TransferToAgent
-X-Queue: sales
-Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
-"#;
-
-/// What the bot does after the ACK: transfer with REFER, then take the NOTIFY of its outcome and
-/// voxgate's BYE.
-const BOT_REFERS: &str = concat!(
-    r#"
+/// What the bot does after the ACK: transfer with REFER, then take the NOTIFY of its outcome
+/// (answered 200).
+fn bot_refers() -> String {
+    let refer = uas_request(
+        "REFER",
+        2,
+        "Contact: <sip:bot@[local_ip]:[local_port]>\nRefer-To: <sip:agent@cc.example>\nX-Queue: billing\n",
+        "",
+    );
+    format!(
+        r#"
   <pause milliseconds="500"/>
-  <send>
-    <![CDATA[
-REFER [$contact] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From:[$to];tag=[pid]SIPpTag01[call_number]
-To:[$from]
-Call-ID: [call_id]
-CSeq: 2 REFER
-Max-Forwards: 70
-Contact: <sip:bot@[local_ip]:[local_port]>
-Refer-To: <sip:agent@cc.example>
-X-Queue: billing
-Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="202"/>
+{refer}  <recv response="202"/>
   <recv request="NOTIFY">
     <action>
       <ereg regexp="SIP/2.0 200" search_in="body" check_it="true" assign_to="frag"/>
     </action>
   </recv>
   <Reference variables="frag"/>
-"#,
-    answer_200!()
-);
+{UAS_ANSWERS_200}"#
+    )
+}
 
 /// What the bot does after the ACK: send its 200 OK once more (as if the ACK had been lost),
 /// which voxgate must ACK again.
@@ -208,9 +103,6 @@ Content-Length: 0
   </send>
   <recv request="ACK"/>
 "#;
-
-/// What the bot does after the ACK: wait for voxgate's BYE and answer it.
-const BOT_AWAITS_BYE: &str = concat!("\n  <recv request=\"BYE\"/>\n", answer_200!());
 
 /// One call whose bot does `after_ack`, with a caller that insists on the zoom-cc BYE carrying
 /// `kore-reason: TransferToAgent` and `X-Queue: queue`; both SIPp runs must succeed. Returns
@@ -252,7 +144,7 @@ fn transfer_reaches_the_caller(after_ack: &str, queue: &str) -> SessionRecord {
 
 #[test]
 fn the_bots_bye_with_a_reason_reaches_the_caller_with_its_headers() {
-    let r = transfer_reaches_the_caller(BOT_TRANSFERS, "sales");
+    let r = transfer_reaches_the_caller(&bot_transfers_after(1000), "sales");
     assert_eq!(r.end_reason, "TransferToAgent");
     assert_eq!(
         r.escalation.as_ref().map(|e| e.reason.as_str()),
@@ -262,7 +154,7 @@ fn the_bots_bye_with_a_reason_reaches_the_caller_with_its_headers() {
 
 #[test]
 fn caller_audio_goes_through_the_bots_dialog_and_back() {
-    let (_bot_dir, bot_scenario) = bot_uas(BOT_AWAITS_BYE, "[media_port]");
+    let (_bot_dir, bot_scenario) = bot_uas(&uas_awaits_bye(), "[media_port]");
     let bot = SippBot::start(&bot_scenario, 1, &["-rtp_echo"]);
     let node = Node::start(&config(bot.addr));
     let (sent, received) = call_with_tone(&node, "sip-bot-echo", 150);
@@ -308,7 +200,7 @@ fn a_bot_refusing_every_invite_ends_in_bot_failure() {
 /// A caller that hangs up after 2 s (SIPp `uac_call.xml`) bridged to a bot doing `after_ack`
 /// then waiting for voxgate's BYE; the bot's scenario must complete.
 fn caller_hangs_up_on(after_ack: &str, what: &str) {
-    let after = format!("{after_ack}{BOT_AWAITS_BYE}");
+    let after = format!("{after_ack}{}", uas_awaits_bye());
     let (_bot_dir, bot_scenario) = bot_uas(&after, "[media_port]");
     let bot = SippBot::start(&bot_scenario, 1, &[]);
     let node = Node::start(&config(bot.addr));
@@ -334,7 +226,7 @@ fn the_caller_hanging_up_sends_the_bot_a_bye() {
 fn the_bots_refer_is_answered_and_escalates_toward_its_target() {
     // zoom-cc hands back by BYE: the REFER's reason (none given: TransferToAgent) and the bot's
     // header reach the caller; the bot gets its 202, the NOTIFY and then the BYE.
-    let after = format!("{BOT_REFERS}{BOT_AWAITS_BYE}");
+    let after = format!("{}{}", bot_refers(), uas_awaits_bye());
     let r = transfer_reaches_the_caller(&after, "billing");
     let esc = r.escalation.expect("escalation recorded");
     assert_eq!(esc.reason, "TransferToAgent");
@@ -345,7 +237,7 @@ fn the_bots_refer_is_answered_and_escalates_toward_its_target() {
 fn a_silent_bot_fails_on_its_rtp_timeout_and_ends_in_bot_failure() {
     // The bot answers every INVITE but never sends RTP: after 1 s each dial is hung up (the
     // bot gets the BYE), twice restarted, then the caller is handed back.
-    let (_bot_dir, bot_scenario) = bot_uas(BOT_AWAITS_BYE, "[media_port]");
+    let (_bot_dir, bot_scenario) = bot_uas(&uas_awaits_bye(), "[media_port]");
     bot_failure_reaches_the_caller(
         &bot_scenario,
         "rtp_timeout_secs = 1\n",
@@ -356,29 +248,10 @@ fn a_silent_bot_fails_on_its_rtp_timeout_and_ends_in_bot_failure() {
 #[test]
 fn caller_dtmf_reaches_the_bot_as_telephone_events() {
     // The bot's RTP goes to a socket of the test, which looks for the digit in RFC 4733 events.
-    let media = UdpSocket::bind("127.0.0.1:0").unwrap();
-    media
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    let port = media.local_addr().unwrap().port().to_string();
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let done = Arc::new(AtomicBool::new(false));
-    let reader = {
-        let (events, done) = (Arc::clone(&events), Arc::clone(&done));
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 2048];
-            while !done.load(Ordering::Relaxed) {
-                if let Ok(n) = media.recv(&mut buf) {
-                    // RTP, payload type 101 (our telephone-event): the event code.
-                    if n >= 16 && buf[1] & 0x7f == 101 {
-                        events.lock().unwrap().push(buf[12]);
-                    }
-                }
-            }
-        })
-    };
+    let events = EventSink::start();
+    let port = events.port.to_string();
     // The bot transfers after 3 s, long enough for the digit to have gone through.
-    let after = BOT_TRANSFERS.replace("\"1000\"", "\"3000\"");
+    let after = bot_transfers_after(3000);
     let (_bot_dir, bot_scenario) = bot_uas(&after, &port);
     let bot = SippBot::start(&bot_scenario, 1, &[]);
     let node = Node::start(&config(bot.addr));
@@ -389,9 +262,7 @@ fn caller_dtmf_reaches_the_bot_as_telephone_events() {
     );
     let (_dir, path) = expect_bye_scenario("TransferToAgent", &play);
     Sipp::with_scenario_file(&path, node.sip).run_ok();
-    done.store(true, Ordering::Relaxed);
-    reader.join().unwrap();
-    let events = events.lock().unwrap();
+    let events = events.finish();
     assert!(
         !events.is_empty() && events.iter().all(|&e| e == 5),
         "the bot got telephone-events {events:?}, not digit 5\n{}",
@@ -410,7 +281,7 @@ fn a_bot_that_never_answers_is_cancelled_and_ends_in_bot_failure() {
 fn a_pcma_bot_hears_and_answers_a_pcmu_caller_through_the_transcoder() {
     // The bot is offered (and answers) PCMA only; the caller speaks PCMU. SIPp echoes the
     // A-law stream, so the tone crosses the transcoder twice: compare loudness, not bytes.
-    let (_bot_dir, bot_scenario) = bot_uas_codec(BOT_AWAITS_BYE, "[media_port]", ("8", "PCMA"));
+    let (_bot_dir, bot_scenario) = bot_uas_codec(&uas_awaits_bye(), "[media_port]", ("8", "PCMA"));
     let bot = SippBot::start(&bot_scenario, 1, &["-rtp_echo"]);
     let node = Node::start(&config_with(bot.addr, "codec = \"PCMA\"\n"));
     let (sent, received) = call_with_tone(&node, "sip-bot-pcma", 150);

@@ -45,6 +45,7 @@ fn record(session: &str, call: &str, bot: &str) -> SessionRecord {
             variables: BTreeMap::from([("ringGroup".into(), "agents".into())]),
             refer_to: None,
             refer_status: None,
+            agent_legs: Vec::new(),
         }),
         codec: Some("PCMU/8000".into()),
         rtp: None,

@@ -41,6 +41,9 @@ pub const BOT_RESTARTS: &str = "voxgate_bot_restarts_total";
 pub const BOT_FAILURES: &str = "voxgate_bot_failures_total";
 /// Counter: REFER transfers decided, label `outcome` (`completed`, `fell_back`).
 pub const REFER_TRANSFERS: &str = "voxgate_refer_transfers_total";
+/// Counter: `invite` hand-backs, label `outcome` (`started`, `answered`, `failed`: every target
+/// failed and the fallback ran).
+pub const AGENT_CALLS: &str = "voxgate_agent_calls_total";
 
 /// Counter: Digital Connect events received, labelled by `action` and `result` (`applied`,
 /// `duplicate`, `refused`, `invalid`).

@@ -14,8 +14,10 @@ mod security;
 mod tls;
 pub use self::security::{SipLimits, TrunkAuth};
 pub use self::tls::TlsConfig;
+mod invite;
 mod refer;
 mod sip_bot;
+pub use invite::{InviteConfig, InviteFallback, Ringback};
 pub use refer::{ReferConfig, ReferHeaderMode};
 pub use sip_bot::SipBotConfig;
 mod talkdesk;
@@ -314,6 +316,21 @@ pub struct TrunkConfig {
     /// The `refer` profile's settings (`[trunks.refer]`).
     #[serde(default)]
     pub refer: ReferConfig,
+    /// The `invite` profile's settings (`[trunks.invite]`).
+    #[serde(default)]
+    pub invite: InviteConfig,
+}
+
+impl TrunkConfig {
+    /// Whether an escalation on this trunk transfers by REFER: the `refer` profile, or the
+    /// `invite` profile's fallback when it is `refer`.
+    pub fn transfers_by_refer(&self) -> bool {
+        match self.profile {
+            Profile::Refer => true,
+            Profile::Invite => self.invite.fallback == InviteFallback::Refer,
+            _ => false,
+        }
+    }
 }
 
 /// Hand-back profiles (ARCHITECTURE §3).
@@ -326,6 +343,8 @@ pub enum Profile {
     AmazonConnect,
     /// In-dialog REFER, falling back to BYE.
     Refer,
+    /// A call of the node's own to an agent, bridged to the caller (`[trunks.invite]`).
+    Invite,
 }
 
 /// Header names of a trunk's profile.
@@ -672,6 +691,7 @@ impl Config {
                 problems.push(format!("trunk `{}` is defined twice", trunk.name));
             }
             problems.extend(trunk.refer.problems(&trunk.name));
+            problems.extend(trunk.invite.problems(&trunk.name));
             if trunk.allow.is_empty() {
                 problems.push(format!("trunk `{}` allows no source address", trunk.name));
             }

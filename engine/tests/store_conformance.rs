@@ -199,6 +199,7 @@ fn full_record() -> SessionRecord {
             variables: BTreeMap::from([("ringGroup".to_string(), "agents".to_string())]),
             refer_to: Some("sip:agents@pbx.example".into()),
             refer_status: Some(603),
+            agent_legs: Vec::new(),
         }),
         dtmf: "10#".into(),
         transcript: vec![

@@ -476,6 +476,170 @@ fn describe(out: &Output, dir: &tempfile::TempDir) -> String {
     )
 }
 
+/// SIPp as a peer the node calls (a SIP bot, an agent): a UAS on a port of its own, for
+/// `calls` calls.
+pub struct SippBot {
+    child: Option<Child>,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl SippBot {
+    /// Runs `scenario` for `calls` calls with `extra` SIPp arguments.
+    pub fn start(scenario: &Path, calls: u32, extra: &[&str]) -> SippBot {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let child = Command::new("sipp")
+            .args(["-sf", &scenario.display().to_string()])
+            .args(["-i", "127.0.0.1", "-p", &addr.port().to_string()])
+            .args(["-mp", &free_port().to_string()])
+            .args([
+                "-m",
+                &calls.to_string(),
+                "-timeout",
+                "40s",
+                "-timeout_error",
+            ])
+            .args(["-trace_err", "-nostdin"])
+            .args(extra)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run sipp (Debian package sip-tester)");
+        SippBot {
+            child: Some(child),
+            addr,
+            _dir: dir,
+        }
+    }
+
+    /// Waits for SIPp to finish its calls; its exit status says whether every call went as the
+    /// scenario says.
+    pub fn finish(mut self, timeout: Duration) -> Output {
+        let mut child = self.child.take().expect("running");
+        let done = wait_until(timeout, || child.try_wait().unwrap().is_some());
+        if !done {
+            let _ = child.kill();
+        }
+        child.wait_with_output().expect("sipp output")
+    }
+}
+
+impl Drop for SippBot {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A media socket of the test that collects the RFC 4733 event codes (payload type 101) sent
+/// to it, on a thread of its own, until [`EventSink::finish`].
+pub struct EventSink {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    events: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl EventSink {
+    /// Binds the socket and starts reading.
+    pub fn start() -> EventSink {
+        use std::sync::atomic::Ordering;
+        let media = UdpSocket::bind("127.0.0.1:0").unwrap();
+        media
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let port = media.local_addr().unwrap().port();
+        let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let (events, done) = (events.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 2048];
+                while !done.load(Ordering::Relaxed) {
+                    if let Ok(n) = media.recv(&mut buf) {
+                        // RTP, payload type 101 (our telephone-event): the event code.
+                        if n >= 16 && buf[1] & 0x7f == 101 {
+                            events.lock().unwrap().push(buf[12]);
+                        }
+                    }
+                }
+            })
+        };
+        EventSink {
+            port,
+            events,
+            done,
+            reader,
+        }
+    }
+
+    /// Stops reading; the event codes received, one per packet.
+    pub fn finish(self) -> Vec<u8> {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.reader.join().unwrap();
+        let events = self.events.lock().unwrap();
+        events.clone()
+    }
+}
+
+/// SIPp's `200 OK` to the request it has just received.
+pub const UAS_ANSWERS_200: &str = r#"  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+    ]]>
+  </send>
+"#;
+
+/// What a called peer (UAS) does after the ACK: wait for the node's BYE and answer it.
+pub fn uas_awaits_bye() -> String {
+    format!("\n  <recv request=\"BYE\"/>\n{UAS_ANSWERS_200}")
+}
+
+/// SIPp scenario text of a request a called peer (UAS: a SIP bot, an agent) sends in its
+/// dialog: `method` with CSeq `cseq`, `headers` (lines ending in `\n`) and `body` (empty, or
+/// ending in a blank line).
+pub fn uas_request(method: &str, cseq: u32, headers: &str, body: &str) -> String {
+    format!(
+        r#"  <send>
+    <![CDATA[
+{method} [$contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From:[$to];tag=[pid]SIPpTag01[call_number]
+To:[$from]
+Call-ID: [call_id]
+CSeq: {cseq} {method}
+Max-Forwards: 70
+{headers}Content-Length: [len]
+
+{body}    ]]>
+  </send>
+"#
+    )
+}
+
+/// SIPp scenario text for a called peer (UAS) that waits `pause_ms`, hangs up with a BYE
+/// carrying `extra_headers` (lines ending in `\n`) and takes the node's 200.
+pub fn uas_bye_after(pause_ms: u32, extra_headers: &str) -> String {
+    format!(
+        "\n  <pause milliseconds=\"{pause_ms}\"/>\n{}  <recv response=\"200\"/>\n",
+        uas_request("BYE", 2, extra_headers, "")
+    )
+}
+
 /// Writes scenario `name` with `@KEY@` placeholders replaced into a temp dir; keep the dir
 /// alive while the scenario runs.
 pub fn scenario_with(name: &str, replacements: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
@@ -587,6 +751,8 @@ pub struct Received {
     pub ssrc: u32,
     /// The µ-law payload.
     pub payload: Vec<u8>,
+    /// When it arrived, in ms since the call's media started.
+    pub at_ms: u64,
 }
 
 /// Calls the node as a PCMU caller written here (INVITE, 200, ACK over UDP), sends `frames`
@@ -597,18 +763,70 @@ pub fn call_with_tone(
     call_id: &str,
     frames: usize,
 ) -> (HashSet<Vec<u8>>, Vec<Received>) {
+    let out = scripted_call(
+        node,
+        &CallScript {
+            call_id,
+            frames,
+            ..CallScript::default()
+        },
+    );
+    (out.sent, out.received)
+}
+
+/// What a [`scripted_call`] does once its call is up.
+#[derive(Default)]
+pub struct CallScript<'a> {
+    /// The Call-ID.
+    pub call_id: &'a str,
+    /// 20 ms frames paced out (silence before `tone_from`, the 440 Hz tone from there on).
+    pub frames: usize,
+    /// The first frame that carries the tone.
+    pub tone_from: usize,
+    /// Press these RFC 4733 events (0-15), each at its frame, instead of sending audio.
+    pub dtmf: &'a [(usize, u8)],
+    /// Keep listening (media and SIP) this long after the last frame for the node's BYE.
+    pub linger: Duration,
+}
+
+/// What a [`scripted_call`] saw.
+pub struct CallOutcome {
+    /// The tone payloads sent.
+    pub sent: HashSet<Vec<u8>>,
+    /// The PCMU packets received.
+    pub received: Vec<Received>,
+    /// The node's BYE (answered 200), and when it came (ms since media start).
+    pub bye: Option<(String, u64)>,
+}
+
+/// Frames of one RFC 4733 key press: event, then duration in 8 kHz units, the last three with
+/// the end bit.
+const DTMF_PACKETS: usize = 7;
+
+/// [`call_with_tone`] with a script: silence, a key press, the tone, and the node's BYE
+/// answered (with `linger` to wait for it; the call's media is then over).
+pub fn scripted_call(node: &Node, script: &CallScript<'_>) -> CallOutcome {
+    let call_id = script.call_id;
     let sip = UdpSocket::bind("127.0.0.1:0").unwrap();
     let media = UdpSocket::bind("127.0.0.1:0").unwrap();
     let (sip_port, media_port) = (
         sip.local_addr().unwrap().port(),
         media.local_addr().unwrap().port(),
     );
+    let (formats, dtmf_map) = if !script.dtmf.is_empty() {
+        (
+            "0 101",
+            "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n",
+        )
+    } else {
+        ("0", "")
+    };
     let invite = format!(
         "INVITE sip:+15550100@{n} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{sip_port};branch=z9hG4bK{call_id};rport\r\n\
          From: <sip:caller@127.0.0.1>;tag=c1\r\nTo: <sip:+15550100@{n}>\r\nCall-ID: {call_id}\r\n\
          CSeq: 1 INVITE\r\nContact: <sip:caller@127.0.0.1:{sip_port}>\r\nMax-Forwards: 70\r\n\
          Content-Type: application/sdp\r\n\r\nv=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n\
-         c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {media_port} RTP/AVP 0\r\na=ptime:20\r\n",
+         c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {media_port} RTP/AVP {formats}\r\n{dtmf_map}a=ptime:20\r\n",
         n = node.sip
     );
     sip.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -633,6 +851,7 @@ pub fn call_with_tone(
         n = node.sip
     );
     sip.send_to(ack.as_bytes(), node.sip).unwrap();
+    sip.set_nonblocking(true).unwrap();
     let port: u16 = ok
         .lines()
         .find_map(|l| l.strip_prefix("m=audio "))
@@ -642,24 +861,64 @@ pub fn call_with_tone(
 
     let mut sent = HashSet::new();
     let mut received = Vec::new();
+    let mut bye = None;
     let start = Instant::now();
     let mut next = 0usize;
-    while start.elapsed() < Duration::from_millis(frames as u64 * 20 + 1000) {
+    let mut seq = 0u16;
+    let frames = script.frames;
+    let send_until = Duration::from_millis(frames as u64 * 20);
+    let listen_until = send_until + Duration::from_secs(1).max(script.linger);
+    while start.elapsed() < listen_until {
         let due = start + Duration::from_millis(next as u64 * 20);
         if next < frames && Instant::now() >= due {
-            let payload = tone_frame(next);
+            let press = script
+                .dtmf
+                .iter()
+                .copied()
+                .find(|(at, _)| (*at..*at + DTMF_PACKETS).contains(&next));
             let mut pkt = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0x0a, 0x0b, 0x0c, 0x0d];
-            pkt[2..4].copy_from_slice(&(next as u16 + 1).to_be_bytes());
-            pkt[4..8].copy_from_slice(&(next as u32 * 160).to_be_bytes());
-            pkt.extend_from_slice(&payload);
+            seq = seq.wrapping_add(1);
+            pkt[2..4].copy_from_slice(&seq.to_be_bytes());
+            if let Some((at, event)) = press {
+                let i = next - at;
+                let end = if i + 3 >= DTMF_PACKETS { 0x80 } else { 0 };
+                let duration = (i.min(DTMF_PACKETS - 3) as u16 + 1) * 160;
+                pkt[1] = 101 | if i == 0 { 0x80 } else { 0 };
+                pkt[4..8].copy_from_slice(&(at as u32 * 160).to_be_bytes());
+                pkt.extend_from_slice(&[event, end | 10]);
+                pkt.extend_from_slice(&duration.to_be_bytes());
+            } else {
+                let payload = if next >= script.tone_from {
+                    tone_frame(next)
+                } else {
+                    vec![0xff; 160]
+                };
+                pkt[4..8].copy_from_slice(&(next as u32 * 160).to_be_bytes());
+                pkt.extend_from_slice(&payload);
+                if next >= script.tone_from {
+                    sent.insert(payload);
+                }
+            }
             media.send_to(&pkt, ("127.0.0.1", port)).unwrap();
-            sent.insert(payload);
             next += 1;
             continue;
         }
-        let wait = due
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1));
+        if let Ok((n, from)) = sip.recv_from(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if text.starts_with("BYE ") {
+                sip.send_to(ok_to(&text).as_bytes(), from).unwrap();
+                bye = Some((text, start.elapsed().as_millis() as u64));
+                if next >= frames {
+                    break;
+                }
+            }
+        }
+        let wait = if next < frames {
+            due.saturating_duration_since(Instant::now())
+                .clamp(Duration::from_millis(1), Duration::from_millis(20))
+        } else {
+            Duration::from_millis(20)
+        };
         media.set_read_timeout(Some(wait)).unwrap();
         if let Ok((n, _)) = media.recv_from(&mut buf) {
             if n > 12 && buf[1] & 0x7f == 0 {
@@ -668,11 +927,35 @@ pub fn call_with_tone(
                     ts: u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]),
                     ssrc: u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]),
                     payload: buf[12..n].to_vec(),
+                    at_ms: start.elapsed().as_millis() as u64,
                 });
             }
         }
     }
-    (sent, received)
+    CallOutcome {
+        sent,
+        received,
+        bye,
+    }
+}
+
+/// The 200 OK to a request: its Via, From, To, Call-ID and CSeq copied.
+fn ok_to(request: &str) -> String {
+    let mut out = String::from("SIP/2.0 200 OK\r\n");
+    for line in request.lines() {
+        let name = line
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if ["via", "v", "from", "f", "to", "t", "call-id", "i", "cseq"].contains(&name.as_str()) {
+            out.push_str(line.trim_end());
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
 }
 
 /// Runs baresip (Debian `baresip-core`) once: it dials `target` with a 440 Hz sine as its

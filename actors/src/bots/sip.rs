@@ -18,21 +18,19 @@
 //! - [`StopLeg`] (the caller hung up, or the hand-back is done) ends the bot's call: BYE when it
 //!   was answered, CANCEL while it rings.
 
+pub mod dial;
 mod hand_back;
 mod media_tap;
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, SpawnHandle};
-use rand::RngCore;
 use voxgate_codecs::AudioFormat;
 use voxgate_engine::config::{PortRange, SipBotConfig};
-use voxgate_engine::sdp::{
-    build_offer, process_answer, AnswerPolicy, CodecKind, Direction, LocalMedia, SessionDescription,
-};
+use voxgate_engine::sdp::{CodecKind, SessionDescription};
 use voxgate_engine::sip::message::typed::ReferTo;
-use voxgate_engine::sip::message::{HeaderName, Method, Request, SipUri};
+use voxgate_engine::sip::message::{HeaderName, Method, Request};
 use voxgate_engine::sip::transaction::{TransactionKey, TransportKind};
 
 pub use hand_back::{from_bye, from_refer, BotHandBack, HANGUP_REASON, REFER_REASON};
@@ -42,10 +40,10 @@ use super::{BotOwner, RestartBot};
 use crate::calls::messages::{
     AudioFrame, Dtmf, ExitCause, LegExited, LegKind, MarkPlayed, StopLeg,
 };
-use crate::media::{bind_rtp_pair, RtpLeg, RtpLegConfig, RtpLegOwner, RtpPair};
+use crate::media::{RtpLeg, RtpPair};
 use crate::metrics::FRAMES_DROPPED;
 use crate::sip::endpoint::{
-    local_ip_toward, EndOutgoing, OutgoingEvent, OutgoingRequest, PlaceCall, Respond, SipEndpoint,
+    EndOutgoing, OutgoingEvent, OutgoingRequest, PlaceCall, Respond, SipEndpoint,
 };
 
 /// Who the bot's call is about, and where its media lives.
@@ -115,7 +113,7 @@ pub fn codec_format(codec: &str) -> AudioFormat {
 }
 
 /// The configured codec; the config check allows only these four, PCMU stands in otherwise.
-fn codec_kind(codec: &str) -> CodecKind {
+pub(crate) fn codec_kind(codec: &str) -> CodecKind {
     match codec.to_ascii_uppercase().as_str() {
         "PCMA" => CodecKind::Pcma,
         "OPUS" => CodecKind::Opus,
@@ -150,42 +148,15 @@ impl SipBot {
     }
 
     fn destination(&self) -> Result<SocketAddr, String> {
-        let uri = SipUri::parse(self.config.uri.trim())
-            .map_err(|e| format!("bot URI {:?}: {e}", self.config.uri))?;
-        let host = uri.host.trim_start_matches('[').trim_end_matches(']');
-        // A name is resolved here, once per dial; bots are configured by address or a local
-        // name, so this does not hold the arbiter for long.
-        (host, uri.port.unwrap_or(5060))
-            .to_socket_addrs()
-            .map_err(|e| format!("bot host {host:?}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("bot host {host:?} has no address"))
+        dial::resolve_uri(&self.config.uri).map_err(|e| format!("bot {e}"))
     }
 
     fn start_dial(&mut self, ctx: &mut Context<Self>) -> Result<(), String> {
         let destination = self.destination()?;
-        let ip = self
-            .call
-            .media_ip
-            .or_else(|| local_ip_toward(destination))
-            .unwrap_or(self.call.local_ip);
-        let pair = bind_rtp_pair(self.call.rtp_ports, ip).map_err(|e| format!("RTP ports: {e}"))?;
-        let mut rng = rand::thread_rng();
-        let policy = AnswerPolicy {
-            codecs: vec![codec_kind(&self.config.codec)],
-            telephone_event: true,
-            rtcp_mux: false,
-            local: LocalMedia {
-                address: ip,
-                rtp_port: pair.port(),
-                session_id: rng.next_u64() >> 1,
-                session_version: 1,
-            },
-            ..AnswerPolicy::default()
-        };
-        let offer = build_offer(&policy, Direction::SendRecv).map_err(|e| e.to_string())?;
+        let (pair, _, offer) =
+            dial::offer_media(&self.call, destination, codec_kind(&self.config.codec))?;
         self.generation += 1;
-        let call_id = format!("{:016x}{:08x}@voxgate", rng.next_u64(), rng.next_u32());
+        let call_id = dial::new_call_id();
         let headers = [
             (&self.config.session_header, &self.call.session_id),
             (&self.config.did_header, &self.call.did),
@@ -204,6 +175,7 @@ impl SipBot {
             transport: TransportKind::Udp,
             headers,
             sdp_offer: offer.to_bytes(),
+            credentials: None,
             owner: ctx.address().recipient(),
         });
         let generation = self.generation;
@@ -283,12 +255,7 @@ impl SipBot {
             return Ok(());
         };
         ctx.cancel_future(timeout);
-        let media = SessionDescription::parse(body)
-            .map_err(|e| format!("bot SDP: {e}"))
-            .and_then(|answer| {
-                process_answer(&offer, &answer).map_err(|e| format!("bot SDP answer: {e}"))
-            });
-        let media = match media {
+        let media = match dial::negotiate(&offer, body) {
             Ok(m) => m,
             Err(why) => {
                 // Answered but unusable: the bot's call is ended before the leg fails.
@@ -296,29 +263,23 @@ impl SipBot {
                     call_id,
                     headers: Vec::new(),
                 });
-                return Err(why);
+                return Err(format!("bot {why}"));
             }
         };
-        let mut config = RtpLegConfig::new(media, format!("voxgate-bot-{}", self.call.session_id));
-        config.kind = LegKind::Bot;
-        config.inactivity_timeout = Duration::from_secs(self.config.rtp_timeout_secs);
-        config.jitter_min_ms = self.call.jitter_ms.0;
-        config.jitter_max_ms = self.call.jitter_ms.1;
-        config.rtcp_interval = self.call.rtcp_interval;
-        let tap =
-            BotMediaTap::new(self.generation, self.owner.audio.clone(), ctx.address()).start();
-        let rtp = RtpLeg::new(
-            pair,
-            config,
-            RtpLegOwner {
-                frames: tap.clone().recipient(),
-                dtmf: tap.clone().recipient(),
-                marks: tap.clone().recipient(),
-                stats: tap.clone().recipient(),
-                exited: tap.recipient(),
-            },
+        let config = dial::rtp_config(
+            media,
+            &self.call,
+            format!("voxgate-bot-{}", self.call.session_id),
+            LegKind::Bot,
+            Duration::from_secs(self.config.rtp_timeout_secs),
+        );
+        let rtp = BotMediaTap::new(
+            self.generation,
+            self.owner.audio.clone(),
+            ctx.address().recipient(),
+            None,
         )
-        .start();
+        .start_rtp(pair, config);
         self.dial = Dial::Up {
             call_id,
             rtp,

@@ -7,6 +7,7 @@
 //! the session record when it ends. REFER and its NOTIFYs are handled in [`refer`]; what the
 //! call-control API asks of a call in [`control`].
 
+mod agent;
 mod control;
 mod refer;
 mod sip_bot;
@@ -34,6 +35,7 @@ use voxgate_engine::sip::transaction::{TransactionKey, TransportInfo, TransportK
 use voxgate_engine::store::{self, EscalationOutcome, IngressKind, SessionRecord};
 
 pub use self::control::{ApiHangup, ApiTransfer, CallInfo, CallSummary, ControlError};
+use super::agent::AgentLeg;
 use super::bot_tree::{self, BotLeg, IngressInputs, SipBotInputs, SupervisorInputs};
 use super::escalation::{
     profile_name, ByeAnswered, CallerSubscription, ConnectMetadata, EscalationLeg, HandBack,
@@ -174,6 +176,12 @@ pub struct Call {
     caller_refer: Option<CallerSubscription>,
     /// What the escalation leg reported of its REFER so far.
     refer_report: ReferOutcome,
+    /// `invite`: the agent leg while it rings or is bridged.
+    agent: Option<Addr<AgentLeg>>,
+    /// `invite`: the agent answered (caller key presses go to it, not to the bot).
+    agent_bridged: bool,
+    /// `invite`: why the agent chain failed, once it has (the fallback then runs).
+    agent_failure: Option<String>,
     /// The bot leg's restarts (supervision).
     bot_restarts: RestartBudget,
     record: RecordDraft,
@@ -191,6 +199,8 @@ struct RecordDraft {
     rtp: Option<store::RtpCounters>,
     /// The platform's contact id (Amazon Connect), from the INVITE.
     contact_id: Option<String>,
+    /// `invite`: the calls placed to agents.
+    agent_legs: Vec<store::AgentLeg>,
 }
 
 use super::record::unix_ms;
@@ -221,6 +231,9 @@ impl Call {
             refer_watch: false,
             caller_refer: None,
             refer_report: ReferOutcome::default(),
+            agent: None,
+            agent_bridged: false,
+            agent_failure: None,
             bot_restarts: RestartBudget::default(),
             record: RecordDraft {
                 start_ms: unix_ms(),
@@ -332,7 +345,8 @@ impl Call {
             return;
         };
         let mut ok = req.response(200, "OK", Some(&self.to_tag));
-        if self.p.trunk.profile == Profile::ZoomCc {
+        // The invite profile keeps the caller's call: its platform correlates by these too.
+        if matches!(self.p.trunk.profile, Profile::ZoomCc | Profile::Invite) {
             let names = &self.p.trunk.headers;
             ok.headers.push(
                 HeaderName::from_wire(&names.session_id),
@@ -651,6 +665,17 @@ impl Call {
         if let Some(h) = self.timer_handle.take() {
             ctx.cancel_future(h);
         }
+        self.close_agent_legs(outcome);
+        if let Some(agent) = self.agent.take() {
+            agent.do_send(StopLeg);
+            if !self.agent_bridged {
+                self.record_escalation(
+                    "invite",
+                    &Err("the call ended before an agent answered".into()),
+                    ReferOutcome::default(),
+                );
+            }
+        }
         match self.legs.take() {
             Some(legs) => {
                 legs.bot.stop();
@@ -698,7 +723,10 @@ impl Call {
     /// Hands the session record to the store on the blocking pool: the call's arbiter never
     /// waits on disk or network. A failed write is logged and counted; the call is over anyway.
     fn write_record(&mut self, end_reason: &str) {
-        let draft = std::mem::take(&mut self.record);
+        let mut draft = std::mem::take(&mut self.record);
+        if let Some(esc) = draft.escalation.as_mut() {
+            esc.agent_legs = std::mem::take(&mut draft.agent_legs);
+        }
         let record = SessionRecord {
             session_id: self.session_id.clone(),
             call_id: self.p.call_id.clone(),
@@ -747,6 +775,15 @@ impl Call {
         let Some(dialog) = self.dialog.clone() else {
             return;
         };
+        let invite = self.p.trunk.profile == Profile::Invite;
+        if invite && self.pending_escalation.is_some() && self.agent_failure.is_none() {
+            if self.agent.is_none() {
+                self.start_agent(ctx);
+            }
+            if self.agent.is_some() {
+                return;
+            }
+        }
         let mut leg = EscalationLeg::new(
             self.p.trunk.clone(),
             dialog,
@@ -771,7 +808,7 @@ impl Call {
                 &self.p.node,
             );
         }
-        if self.p.trunk.profile == Profile::Refer && self.pending_escalation.is_some() {
+        if self.p.trunk.transfers_by_refer() && self.pending_escalation.is_some() {
             // Escalations transfer by REFER; a bot's hang-up stays a plain BYE.
             leg = leg.with_refer(self.refer_plan(), self.caller_refer.take());
             self.refer_watch = true;
@@ -834,13 +871,18 @@ fn ingress_format(kind: CodecKind) -> AudioFormat {
     }
 }
 
-fn is_sdp(req: &Request) -> bool {
-    !req.body.is_empty()
-        && req.headers.get(&HeaderName::ContentType).is_some_and(|ct| {
-            ct.trim()
-                .to_ascii_lowercase()
-                .starts_with("application/sdp")
-        })
+/// Whether `req` carries an SDP body.
+pub(crate) fn is_sdp(req: &Request) -> bool {
+    !req.body.is_empty() && is_sdp_type(req.headers.get(&HeaderName::ContentType))
+}
+
+/// Whether a Content-Type value names SDP.
+pub(crate) fn is_sdp_type(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|ct| {
+        ct.trim()
+            .to_ascii_lowercase()
+            .starts_with("application/sdp")
+    })
 }
 
 /// Our URI in this call (Contact, Referred-By).
@@ -985,7 +1027,17 @@ impl Handler<HandBackDone> for Call {
     type Result = ();
     fn handle(&mut self, msg: HandBackDone, ctx: &mut Context<Self>) {
         let hand_back_reason = self.escalation_reason();
-        self.record_escalation(msg.profile, &msg.result, msg.refer);
+        let mut refer = msg.refer;
+        let mut profile = msg.profile;
+        if let Some(agent) = self.agent_failure.take() {
+            // The agent chain failed first: that is what the fallback fell back from.
+            profile = "invite";
+            refer.fell_back = Some(match refer.fell_back {
+                Some(cause) => format!("agent: {agent}; {cause}"),
+                None => format!("agent: {agent}"),
+            });
+        }
+        self.record_escalation(profile, &msg.result, refer);
         self.escalation = None;
         self.refer_watch = false;
         self.end(&hand_back_reason, ctx);
@@ -1013,6 +1065,8 @@ impl Handler<LegExited> for Call {
                 self.bye(vec![(HeaderName::Reason, reason)]);
                 self.end(outcome, ctx);
             }
+            // The bot was released for the agent leg: its end is expected.
+            LegKind::Bot if self.agent.is_some() || self.agent_bridged => {}
             LegKind::Bot if self.restart_bot(ctx) => {}
             // A failed bot past its restart budget, or a failed transcoder: the caller goes to
             // a human, never away.
@@ -1038,7 +1092,9 @@ impl Handler<Dtmf> for Call {
         if self.record.dtmf.len() < 256 {
             self.record.dtmf.push(msg.digit);
         }
-        if let Some(legs) = &self.legs {
+        if let Some(agent) = self.agent.as_ref().filter(|_| self.agent_bridged) {
+            agent.do_send(msg);
+        } else if let Some(legs) = &self.legs {
             legs.bot.dtmf(msg);
         }
     }
@@ -1078,7 +1134,7 @@ impl Call {
             .as_ref()
             .map(|b| b.restart.clone())
             .unwrap_or_default();
-        if self.escalation.is_some() {
+        if self.escalation.is_some() || self.agent.is_some() {
             return false;
         }
         let Some(delay) = self.bot_restarts.take(&budget, Instant::now()) else {
@@ -1123,6 +1179,7 @@ impl Call {
             variables: esc.variables,
             refer_to: refer.refer_to,
             refer_status: refer.status,
+            agent_legs: Vec::new(),
         });
     }
 

@@ -28,6 +28,7 @@ use voxgate_engine::sip::message::{HeaderName, Method};
 
 pub use self::connect::ConnectMetadata;
 use self::connect::{Handoff, RetryPolicy};
+pub(crate) use self::refer::resolve_target;
 pub use self::refer::{
     caller_notify, uri_host, CallerSubscription, ReferAnswered, ReferNotified, ReferOutcome,
     ReferPlan, ReferReport, ReferRequest,
@@ -128,7 +129,7 @@ impl EscalationLeg {
         plan: Result<ReferPlan, String>,
         caller: Option<CallerSubscription>,
     ) -> EscalationLeg {
-        if self.trunk.profile != Profile::Refer {
+        if !self.trunk.transfers_by_refer() {
             tracing::debug!(profile = self.profile_name(), "REFER plan ignored");
             return self;
         }
@@ -204,12 +205,13 @@ pub fn profile_name(profile: Profile) -> &'static str {
         Profile::ZoomCc => "zoom-cc",
         Profile::AmazonConnect => "amazon-connect",
         Profile::Refer => "refer",
+        Profile::Invite => "invite",
     }
 }
 
 /// Bot-given headers must not rewrite the dialog: only extension headers with printable
 /// values pass (no CR/LF injection, no Via/From/To/Call-ID/CSeq/Route/Contact/Content-*).
-fn is_safe_extension_header(name: &str, value: &str) -> bool {
+pub(crate) fn is_safe_extension_header(name: &str, value: &str) -> bool {
     let token = !name.is_empty()
         && name
             .bytes()

@@ -1,5 +1,6 @@
 //! Calls: the registry that maps Call-IDs to live call actors, and the call actor itself.
 
+pub mod agent;
 pub(crate) mod bot_tree;
 pub(crate) mod call;
 pub mod escalation;

@@ -316,6 +316,39 @@ impl Handler<AudioFrame> for TranscoderLeg {
     }
 }
 
+/// The bot side is replaced (the `invite` profile bridges the caller to an agent leg): frames
+/// toward it go to `to_bot` in `format` from now on, and frames from it are read in `format`.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct SetBotSide {
+    /// The new side's audio format.
+    pub format: AudioFormat,
+    /// Where the caller's audio goes now.
+    pub to_bot: Recipient<AudioFrame>,
+}
+
+impl Handler<SetBotSide> for TranscoderLeg {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetBotSide, _ctx: &mut Self::Context) {
+        let ingress = self.up.from;
+        match (
+            Path::new(ingress, msg.format, "up"),
+            Path::new(msg.format, ingress, "down"),
+        ) {
+            (Ok(up), Ok(down)) => {
+                self.up = up;
+                self.down = down;
+                self.to_bot = msg.to_bot;
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                // The agent leg offers only codecs the transcoder knows; keep the old side.
+                tracing::warn!(error = %e, "cannot transcode to the new bot side; not switched");
+            }
+        }
+    }
+}
+
 /// A re-INVITE changed the caller's codec: rebuild both pipelines for the new ingress format.
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "()")]

@@ -49,6 +49,7 @@ impl TalkdeskIngress {
             variables: esc.variables,
             refer_to: None,
             refer_status: None,
+            agent_legs: Vec::new(),
         });
         self.end(
             Ending {
@@ -137,6 +138,7 @@ impl Handler<Escalate> for TalkdeskIngress {
                 variables: msg.variables,
                 refer_to: None,
                 refer_status: None,
+                agent_legs: Vec::new(),
             });
             return;
         }

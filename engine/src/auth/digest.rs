@@ -115,13 +115,7 @@ pub enum DigestError {
 /// Parses `Digest k=v, k="v", …`. Unknown parameters are ignored; quoted values may contain
 /// commas and escaped quotes.
 pub fn parse_credentials(header: &str) -> Result<Credentials, DigestError> {
-    let header = header.trim();
-    let (scheme, rest) = header
-        .split_once([' ', '\t'])
-        .ok_or(DigestError::Malformed)?;
-    if !scheme.eq_ignore_ascii_case("Digest") {
-        return Err(DigestError::Malformed);
-    }
+    let rest = digest_params(header)?;
     let mut c = Credentials::default();
     for (key, value) in params(rest)? {
         let slot = match key.to_ascii_lowercase().as_str() {
@@ -158,6 +152,110 @@ pub fn parse_credentials(header: &str) -> Result<Credentials, DigestError> {
         return Err(DigestError::Malformed);
     }
     Ok(c)
+}
+
+/// A `WWW-Authenticate` / `Proxy-Authenticate` challenge with scheme `Digest`, as a client of
+/// ours (the `invite` hand-back calling an agent platform) answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    /// `realm`.
+    pub realm: String,
+    /// `nonce`.
+    pub nonce: String,
+    /// `algorithm` (absent means MD5).
+    pub algorithm: Algorithm,
+    /// `qop` offers `auth`.
+    pub qop_auth: bool,
+    /// `opaque`, echoed back.
+    pub opaque: Option<String>,
+}
+
+/// Parses a challenge; `Err` for another scheme, a missing nonce or an algorithm we cannot
+/// compute.
+pub fn parse_challenge(header: &str) -> Result<Challenge, DigestError> {
+    let rest = digest_params(header)?;
+    let mut c = Challenge {
+        realm: String::new(),
+        nonce: String::new(),
+        algorithm: Algorithm::Md5,
+        qop_auth: false,
+        opaque: None,
+    };
+    for (key, value) in params(rest)? {
+        match key.to_ascii_lowercase().as_str() {
+            "realm" => c.realm = value,
+            "nonce" => c.nonce = value,
+            "algorithm" => c.algorithm = Algorithm::parse(&value).ok_or(DigestError::Algorithm)?,
+            "qop" => {
+                c.qop_auth = value
+                    .split(',')
+                    .any(|q| q.trim().eq_ignore_ascii_case("auth"))
+            }
+            "opaque" => c.opaque = Some(value),
+            _ => {}
+        }
+    }
+    if c.nonce.is_empty() {
+        return Err(DigestError::Malformed);
+    }
+    Ok(c)
+}
+
+impl Challenge {
+    /// The `Authorization` value answering this challenge for `method` on `uri` (`qop=auth`
+    /// with `nc=00000001` and `cnonce` when the challenge offers it).
+    pub fn authorization(
+        &self,
+        username: &str,
+        password: &str,
+        method: &str,
+        uri: &str,
+        cnonce: &str,
+    ) -> String {
+        let qop_auth = self.qop_auth.then_some(("00000001", cnonce));
+        let response = ClientDigest {
+            algorithm: self.algorithm,
+            username,
+            realm: &self.realm,
+            password,
+            method,
+            uri,
+            nonce: &self.nonce,
+            qop_auth,
+        }
+        .response();
+        let quote = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+        let mut out = format!(
+            "Digest username=\"{}\", realm=\"{}\", nonce=\"{}\", uri=\"{}\", response=\"{response}\", algorithm={}",
+            quote(username),
+            quote(&self.realm),
+            quote(&self.nonce),
+            quote(uri),
+            self.algorithm.token()
+        );
+        if let Some((nc, cnonce)) = qop_auth {
+            out.push_str(&format!(
+                ", qop=auth, nc={nc}, cnonce=\"{}\"",
+                quote(cnonce)
+            ));
+        }
+        if let Some(opaque) = &self.opaque {
+            out.push_str(&format!(", opaque=\"{}\"", quote(opaque)));
+        }
+        out
+    }
+}
+
+/// The parameter list of a `Digest …` header value.
+fn digest_params(header: &str) -> Result<&str, DigestError> {
+    let (scheme, rest) = header
+        .trim()
+        .split_once([' ', '\t'])
+        .ok_or(DigestError::Malformed)?;
+    if !scheme.eq_ignore_ascii_case("Digest") {
+        return Err(DigestError::Malformed);
+    }
+    Ok(rest)
 }
 
 /// Splits a comma-separated list of `key=value` / `key="quoted"` pairs.
@@ -445,6 +543,26 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_challenge_is_answered_so_that_the_server_accepts_it() {
+        let auth = DigestAuth::new("cc.example", b"secret", 300, &[Algorithm::Sha256]);
+        let password = "pw\\\"1";
+        let header = &auth.challenges(1000, false)[0];
+        let challenge = parse_challenge(header).unwrap();
+        assert_eq!(challenge.algorithm, Algorithm::Sha256);
+        assert!(challenge.qop_auth);
+        let value = challenge.authorization("agent", password, "INVITE", "sip:a@b", "c0ffee");
+        let creds = parse_credentials(&value).unwrap();
+        let lookup = |user: &str| (user == "agent").then(|| password.to_owned());
+        assert_eq!(auth.verify(&creds, "INVITE", 1001, lookup), Ok(()));
+        let wrong = challenge.authorization("agent", "other", "INVITE", "sip:a@b", "c0ffee");
+        let creds = parse_credentials(&wrong).unwrap();
+        assert!(auth.verify(&creds, "INVITE", 1001, lookup).is_err());
+        assert!(parse_challenge("Basic realm=\"x\"").is_err());
+        assert!(parse_challenge("Digest realm=\"x\"").is_err());
+        assert!(parse_challenge("Digest nonce=\"n\", algorithm=SHA-512").is_err());
+    }
 
     const NOW: u64 = 1_800_000_000;
 

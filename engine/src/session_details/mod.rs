@@ -184,6 +184,7 @@ pub(crate) mod tests {
                 variables: BTreeMap::from([("ringGroup".into(), "agents".into())]),
                 refer_to: None,
                 refer_status: None,
+                agent_legs: Vec::new(),
             }),
             codec: Some("PCMU/8000".into()),
             rtp: None,

@@ -91,6 +91,30 @@ pub struct Escalation {
     /// its NOTIFY, or the REFER's own final status when it was refused or no NOTIFY came).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refer_status: Option<u16>,
+    /// `invite`: every call placed to an agent, in order (the fallback chain).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agent_legs: Vec<AgentLeg>,
+}
+
+/// One call the `invite` profile placed to an agent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentLeg {
+    /// The Request-URI called.
+    pub target: String,
+    /// When the INVITE went out (unix ms).
+    pub invite_ms: i64,
+    /// When the agent answered (unix ms), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_ms: Option<i64>,
+    /// When the agent's call ended (unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_ms: Option<i64>,
+    /// The final status of the INVITE (`200`, `486`, `487` after our CANCEL, `408`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// How it ended: `answered`, `busy`, `no-answer`, `refused`, `agent-hangup`,
+    /// `caller-hangup`…
+    pub cause: String,
 }
 
 /// Result of an escalation.
@@ -197,6 +221,7 @@ mod tests {
             variables: BTreeMap::new(),
             refer_to: Some("sip:agent@cc.example".into()),
             refer_status: None,
+            agent_legs: Vec::new(),
         };
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(

@@ -1,15 +1,16 @@
-//! [`BotMediaTap`]: the owner of a SIP bot's RTP leg. The RTP leg reports everything to one
-//! owner by message type, and the [`super::SipBot`] already takes `AudioFrame` and `Dtmf` from
-//! the caller's side; the tap takes the bot's side instead: its audio goes on to the transcoder
-//! (toward the caller), its end goes to the bot leg tagged with the dial it belongs to, so that a
-//! leg torn down by a restart is not mistaken for the new one failing.
+//! [`BotMediaTap`]: the owner of the RTP leg of a call the node placed (a SIP bot's, or the
+//! `invite` profile's agent leg). The RTP leg reports everything to one owner by message type,
+//! and the leg that placed the call already takes `AudioFrame` and `Dtmf` from the caller's
+//! side; the tap takes the far side instead: its audio goes on to the transcoder (toward the
+//! caller), its key presses to whoever relays them (an agent's; a bot's are dropped), its end to
+//! the placing leg tagged with the dial it belongs to, so that a leg torn down by a restart is
+//! not mistaken for the new one failing.
 
 use actix::{Actor, ActorContext, Addr, Context, Handler, Message, Recipient};
 
-use super::SipBot;
 use crate::calls::messages::{AudioFrame, Dtmf, ExitCause, LegExited, MarkPlayed};
 use crate::calls::transcoder::Downstream;
-use crate::media::MediaStats;
+use crate::media::{MediaStats, RtpLeg, RtpLegConfig, RtpLegOwner, RtpPair};
 use crate::metrics::FRAMES_DROPPED;
 
 /// The bot's RTP leg of dial `generation` has ended.
@@ -26,17 +27,45 @@ pub struct BotMediaExited {
 pub struct BotMediaTap {
     generation: u64,
     to_caller: Recipient<Downstream>,
-    bot: Addr<SipBot>,
+    owner: Recipient<BotMediaExited>,
+    dtmf: Option<Recipient<Dtmf>>,
 }
 
 impl BotMediaTap {
-    /// A tap for the RTP leg of dial `generation`.
-    pub fn new(generation: u64, to_caller: Recipient<Downstream>, bot: Addr<SipBot>) -> Self {
+    /// A tap for the RTP leg of dial `generation`, reporting its end to `owner` and passing
+    /// the far side's key presses to `dtmf` (`None`: dropped).
+    pub fn new(
+        generation: u64,
+        to_caller: Recipient<Downstream>,
+        owner: Recipient<BotMediaExited>,
+        dtmf: Option<Recipient<Dtmf>>,
+    ) -> Self {
         BotMediaTap {
             generation,
             to_caller,
-            bot,
+            owner,
+            dtmf,
         }
+    }
+}
+
+impl BotMediaTap {
+    /// Starts the tap and the RTP leg on `pair` it owns; the leg's address takes the near
+    /// side's audio and key presses.
+    pub fn start_rtp(self, pair: RtpPair, config: RtpLegConfig) -> Addr<RtpLeg> {
+        let tap = self.start();
+        RtpLeg::new(
+            pair,
+            config,
+            RtpLegOwner {
+                frames: tap.clone().recipient(),
+                dtmf: tap.clone().recipient(),
+                marks: tap.clone().recipient(),
+                stats: tap.clone().recipient(),
+                exited: tap.recipient(),
+            },
+        )
+        .start()
     }
 }
 
@@ -56,8 +85,11 @@ impl Handler<AudioFrame> for BotMediaTap {
 impl Handler<Dtmf> for BotMediaTap {
     type Result = ();
     fn handle(&mut self, digit: Dtmf, _ctx: &mut Context<Self>) {
-        // A bot's key presses mean nothing to the caller's side.
-        tracing::debug!(digit = ?digit.digit, "DTMF from the SIP bot ignored");
+        match &self.dtmf {
+            Some(to) => to.do_send(digit),
+            // A bot's key presses mean nothing to the caller's side.
+            None => tracing::debug!(digit = ?digit.digit, "DTMF from the SIP bot ignored"),
+        }
     }
 }
 
@@ -72,7 +104,7 @@ impl Handler<MediaStats> for BotMediaTap {
         tracing::debug!(
             received = stats.packets_received,
             sent = stats.packets_sent,
-            "SIP bot media ended"
+            "placed call's media ended"
         );
     }
 }
@@ -80,7 +112,7 @@ impl Handler<MediaStats> for BotMediaTap {
 impl Handler<LegExited> for BotMediaTap {
     type Result = ();
     fn handle(&mut self, exit: LegExited, ctx: &mut Context<Self>) {
-        self.bot.do_send(BotMediaExited {
+        self.owner.do_send(BotMediaExited {
             generation: self.generation,
             cause: exit.cause,
         });

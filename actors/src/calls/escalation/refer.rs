@@ -103,7 +103,7 @@ impl ReferPlan {
 
 /// A target as the bot gives it → a Refer-To URI: a `sip:`/`sips:` URI is taken as is, a
 /// number (`+`, digits, common separators) becomes `sip:NUMBER@host`.
-pub(super) fn resolve_target(target: &str, host: &str) -> Result<String, String> {
+pub(crate) fn resolve_target(target: &str, host: &str) -> Result<String, String> {
     let t = target.trim();
     let scheme = t.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
     if matches!(scheme.as_deref(), Some("sip" | "sips")) {

@@ -10,6 +10,8 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use actix::{Context, Handler, Message, Recipient};
+use rand::RngCore;
+use voxgate_engine::auth::digest;
 use voxgate_engine::sip::dialog::{new_tag, DialogId, DialogState};
 use voxgate_engine::sip::message::{HeaderName, Method, Request, Response};
 use voxgate_engine::sip::transaction::{
@@ -36,6 +38,9 @@ pub struct PlaceCall {
     pub headers: Vec<(HeaderName, String)>,
     /// The SDP offer.
     pub sdp_offer: Vec<u8>,
+    /// Digest credentials (user, password) for a 401/407 from the peer; `None`: such an answer
+    /// fails the call.
+    pub credentials: Option<(String, String)>,
     /// Who gets the call's [`OutgoingEvent`]s.
     pub owner: Recipient<OutgoingEvent>,
 }
@@ -119,6 +124,8 @@ pub(super) struct Outgoing {
     ended: bool,
     /// A 2xx came: later ones are retransmissions (or forks), only ACKed.
     answered: bool,
+    /// Digest credentials, taken when a challenge is answered (one try).
+    credentials: Option<(String, String)>,
 }
 
 /// The placed calls, by Call-ID, and which client transaction belongs to which.
@@ -229,12 +236,84 @@ impl SipEndpoint {
                     owner.do_send(OutgoingEvent::Answered { call_id, response });
                 }
             }
+            401 | 407 if self.retry_with_credentials(now, &call_id, &response) => {}
             status => {
                 owner.do_send(OutgoingEvent::Failed {
                     call_id: call_id.clone(),
                     status,
                 });
                 self.forget_outgoing(&call_id);
+            }
+        }
+    }
+
+    /// Answers a 401/407 to our INVITE once: the same INVITE with the next CSeq, a new branch
+    /// and the `Authorization` (or `Proxy-Authorization`) for the challenge (RFC 3261 §22.2).
+    /// False when there are no credentials (left), no usable challenge, or it cannot be sent.
+    fn retry_with_credentials(&mut self, now: Instant, call_id: &str, response: &Response) -> bool {
+        let (challenge_name, answer_name) = if response.status == 407 {
+            (
+                HeaderName::ProxyAuthenticate,
+                HeaderName::ProxyAuthorization,
+            )
+        } else {
+            (HeaderName::WwwAuthenticate, HeaderName::Authorization)
+        };
+        let Some(call) = self.outgoing.calls.get_mut(call_id) else {
+            return false;
+        };
+        if call.ended {
+            return false;
+        }
+        let challenge = response
+            .headers
+            .iter()
+            .filter(|h| h.name == challenge_name)
+            .find_map(|h| digest::parse_challenge(&h.value).ok());
+        let (Some(challenge), Some((user, password))) = (challenge, call.credentials.take()) else {
+            return false;
+        };
+        let mut invite = call.invite.clone();
+        let cseq = invite.cseq().map(|c| c.seq + 1).unwrap_or(2);
+        let cnonce = format!("{:016x}", self.rng.next_u64());
+        let authorization =
+            challenge.authorization(&user, &password, "INVITE", &invite.uri, &cnonce);
+        let via = invite.headers.get(&HeaderName::Via).map(|v| {
+            let branch = new_branch(&mut self.rng);
+            match v.split_once(";branch=") {
+                Some((head, rest)) => {
+                    let tail = rest.split_once(';').map(|(_, t)| format!(";{t}"));
+                    format!("{head};branch={branch}{}", tail.unwrap_or_default())
+                }
+                None => format!("{v};branch={branch}"),
+            }
+        });
+        if let Some(via) = via {
+            invite.headers.set(HeaderName::Via, via);
+        }
+        invite
+            .headers
+            .set(HeaderName::CSeq, format!("{cseq} INVITE"));
+        invite.headers.set(answer_name, authorization);
+        let destination = call.destination;
+        match self
+            .transactions
+            .send_request(now, invite.clone(), destination)
+        {
+            Ok(key) => {
+                self.outgoing
+                    .clients
+                    .insert(key.clone(), call_id.to_owned());
+                if let Some(call) = self.outgoing.calls.get_mut(call_id) {
+                    self.outgoing.clients.remove(&call.invite_key);
+                    call.invite = invite;
+                    call.invite_key = key;
+                }
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "authenticated INVITE not sent");
+                false
             }
         }
     }
@@ -392,6 +471,7 @@ impl SipEndpoint {
                         dialog: None,
                         ended: false,
                         answered: false,
+                        credentials: msg.credentials,
                     },
                 );
             }

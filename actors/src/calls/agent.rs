@@ -1,0 +1,514 @@
+//! [`AgentLeg`]: the `invite` hand-back. The node places a call of its own to the agent (or
+//! queue) through the endpoint ([`PlaceCall`]) with its own RTP sockets, and takes the bot's
+//! place behind the call's transcoder ([`SetBotSide`]), so that the caller's audio reaches the
+//! agent in the agent's codec and the agent's audio the caller in the caller's.
+//!
+//! - While a target rings, the caller hears [`ringback::Ringback`] (or nothing, when configured)
+//!   unless the agent side sends early media (a 18x with SDP): then that is passed through.
+//! - On the 2xx the legs are bridged; the call is told ([`AgentState::Answered`]).
+//! - A failure (486/600 busy, 4xx-6xx, no answer within `ring_timeout_secs`: CANCEL) moves on to
+//!   the next target; past the last one the call runs the fallback ([`AgentState::Failed`]).
+//! - The agent's BYE (or its media dying) ends the agent leg and, through the call, the caller's;
+//!   the caller's end ([`StopLeg`]) sends the agent BYE (CANCEL while it rings).
+//! - Key presses are relayed both ways as RFC 4733; an agent's re-INVITE (hold: `sendonly`,
+//!   `inactive`) is answered from the leg's own offer/answer session and applied to the agent's
+//!   stream, so hold music passes on to the caller and the caller's audio stops meanwhile.
+//!
+//! Every attempt is reported to the call as a [`store::AgentLeg`] for the session record.
+
+pub mod plan;
+pub mod ringback;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, Recipient};
+use voxgate_engine::config::Ringback as RingbackKind;
+use voxgate_engine::sdp::{NegotiatedMedia, SdpSession, SessionDescription};
+use voxgate_engine::sip::message::{HeaderName, Method, Request, Response};
+use voxgate_engine::sip::transaction::{TransactionKey, TransportKind};
+use voxgate_engine::store;
+
+pub use self::plan::AgentPlan;
+use self::ringback::Ringback;
+use super::call::{is_sdp, is_sdp_type};
+use super::messages::{AudioFrame, Dtmf, ExitCause, LegKind, StopLeg};
+use super::record::unix_ms;
+use super::transcoder::Downstream;
+use crate::bots::sip::dial;
+use crate::bots::sip::{BotMediaExited, BotMediaTap};
+use crate::bots::SipBotCall;
+use crate::media::{RtpLeg, RtpPair, UpdateMedia};
+use crate::metrics::FRAMES_DROPPED;
+use crate::sip::endpoint::{EndOutgoing, OutgoingEvent, PlaceCall, Respond, SipEndpoint};
+
+/// Where the agent leg stands, as the call sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentState {
+    /// A target is being called.
+    Ringing,
+    /// The agent answered: the legs are bridged.
+    Answered,
+    /// Every target failed (the last cause): run the fallback.
+    Failed(String),
+    /// The agent's call ended (BYE, or its media died): end the caller's.
+    Ended(String),
+}
+
+/// The agent leg's news for its call, with every attempt so far (for the session record).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct AgentReport {
+    /// Where it stands.
+    pub state: AgentState,
+    /// The attempts, in order.
+    pub legs: Vec<store::AgentLeg>,
+}
+
+/// Where the agent leg sends to.
+pub struct AgentOwner {
+    /// The call's transcoder: agent (and ringback) audio toward the caller.
+    pub to_caller: Recipient<Downstream>,
+    /// The caller's RTP leg: the agent's key presses.
+    pub dtmf_to_caller: Recipient<Dtmf>,
+    /// The call.
+    pub report: Recipient<AgentReport>,
+}
+
+/// One call to one target.
+struct Attempt {
+    call_id: String,
+    session: SdpSession,
+    offer: SessionDescription,
+    /// The sockets until the stream starts (early media or answer).
+    pair: Option<RtpPair>,
+    rtp: Option<Addr<RtpLeg>>,
+    /// The agent answered: the caller's audio goes to it.
+    answered: bool,
+}
+
+/// See the module documentation.
+pub struct AgentLeg {
+    plan: AgentPlan,
+    call: SipBotCall,
+    owner: AgentOwner,
+    sip: Addr<SipEndpoint>,
+    ringback: Option<Ringback>,
+    next_target: usize,
+    current: Option<Attempt>,
+    /// Counts attempts, so that a timer or a media end of an old one is not taken for the
+    /// current one's.
+    generation: u64,
+    legs: Vec<store::AgentLeg>,
+    done: bool,
+}
+
+impl AgentLeg {
+    /// A leg that will dial `plan`'s targets in turn once started.
+    pub fn new(
+        plan: AgentPlan,
+        call: SipBotCall,
+        owner: AgentOwner,
+        sip: Addr<SipEndpoint>,
+    ) -> AgentLeg {
+        let ringback = match plan.ringback {
+            RingbackKind::Tone => Ringback::new(plan.format)
+                .map_err(|e| tracing::warn!(error = %e, "no ringback tone"))
+                .ok(),
+            RingbackKind::None => None,
+        };
+        AgentLeg {
+            plan,
+            call,
+            owner,
+            sip,
+            ringback,
+            next_target: 0,
+            current: None,
+            generation: 0,
+            legs: Vec::new(),
+            done: false,
+        }
+    }
+
+    fn report(&self, state: AgentState) {
+        self.owner.report.do_send(AgentReport {
+            state,
+            legs: self.legs.clone(),
+        });
+    }
+
+    /// Dials the next target, or reports the chain spent.
+    fn dial_next(&mut self, last_cause: String, ctx: &mut Context<Self>) {
+        loop {
+            let Some(target) = self.plan.targets.get(self.next_target).cloned() else {
+                self.done = true;
+                self.report(AgentState::Failed(last_cause));
+                ctx.stop();
+                return;
+            };
+            self.next_target += 1;
+            match self.dial(&target, ctx) {
+                Ok(()) => {
+                    self.report(AgentState::Ringing);
+                    return;
+                }
+                Err(why) => {
+                    tracing::info!(%target, %why, "agent target not dialled");
+                    self.legs.push(store::AgentLeg {
+                        target,
+                        invite_ms: unix_ms(),
+                        cause: why.clone(),
+                        ..store::AgentLeg::default()
+                    });
+                }
+            }
+        }
+    }
+
+    fn dial(&mut self, target: &str, ctx: &mut Context<Self>) -> Result<(), String> {
+        let destination: SocketAddr = dial::resolve_uri(target)?;
+        let (pair, session, offer) = dial::offer_media(&self.call, destination, self.plan.codec)?;
+        let call_id = dial::new_call_id();
+        tracing::debug!(%target, %call_id, "calling the agent");
+        self.sip.do_send(PlaceCall {
+            call_id: call_id.clone(),
+            to: target.to_owned(),
+            from_user: if self.call.caller.is_empty() {
+                "voxgate".into()
+            } else {
+                self.call.caller.clone()
+            },
+            destination,
+            transport: TransportKind::Udp,
+            headers: self.plan.headers.clone(),
+            sdp_offer: offer.to_bytes(),
+            credentials: self.plan.credentials.clone(),
+            owner: ctx.address().recipient(),
+        });
+        self.generation += 1;
+        let generation = self.generation;
+        ctx.run_later(self.plan.ring_timeout, move |leg, ctx| {
+            let ringing = leg.current.as_ref().is_some_and(|a| !a.answered);
+            if leg.generation == generation && ringing {
+                leg.give_up("no-answer", None, ctx);
+            }
+        });
+        self.legs.push(store::AgentLeg {
+            target: target.to_owned(),
+            invite_ms: unix_ms(),
+            ..store::AgentLeg::default()
+        });
+        self.current = Some(Attempt {
+            call_id,
+            session,
+            offer,
+            pair: Some(pair),
+            rtp: None,
+            answered: false,
+        });
+        Ok(())
+    }
+
+    /// The current attempt failed (`cause`, the INVITE's `status` if it had one): end it and
+    /// move on.
+    fn give_up(&mut self, cause: &str, status: Option<u16>, ctx: &mut Context<Self>) {
+        if let Some(attempt) = self.current.take() {
+            if status.is_none() {
+                // Still ringing on our side: CANCEL (a late 2xx is ended by the endpoint).
+                self.sip.do_send(EndOutgoing {
+                    call_id: attempt.call_id,
+                    headers: Vec::new(),
+                });
+            }
+            if let Some(rtp) = attempt.rtp {
+                rtp.do_send(StopLeg);
+            }
+        }
+        if let Some(leg) = self.legs.last_mut() {
+            leg.status = leg.status.or(status);
+            leg.end_ms = Some(unix_ms());
+            leg.cause = cause.to_owned();
+        }
+        tracing::info!(cause, ?status, "agent attempt failed");
+        self.dial_next(cause.to_owned(), ctx);
+    }
+
+    /// Starts the agent's stream (early media or answer) or moves it to `media`.
+    fn start_media(&mut self, media: NegotiatedMedia, ctx: &mut Context<Self>) {
+        let Some(attempt) = self.current.as_mut() else {
+            return;
+        };
+        if let Some(rtp) = &attempt.rtp {
+            rtp.do_send(UpdateMedia(media));
+            return;
+        }
+        let Some(pair) = attempt.pair.take() else {
+            return;
+        };
+        let config = dial::rtp_config(
+            media,
+            &self.call,
+            format!("voxgate-agent-{}", self.call.session_id),
+            LegKind::Bot,
+            Duration::ZERO,
+        );
+        let rtp = BotMediaTap::new(
+            self.generation,
+            self.owner.to_caller.clone(),
+            ctx.address().recipient(),
+            Some(self.owner.dtmf_to_caller.clone()),
+        )
+        .start_rtp(pair, config);
+        attempt.rtp = Some(rtp);
+    }
+
+    fn on_progress(&mut self, response: &Response, ctx: &mut Context<Self>) {
+        let early = self
+            .current
+            .as_ref()
+            .filter(|a| a.rtp.is_none() && has_sdp(response));
+        let Some(attempt) = early else {
+            return;
+        };
+        match dial::negotiate(&attempt.offer, &response.body) {
+            Ok(media) => {
+                tracing::debug!(status = response.status, "agent early media");
+                self.start_media(media, ctx);
+            }
+            Err(why) => tracing::debug!(%why, "agent early media SDP unusable; ringback stays"),
+        }
+    }
+
+    fn on_answered(&mut self, response: &Response, ctx: &mut Context<Self>) {
+        let Some(attempt) = self.current.as_mut() else {
+            return;
+        };
+        match dial::negotiate(&attempt.offer, &response.body) {
+            Ok(media) => {
+                attempt.answered = true;
+                self.start_media(media, ctx);
+                if let Some(leg) = self.legs.last_mut() {
+                    leg.answer_ms = Some(unix_ms());
+                    leg.status = Some(response.status);
+                    leg.cause = "answered".into();
+                }
+                tracing::info!("agent answered; caller bridged");
+                self.report(AgentState::Answered);
+            }
+            Err(why) => {
+                // Answered but unusable: hang it up and try the next one.
+                let call_id = attempt.call_id.clone();
+                self.sip.do_send(EndOutgoing {
+                    call_id,
+                    headers: Vec::new(),
+                });
+                if let Some(leg) = self.legs.last_mut() {
+                    leg.status = Some(response.status);
+                }
+                self.give_up(&format!("agent {why}"), Some(response.status), ctx);
+            }
+        }
+    }
+
+    fn on_request(&mut self, key: TransactionKey, req: &Request, ctx: &mut Context<Self>) {
+        match req.method {
+            Method::Bye => {
+                self.respond(key, req, 200, "OK");
+                self.agent_gone("agent-hangup", ctx);
+            }
+            Method::Invite | Method::Update if is_sdp(req) => self.reoffer(key, req),
+            _ => self.respond(key, req, 200, "OK"),
+        }
+    }
+
+    /// The agent's re-offer (hold, resume, new address): answered from our session and applied
+    /// to the agent's stream.
+    fn reoffer(&mut self, key: TransactionKey, req: &Request) {
+        let Some(attempt) = self.current.as_mut() else {
+            self.respond(key, req, 481, "Call/Transaction Does Not Exist");
+            return;
+        };
+        let answered = SessionDescription::parse(&req.body)
+            .and_then(|offer| attempt.session.handle_offer(&offer).map(|(a, _)| a));
+        match answered {
+            Ok(answer) => {
+                tracing::debug!(direction = ?answer.media.direction, "agent re-offer");
+                if let Some(rtp) = &attempt.rtp {
+                    rtp.do_send(UpdateMedia(answer.media.clone()));
+                }
+                let mut ok = req.response(200, "OK", None);
+                ok.headers.push(HeaderName::ContentType, "application/sdp");
+                ok.body = answer.sdp.to_bytes();
+                self.sip.do_send(Respond { key, response: ok });
+            }
+            Err(e) => self.respond(key, req, e.status_code(), "Not Acceptable Here"),
+        }
+    }
+
+    /// The agent's call is over: tell the call, which ends the caller's.
+    fn agent_gone(&mut self, cause: &str, ctx: &mut Context<Self>) {
+        if let Some(attempt) = self.current.take() {
+            if let Some(rtp) = attempt.rtp {
+                rtp.do_send(StopLeg);
+            }
+        }
+        if let Some(leg) = self.legs.last_mut() {
+            leg.end_ms = Some(unix_ms());
+            leg.cause = cause.to_owned();
+        }
+        self.done = true;
+        self.report(AgentState::Ended(cause.to_owned()));
+        ctx.stop();
+    }
+
+    fn respond(&self, key: TransactionKey, req: &Request, status: u16, reason: &str) {
+        self.sip.do_send(Respond {
+            key,
+            response: req.response(status, reason, None),
+        });
+    }
+
+    /// One ringback frame toward the caller, unless the agent's own audio is flowing.
+    fn ring_tick(&mut self) {
+        let ringing = self.current.as_ref().is_some_and(|a| a.rtp.is_none());
+        let Some(ringback) = self.ringback.as_mut().filter(|_| ringing) else {
+            return;
+        };
+        let frame = AudioFrame(ringback.next_frame());
+        if self.owner.to_caller.try_send(Downstream(frame)).is_err() {
+            metrics::counter!(FRAMES_DROPPED, "leg" => "ringback").increment(1);
+        }
+    }
+}
+
+fn has_sdp(resp: &Response) -> bool {
+    !resp.body.is_empty() && is_sdp_type(resp.headers.get(&HeaderName::ContentType))
+}
+
+impl Actor for AgentLeg {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if self.ringback.is_some() {
+            ctx.run_interval(Duration::from_millis(20), |leg, _| leg.ring_tick());
+        }
+        self.dial_next("no agent target".into(), ctx);
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        // Stopped by the call (the caller hung up, or the call is ending): end the agent's.
+        if let Some(attempt) = self.current.take() {
+            self.sip.do_send(EndOutgoing {
+                call_id: attempt.call_id,
+                headers: Vec::new(),
+            });
+            if let Some(rtp) = attempt.rtp {
+                rtp.do_send(StopLeg);
+            }
+        }
+    }
+}
+
+impl Handler<OutgoingEvent> for AgentLeg {
+    type Result = ();
+    fn handle(&mut self, event: OutgoingEvent, ctx: &mut Context<Self>) {
+        let ours = |call_id: &str, leg: &AgentLeg| {
+            !leg.done && leg.current.as_ref().is_some_and(|a| a.call_id == call_id)
+        };
+        match event {
+            OutgoingEvent::Response { .. } => {}
+            OutgoingEvent::Progress { call_id, response } => {
+                if ours(&call_id, self) {
+                    self.on_progress(&response, ctx);
+                }
+            }
+            OutgoingEvent::Answered { call_id, response } => {
+                if ours(&call_id, self) {
+                    self.on_answered(&response, ctx);
+                } else {
+                    // An attempt given up on (timed out, stopped) answered late: end it.
+                    self.sip.do_send(EndOutgoing {
+                        call_id,
+                        headers: Vec::new(),
+                    });
+                }
+            }
+            OutgoingEvent::Failed { call_id, status } => {
+                if ours(&call_id, self) {
+                    let cause = match status {
+                        486 | 600 => "busy",
+                        408 | 480 | 487 => "no-answer",
+                        _ => "refused",
+                    };
+                    self.give_up(cause, Some(status), ctx);
+                }
+            }
+            OutgoingEvent::Request {
+                call_id,
+                key,
+                request,
+            } => {
+                if ours(&call_id, self) {
+                    self.on_request(key, &request, ctx);
+                } else {
+                    self.respond(key, &request, 481, "Call/Transaction Does Not Exist");
+                }
+            }
+        }
+    }
+}
+
+/// The caller's audio (from the transcoder, in the agent's format).
+impl Handler<AudioFrame> for AgentLeg {
+    type Result = ();
+    fn handle(&mut self, frame: AudioFrame, _ctx: &mut Context<Self>) {
+        let rtp = self
+            .current
+            .as_ref()
+            .filter(|a| a.answered)
+            .and_then(|a| a.rtp.as_ref());
+        if let Some(rtp) = rtp {
+            if rtp.try_send(frame).is_err() {
+                metrics::counter!(FRAMES_DROPPED, "leg" => "agent").increment(1);
+            }
+        }
+    }
+}
+
+/// The caller's key presses, relayed to the agent as RFC 4733.
+impl Handler<Dtmf> for AgentLeg {
+    type Result = ();
+    fn handle(&mut self, digit: Dtmf, _ctx: &mut Context<Self>) {
+        if let Some(rtp) = self.current.as_ref().and_then(|a| a.rtp.as_ref()) {
+            rtp.do_send(digit);
+        }
+    }
+}
+
+impl Handler<BotMediaExited> for AgentLeg {
+    type Result = ();
+    fn handle(&mut self, exit: BotMediaExited, ctx: &mut Context<Self>) {
+        if exit.generation != self.generation || self.done {
+            return;
+        }
+        if let ExitCause::Failed(why) = exit.cause {
+            tracing::info!(%why, "agent media failed");
+            if let Some(attempt) = self.current.as_ref() {
+                self.sip.do_send(EndOutgoing {
+                    call_id: attempt.call_id.clone(),
+                    headers: Vec::new(),
+                });
+            }
+            self.agent_gone("agent-media-failed", ctx);
+        }
+    }
+}
+
+impl Handler<StopLeg> for AgentLeg {
+    type Result = ();
+    fn handle(&mut self, _: StopLeg, ctx: &mut Context<Self>) {
+        self.done = true;
+        ctx.stop();
+    }
+}

@@ -1,0 +1,416 @@
+//! The `invite` hand-back profile with SIPp as the agent (`tests/sipp/agent_uas.xml`,
+//! `agent_busy.xml`, `bot_no_answer.xml`): on the caller's DTMF `0` the builtin bot escalates,
+//! the node calls the agent, the caller hears the 425 Hz ringback while it rings, and once the
+//! agent answers the caller's audio reaches the agent and comes back (SIPp echoes it) byte for
+//! byte; the agent's BYE ends the caller's call. A busy agent moves on to the next target of the
+//! chain; an agent that never answers is cancelled and the caller gets the fallback BYE. The
+//! session record holds every agent leg.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::{
+    echoed, expect_bye_scenario, play_pcap, scenario, scenario_with, scripted_call,
+    session_records, uas_awaits_bye, uas_bye_after, uas_request, ulaw_rms, wait_until, CallScript,
+    EventSink, Node, Sipp, SippBot, DEFAULT_TOML,
+};
+use voxgate_engine::store::{EscalationOutcome, SessionRecord};
+
+/// The default config with profile `invite`, calling `agents` in turn, each ringing at most
+/// `ring_secs`.
+fn config(agents: &[SocketAddr], ring_secs: u64) -> String {
+    let targets: Vec<String> = agents
+        .iter()
+        .map(|a| format!("\"sip:agent@{a}\""))
+        .collect();
+    let edits = [
+        ("profile = \"zoom-cc\"", "profile = \"invite\"".to_owned()),
+        (
+            "targets = []",
+            format!("targets = [{}]", targets.join(", ")),
+        ),
+        (
+            "ring_timeout_secs = 30",
+            format!("ring_timeout_secs = {ring_secs}"),
+        ),
+    ];
+    let mut text = DEFAULT_TOML.to_owned();
+    for (from, to) in edits {
+        assert!(text.contains(from), "default.toml has no `{from}`");
+        text = text.replacen(from, &to, 1);
+    }
+    text
+}
+
+/// An agent that rings `ring_ms`, answers, echoes the caller's audio and then does `after_ack`.
+fn agent(ring_ms: u32, after_ack: &str) -> (tempfile::TempDir, SippBot) {
+    agent_with(ring_ms, after_ack, "[media_port]", ("", ""), "")
+}
+
+/// An agent with its RTP at `media_port` (SIPp's own, echoed; or a socket of the test),
+/// `checks` on the INVITE (ereg actions, the variables they assign) and `before` it.
+fn agent_with(
+    ring_ms: u32,
+    after_ack: &str,
+    media_port: &str,
+    checks: (&str, &str),
+    before: &str,
+) -> (tempfile::TempDir, SippBot) {
+    let ring = ring_ms.to_string();
+    let (dir, path) = scenario_with(
+        "agent_uas.xml",
+        &[
+            ("RING_MS", ring.as_str()),
+            ("MEDIA_PORT", media_port),
+            ("AFTER_ACK", after_ack),
+            ("INVITE_CHECKS", checks.0),
+            ("CHECKED", checks.1),
+            ("BEFORE", before),
+        ],
+    );
+    let echo: &[&str] = if media_port == "[media_port]" {
+        &["-rtp_echo"]
+    } else {
+        &[]
+    };
+    let bot = SippBot::start(&path, 1, echo);
+    (dir, bot)
+}
+
+/// The agent hangs up after `ms` and takes the node's 200.
+fn agent_hangs_up_after(ms: u32) -> String {
+    uas_bye_after(ms, "")
+}
+
+/// A SIPp caller that presses 0 and insists on the BYE the agent's hang-up gives it.
+fn caller_expects_the_agents_bye(node: &Node) {
+    let (_dir, path) = scenario_with(
+        "uac_expect_bye.xml",
+        &[
+            ("HEADER", "Reason"),
+            ("REASON", "SIP;cause=200;text=.agent-hangup."),
+            ("CODEC_PT", "0"),
+            ("PLAY", &play_pcap("dtmf_2833_0.pcap")),
+        ],
+    );
+    Sipp::with_scenario_file(&path, node.sip).run_ok();
+}
+
+/// A SIPp caller that presses 0 and hangs up itself `ms` after its call was answered.
+fn caller_presses_0_and_hangs_up_after(node: &Node, ms: u32) {
+    let dtmf = r#"<exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_0.pcap"/>"#;
+    let (_dir, path) = scenario_with("uac_media.xml", &[("CODEC_PT", "0"), ("MEDIA", dtmf)]);
+    Sipp::with_scenario_file(&path, node.sip)
+        .arg("-d")
+        .arg(ms.to_string())
+        .run_ok();
+}
+
+fn assert_ok(what: &str, out: &std::process::Output, node: &Node) {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        node.log()
+    );
+}
+
+fn record(node: &Node) -> SessionRecord {
+    assert!(
+        wait_until(Duration::from_secs(10), || !session_records(node)
+            .is_empty()),
+        "no session record\n{}",
+        node.log()
+    );
+    session_records(node).remove(0)
+}
+
+/// The frequency of a run of µ-law frames, from its zero crossings.
+fn frequency(frames: &[&[u8]]) -> f64 {
+    let samples: Vec<i16> = frames
+        .iter()
+        .flat_map(|f| f.iter())
+        .map(|&c| voxgate_codecs::g711::ulaw_decode_sample(c))
+        .collect();
+    let crossings = samples
+        .windows(2)
+        .filter(|w| (w[0] < 0) != (w[1] < 0))
+        .count();
+    crossings as f64 / 2.0 / (samples.len() as f64 / 8000.0)
+}
+
+#[test]
+fn the_agent_answers_after_ringback_and_audio_passes_both_ways_until_its_bye() {
+    let (_dir, agent) = agent(1500, &agent_hangs_up_after(4000));
+    let node = Node::start(&config(&[agent.addr], 10));
+    // 0-1 s silence, DTMF 0 at 1 s (escalation, the agent rings ~1.1-2.6 s), silence, then
+    // from 3 s the 440 Hz tone; the agent hangs up ~4 s after answering.
+    let out = scripted_call(
+        &node,
+        &CallScript {
+            call_id: "invite-bridge",
+            frames: 300,
+            tone_from: 150,
+            dtmf: &[(50, 0)],
+            linger: Duration::from_secs(5),
+        },
+    );
+    let sipp = agent.finish(Duration::from_secs(10));
+    assert_ok("the SIPp agent", &sipp, &node);
+
+    // Ringback while it rang: loud 425 Hz frames between the key press and the answer.
+    let ringing: Vec<&[u8]> = out
+        .received
+        .iter()
+        .filter(|p| (1300..2000).contains(&p.at_ms) && ulaw_rms(&p.payload) > 1000.0)
+        .map(|p| p.payload.as_slice())
+        .collect();
+    assert!(
+        ringing.len() >= 25,
+        "only {} ringback frames while the agent rang\n{}",
+        ringing.len(),
+        node.log()
+    );
+    let hz = frequency(&ringing);
+    assert!((410.0..440.0).contains(&hz), "ringback at {hz:.0} Hz");
+
+    // Caller → agent → (SIPp echo) → caller, byte for byte (PCMU both legs).
+    let echoed = echoed(&out.sent, &out.received);
+    assert!(
+        echoed >= 100,
+        "only {echoed} of {} tone frames came back through the agent\n{}",
+        out.sent.len(),
+        node.log()
+    );
+
+    // The agent's BYE ended the caller's call.
+    let (bye, _) = out.bye.expect("the node's BYE to the caller");
+    assert!(bye.contains("agent-hangup"), "{bye}");
+
+    let r = record(&node);
+    assert_eq!(r.end_reason, "AgentHangUp");
+    let esc = r.escalation.expect("escalation recorded");
+    assert_eq!(esc.profile, "invite");
+    assert_eq!(esc.outcome, EscalationOutcome::Completed);
+    assert_eq!(esc.agent_legs.len(), 1, "{:?}", esc.agent_legs);
+    let leg = &esc.agent_legs[0];
+    assert_eq!(leg.status, Some(200));
+    assert_eq!(leg.cause, "agent-hangup");
+    let (answer, end) = (leg.answer_ms.unwrap(), leg.end_ms.unwrap());
+    assert!(
+        leg.invite_ms + 1000 <= answer && answer + 3000 <= end,
+        "{leg:?}"
+    );
+    assert_eq!(
+        node.metric("voxgate_agent_calls_total{outcome=\"answered\"}"),
+        1.0
+    );
+}
+
+#[test]
+fn a_busy_agent_moves_on_to_the_next_target() {
+    let busy = SippBot::start(&scenario("agent_busy.xml"), 1, &[]);
+    let (_dir, agent) = agent(300, &agent_hangs_up_after(1000));
+    let node = Node::start(&config(&[busy.addr, agent.addr], 10));
+    caller_expects_the_agents_bye(&node);
+    assert_ok(
+        "the busy agent",
+        &busy.finish(Duration::from_secs(10)),
+        &node,
+    );
+    assert_ok(
+        "the second agent",
+        &agent.finish(Duration::from_secs(10)),
+        &node,
+    );
+
+    let esc = record(&node).escalation.expect("escalation recorded");
+    let causes: Vec<(&str, Option<u16>)> = esc
+        .agent_legs
+        .iter()
+        .map(|l| (l.cause.as_str(), l.status))
+        .collect();
+    assert_eq!(
+        causes,
+        [("busy", Some(486)), ("agent-hangup", Some(200))],
+        "{:?}",
+        esc.agent_legs
+    );
+    assert_eq!(esc.outcome, EscalationOutcome::Completed);
+    assert_eq!(
+        node.metric("voxgate_agent_calls_total{outcome=\"answered\"}"),
+        1.0
+    );
+}
+
+#[test]
+fn agents_that_never_answer_are_cancelled_and_the_caller_gets_the_fallback_bye() {
+    // Two targets ring past ring_timeout_secs: each is cancelled (SIPp checks the CANCEL), then
+    // the zoom-cc style BYE with the reason reaches the caller.
+    let first = SippBot::start(&scenario("bot_no_answer.xml"), 1, &[]);
+    let second = SippBot::start(&scenario("bot_no_answer.xml"), 1, &[]);
+    let node = Node::start(&config(&[first.addr, second.addr], 1));
+    let (_dir, path) = expect_bye_scenario("TransferToAgent", &play_pcap("dtmf_2833_0.pcap"));
+    Sipp::with_scenario_file(&path, node.sip).run_ok();
+    assert_ok(
+        "the first agent",
+        &first.finish(Duration::from_secs(10)),
+        &node,
+    );
+    assert_ok(
+        "the second agent",
+        &second.finish(Duration::from_secs(10)),
+        &node,
+    );
+
+    let r = record(&node);
+    assert_eq!(r.end_reason, "TransferToAgent");
+    let esc = r.escalation.expect("escalation recorded");
+    assert_eq!(esc.profile, "invite");
+    let EscalationOutcome::FellBack { cause } = &esc.outcome else {
+        panic!("no fallback recorded: {:?}", esc.outcome);
+    };
+    assert!(cause.contains("no-answer"), "{cause}");
+    assert_eq!(esc.agent_legs.len(), 2, "{:?}", esc.agent_legs);
+    assert!(esc.agent_legs.iter().all(|l| l.cause == "no-answer"));
+    assert!(esc.agent_legs.iter().all(|l| l.answer_ms.is_none()));
+    assert_eq!(
+        node.metric("voxgate_agent_calls_total{outcome=\"failed\"}"),
+        1.0
+    );
+}
+
+#[test]
+fn the_callers_bye_ends_the_agents_call_and_the_invite_carries_uui() {
+    let uui = r#"      <ereg regexp="^ *[0-9a-f]+;encoding=hex$" search_in="hdr" header="User-to-User:" check_it="true" assign_to="uui"/>"#;
+    let (_dir, agent) = agent_with(300, &uas_awaits_bye(), "[media_port]", (uui, ",uui"), "");
+    let text = config(&[agent.addr], 10).replacen("uui = false", "uui = true", 1);
+    let node = Node::start(&text);
+    // The caller presses 0 and hangs up 3 s later: the agent (answered after 0.3 s) gets a BYE.
+    caller_presses_0_and_hangs_up_after(&node, 3000);
+    assert_ok("the agent", &agent.finish(Duration::from_secs(10)), &node);
+
+    let r = record(&node);
+    assert_eq!(r.end_reason, "CallerHangUp");
+    let esc = r.escalation.expect("escalation recorded");
+    assert_eq!(esc.agent_legs.len(), 1, "{:?}", esc.agent_legs);
+    assert_eq!(esc.agent_legs[0].cause, "caller-hangup");
+    assert!(esc.agent_legs[0].answer_ms.is_some());
+}
+
+#[test]
+fn the_callers_key_presses_reach_the_agent_as_telephone_events() {
+    let events = EventSink::start();
+    let port = events.port.to_string();
+    let (_dir, agent) = agent_with(300, &agent_hangs_up_after(3000), &port, ("", ""), "");
+    let node = Node::start(&config(&[agent.addr], 10));
+    // 0 at 0.4 s escalates; 5 at 2 s, once the agent (answered ~0.8 s) is bridged.
+    let out = scripted_call(
+        &node,
+        &CallScript {
+            call_id: "invite-dtmf",
+            frames: 150,
+            dtmf: &[(20, 0), (100, 5)],
+            linger: Duration::from_secs(5),
+            ..CallScript::default()
+        },
+    );
+    assert!(
+        out.bye.is_some(),
+        "no BYE after the agent's\n{}",
+        node.log()
+    );
+    assert_ok("the agent", &agent.finish(Duration::from_secs(10)), &node);
+    let events = events.finish();
+    assert!(
+        !events.is_empty() && events.iter().all(|&e| e == 5),
+        "the agent got telephone-events {events:?}, not digit 5\n{}",
+        node.log()
+    );
+}
+
+/// The agent side's first answer: 401 with a digest challenge (qop=auth), and its ACK.
+const CHALLENGE: &str = r#"  <recv request="INVITE"/>
+  <send>
+    <![CDATA[
+SIP/2.0 401 Unauthorized
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag09[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+WWW-Authenticate: Digest realm="cc.example", nonce="4f1e2d3c", qop="auth", algorithm=MD5
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="ACK"/>
+"#;
+
+#[test]
+fn a_challenging_agent_gets_the_invite_again_with_digest_credentials() {
+    let checks = r#"      <verifyauth assign_to="authvalid" username="agent" password="s3cret"/>
+      <ereg regexp="username=.agent." search_in="hdr" header="Authorization:" check_it="true" assign_to="authz"/>"#;
+    let (_dir, agent) = agent_with(
+        300,
+        &agent_hangs_up_after(500),
+        "[media_port]",
+        (checks, ",authvalid,authz"),
+        CHALLENGE,
+    );
+    let text = config(&[agent.addr], 10).replacen(
+        "username = \"\"\npassword = \"\"",
+        "username = \"agent\"\npassword = \"s3cret\"",
+        1,
+    );
+    let node = Node::start(&text);
+    caller_expects_the_agents_bye(&node);
+    assert_ok("the agent", &agent.finish(Duration::from_secs(10)), &node);
+    let esc = record(&node).escalation.expect("escalation recorded");
+    assert_eq!(esc.agent_legs.len(), 1, "{:?}", esc.agent_legs);
+    assert_eq!(esc.agent_legs[0].status, Some(200));
+}
+
+/// The agent puts the caller on hold: a re-INVITE with `a=sendonly`, whose answer must say
+/// `recvonly`; then it ACKs.
+fn agent_holds() -> String {
+    let sdp = "v=0\no=agent 53655765 2353687638 IN IP[local_ip_type] [local_ip]\ns=-\n\
+               c=IN IP[media_ip_type] [media_ip]\nt=0 0\nm=audio [media_port] RTP/AVP 0 101\n\
+               a=rtpmap:0 PCMU/8000\na=rtpmap:101 telephone-event/8000\na=sendonly\n\n";
+    let invite = uas_request(
+        "INVITE",
+        2,
+        "Contact: <sip:agent@[local_ip]:[local_port];transport=[transport]>\n\
+         Content-Type: application/sdp\n",
+        sdp,
+    );
+    let ack = uas_request("ACK", 2, "", "");
+    format!(
+        r#"
+  <pause milliseconds="300"/>
+{invite}  <recv response="100" optional="true"/>
+  <recv response="200">
+    <action>
+      <ereg regexp="a=recvonly" search_in="body" check_it="true" assign_to="held"/>
+    </action>
+  </recv>
+  <Reference variables="held"/>
+{ack}"#
+    )
+}
+
+#[test]
+fn the_agents_hold_re_invite_is_answered_recvonly() {
+    let after = format!("{}{}", agent_holds(), uas_awaits_bye());
+    let (_dir, agent) = agent(300, &after);
+    let node = Node::start(&config(&[agent.addr], 10));
+    caller_presses_0_and_hangs_up_after(&node, 3000);
+    assert_ok(
+        "the holding agent",
+        &agent.finish(Duration::from_secs(10)),
+        &node,
+    );
+    assert_eq!(record(&node).end_reason, "CallerHangUp");
+}
