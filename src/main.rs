@@ -55,7 +55,7 @@ struct TalkdeskUrlArgs {
     #[arg(long)]
     did: String,
     /// Public `host[:port]` of the node (wss://), or a full ws:// / wss:// base URL.
-    /// Default: the configured HTTP listener over ws://.
+    /// Default: the configured HTTP listener over ws:// (wss:// with `[http] tls_cert`).
     #[arg(long)]
     host: Option<String>,
     /// Token lifetime in seconds (0: no expiry; Studio keeps the URL for as long as the flow).

@@ -17,7 +17,7 @@ pub struct UrlRequest<'a> {
     /// The number (`+` and digits) routed to the bot.
     pub did: &'a str,
     /// `host[:port]` (then `wss://`) or a full `ws://` / `wss://` base; `None`: the node's own
-    /// HTTP listener over `ws://`.
+    /// HTTP listener over `ws://` (`wss://` when `[http]` serves TLS).
     pub host: Option<&'a str>,
     /// Token lifetime in seconds; 0 for a token without `exp`.
     pub ttl_secs: u64,
@@ -52,7 +52,9 @@ pub fn stream_url(config: &Config, req: &UrlRequest<'_>) -> anyhow::Result<Strin
             } else {
                 listen.to_string()
             };
-            format!("ws://{host}")
+            // The listener itself serves WSS when `[http]` has a certificate.
+            let scheme = if config.http.tls() { "wss" } else { "ws" };
+            format!("{scheme}://{host}")
         }
     };
     let mut url = format!(

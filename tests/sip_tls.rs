@@ -3,165 +3,32 @@
 //! over one TLS connection and baresip calls over `;transport=tls` with audio; with
 //! `client_ca` set (mutual TLS) a client without a certificate is refused at the handshake and
 //! one with a certificate from that CA gets its answers.
+//!
+//! SIPp: Debian's `sip-tester` is built without OpenSSL (`sipp -t l1` exits with "To use a TLS
+//! transport you must compile SIPp with OpenSSL"), so SIPp's TCP mode (`-t t1`) runs through a
+//! relay in the test that carries its one connection inside a TLS connection to the node.
 
 mod common;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{baresip_dial, session_records, wait_until, Node, DEFAULT_TOML};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-
-/// A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA.
-struct Pki {
-    dir: tempfile::TempDir,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        let run = |args: &[&str]| {
-            let out = Command::new("openssl")
-                .args(args)
-                .current_dir(d)
-                .stdin(Stdio::null())
-                .output()
-                .expect("run openssl");
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        run(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=voxgate test CA",
-        ]);
-        std::fs::write(
-            d.join("server.ext"),
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        std::fs::write(d.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
-        for who in ["server", "client"] {
-            run(&[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                &format!("{who}.key"),
-                "-out",
-                &format!("{who}.csr"),
-                "-subj",
-                &format!("/CN={who}"),
-            ]);
-            run(&[
-                "x509",
-                "-req",
-                "-in",
-                &format!("{who}.csr"),
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-out",
-                &format!("{who}.pem"),
-                "-extfile",
-                &format!("{who}.ext"),
-            ]);
-        }
-        Pki { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn config(&self, mutual: bool) -> String {
-        let client_ca = if mutual {
-            self.path("ca.pem").display().to_string()
-        } else {
-            String::new()
-        };
-        DEFAULT_TOML.replace(
-            "[tls]\n# listen = \"0.0.0.0:5061\"\ncert = \"\"\nkey = \"\"\nclient_ca = \"\"\n",
-            &format!(
-                "[tls]\nlisten = \"127.0.0.1:0\"\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{client_ca}\"\n",
-                self.path("server.pem").display(),
-                self.path("server.key").display()
-            ),
-        )
-    }
-
-    /// A client trusting the test CA, with the client certificate when `with_cert`.
-    fn client(&self, with_cert: bool) -> Arc<rustls::ClientConfig> {
-        let mut roots = rustls::RootCertStore::empty();
-        for c in CertificateDer::pem_file_iter(self.path("ca.pem")).unwrap() {
-            roots.add(c.unwrap()).unwrap();
-        }
-        let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots);
-        let config = if with_cert {
-            let certs = CertificateDer::pem_file_iter(self.path("client.pem"))
-                .unwrap()
-                .collect::<Result<Vec<_>, _>>()
-                .unwrap();
-            let key = PrivateKeyDer::from_pem_file(self.path("client.key")).unwrap();
-            builder.with_client_auth_cert(certs, key).unwrap()
-        } else {
-            builder.with_no_client_auth()
-        };
-        Arc::new(config)
-    }
-}
+use common::pki::{tls_connect, Pki, TlsStream};
+use common::{baresip_call_ok, session_records, wait_until, Node, Sipp};
 
 /// One TLS connection to the node, reading whole SIP messages (Content-Length framed).
 struct TlsSip {
     /// Buffered for reading across calls: two messages may arrive in one TLS record.
-    stream: BufReader<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>,
+    stream: BufReader<TlsStream>,
     local: SocketAddr,
 }
 
 impl TlsSip {
     fn connect(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> std::io::Result<TlsSip> {
-        let tcp = TcpStream::connect(addr)?;
-        tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
-        let local = tcp.local_addr()?;
-        let name = ServerName::try_from("127.0.0.1").unwrap();
-        let conn = rustls::ClientConnection::new(config, name).map_err(std::io::Error::other)?;
-        let mut stream = rustls::StreamOwned::new(conn, tcp);
-        // Drive the handshake now so that a refusal shows here.
-        while stream.conn.is_handshaking() {
-            stream.conn.complete_io(&mut stream.sock)?;
-        }
+        let stream = tls_connect(addr, config)?;
+        stream.sock.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let local = stream.sock.local_addr()?;
         Ok(TlsSip {
             stream: BufReader::new(stream),
             local,
@@ -344,18 +211,75 @@ fn baresip_calls_over_tls() {
     let pki = Pki::new();
     let node = Node::start(&pki.config(false));
     let sips = node.sips.expect("the node announces sips=");
-    let text = baresip_dial(
+    baresip_call_ok(
+        &node,
         &format!("sip:+15550100@{sips};transport=tls"),
         "<sip:tester@127.0.0.1;transport=tls>;regint=0",
         &format!("sip_cafile {}\n", pki.path("ca.pem").display()),
     );
-    assert!(text.contains("Call established"), "baresip output:\n{text}");
-    assert!(
-        text.contains("incoming rtp for 'audio' established"),
-        "no audio came back:\n{text}"
-    );
+}
+
+/// Listens on loopback for one TCP connection (SIPp's `-t t1`) and carries it, both ways, inside
+/// a TLS connection to `tls` until either side closes. Returns the address to give SIPp and the
+/// relay thread, which yields the bytes carried toward the node and back.
+fn tls_relay(
+    tls: SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+) -> (SocketAddr, std::thread::JoinHandle<(usize, usize)>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let relay = std::thread::spawn(move || {
+        let (mut plain, _) = listener.accept().expect("SIPp connects");
+        let mut secure = tls_connect(tls, config).expect("TLS to the node");
+        let tick = Some(Duration::from_millis(5));
+        plain.set_read_timeout(tick).unwrap();
+        secure.sock.set_read_timeout(tick).unwrap();
+        let idle = |e: &std::io::Error| {
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            )
+        };
+        let (mut up, mut down) = (0, 0);
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match plain.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    secure.write_all(&buf[..n]).unwrap();
+                    secure.flush().unwrap();
+                    up += n;
+                }
+                Err(e) if idle(&e) => {}
+                Err(_) => break,
+            }
+            match secure.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    plain.write_all(&buf[..n]).unwrap();
+                    down += n;
+                }
+                Err(e) if idle(&e) => {}
+                Err(_) => break,
+            }
+        }
+        (up, down)
+    });
+    (addr, relay)
+}
+
+#[test]
+fn sipp_call_over_tls() {
+    let pki = Pki::new();
+    let node = Node::start(&pki.config(false));
+    let sips = node.sips.expect("the node announces sips=");
+    let (relay, carried) = tls_relay(sips, pki.client(false));
+    Sipp::new("uac_call.xml", relay).tcp().run_ok();
+    let (up, down) = carried.join().expect("relay thread");
+    assert!(up > 500 && down > 500, "carried {up} bytes up, {down} down");
     assert!(wait_until(Duration::from_secs(10), || !session_records(
         &node
     )
     .is_empty()));
+    assert_eq!(session_records(&node)[0].end_reason, "CallerHangUp");
 }

@@ -2,7 +2,9 @@
 //! ([`metadata`]), call control ([`calls`]); Talkdesk Digital Connect (OAuth2 token endpoint,
 //! the conversation events, `GET /api/v1/conversations/{id}`) and the conversation details API.
 //! Later issues mount the Talkdesk WebSocket ingress here, one file per endpoint group under
-//! `http/`. `docs/openapi.yaml` describes all of it.
+//! `http/`. `docs/openapi.yaml` describes all of it. With `[http] tls_cert`/`tls_key` set the
+//! listener serves HTTPS, and so WSS for Talkdesk streams (rustls, the same provider as SIP
+//! over TLS).
 
 mod api_error;
 mod auth;
@@ -19,6 +21,7 @@ use std::sync::Arc;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use metrics_exporter_prometheus::PrometheusHandle;
+use rustls::ServerConfig;
 use serde_json::json;
 
 use crate::calls::CallRegistry;
@@ -79,6 +82,7 @@ pub fn server(
     prometheus: PrometheusHandle,
 ) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)> {
     let addr = state.config.node.http_listen;
+    let state_http = state.config.http.clone();
     let demo = state.config.api.demo_tokens();
     if !addr.ip().is_loopback() && !demo.is_empty() {
         tracing::warn!(
@@ -114,8 +118,20 @@ pub fn server(
     })
     .workers(1)
     .disable_signals()
-    .shutdown_timeout(2)
-    .bind(addr)?;
+    .shutdown_timeout(2);
+    let http = &state_http;
+    // With `[http] tls_cert`/`tls_key` the same listener serves HTTPS (and WSS) only.
+    let server = if http.tls() {
+        let tls = crate::sip::tls::load_server_config(
+            ("[http] tls_cert", &http.tls_cert),
+            ("[http] tls_key", &http.tls_key),
+            None,
+        )?;
+        // actix adds its ALPN protocols (h2, http/1.1) to its own copy.
+        server.bind_rustls_0_23(addr, ServerConfig::clone(&tls))?
+    } else {
+        server.bind(addr)?
+    };
     let bound =
         server.addrs().first().copied().ok_or_else(|| {
             std::io::Error::other(format!("HTTP listener {addr} bound no address"))

@@ -23,6 +23,9 @@ pub const RTP_PACKETS: &str = "voxgate_rtp_packets_total";
 pub const RTP_LOST: &str = "voxgate_rtp_packets_lost_total";
 /// Histogram: the largest interarrival jitter of each finished call, ms.
 pub const RTP_JITTER_MS: &str = "voxgate_rtp_jitter_max_ms";
+/// Counter: SRTP/SRTCP packets dropped, label `direction`: `received` (failed authentication
+/// or replay check, or malformed) or `sent` (could not be protected).
+pub const SRTP_REJECTED: &str = "voxgate_srtp_packets_rejected_total";
 /// Counter: frames the transcoder could not convert, label `direction`.
 pub const TRANSCODE_ERRORS: &str = "voxgate_media_transcode_errors_total";
 /// Counter: outgoing datagrams the socket would not take.

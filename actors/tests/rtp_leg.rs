@@ -1,5 +1,6 @@
 //! The RTP leg against a peer on real loopback sockets: receive path with reordering and loss,
-//! sending with marks, Clear, DTMF in, the inactivity timeout, latching, RTCP and hold.
+//! sending with marks, Clear, DTMF in, the inactivity timeout, latching, RTCP and hold; SRTP
+//! both ways with forged and plain packets dropped.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -15,8 +16,12 @@ use voxgate_actors::media::{
 };
 use voxgate_codecs::{AudioFormat, EncodedFrame};
 use voxgate_engine::config::PortRange;
+use voxgate_engine::rtp::srtp::SrtpTransform;
 use voxgate_engine::rtp::{RtpHeader, RtpPacket};
-use voxgate_engine::sdp::{CodecKind, Direction, NegotiatedCodec, NegotiatedMedia, TelephoneEvent};
+use voxgate_engine::sdp::{
+    CodecKind, CryptoSuite, Direction, MasterKey, NegotiatedCodec, NegotiatedMedia, SrtpKeys,
+    TelephoneEvent, KEY_MATERIAL_LEN,
+};
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const PORTS: PortRange = PortRange {
@@ -163,6 +168,7 @@ fn media(remote: SocketAddr) -> NegotiatedMedia {
         ptime: 20,
         direction: Direction::SendRecv,
         rtcp_mux: false,
+        srtp: None,
     }
 }
 
@@ -684,4 +690,139 @@ async fn codec_change_starts_a_new_stream() {
     );
     assert_eq!(stats.codec, "PCMA");
     assert_eq!(stats.frames_dropped_egress, 1);
+}
+
+/// The leg's keys and the peer's mirror image (the peer sends with the leg's remote key).
+fn srtp_keys(suite: CryptoSuite) -> (SrtpKeys, SrtpKeys) {
+    let leg = MasterKey::from_bytes([0x11; KEY_MATERIAL_LEN]);
+    let peer = MasterKey::from_bytes([0x22; KEY_MATERIAL_LEN]);
+    let ours = SrtpKeys {
+        tag: 1,
+        suite,
+        local: leg.clone(),
+        remote: peer.clone(),
+    };
+    let theirs = SrtpKeys {
+        tag: 1,
+        suite,
+        local: peer,
+        remote: leg,
+    };
+    (ours, theirs)
+}
+
+#[actix::test]
+async fn srtp_both_ways_and_forgeries_dropped() {
+    let peer = Peer::new();
+    let (leg_keys, peer_keys) = srtp_keys(CryptoSuite::AesCm128HmacSha1_32);
+    let mut m = media(peer.addr());
+    m.srtp = Some(leg_keys);
+    let h = start_leg(RtpLegConfig::new(m, "leg@test"));
+    let mut srtp = SrtpTransform::new(&peer_keys).unwrap();
+
+    // Peer → leg: 20 protected packets, each followed by a plain one and a forged one.
+    let mut ticker = tokio::time::interval(Duration::from_millis(20));
+    for seq in 0..20u16 {
+        ticker.tick().await;
+        let header = RtpHeader {
+            payload_type: 0,
+            marker: seq == 0,
+            sequence: seq,
+            timestamp: u32::from(seq) * 160,
+            ssrc: 0x1234_5678,
+        };
+        let mut plain = [0u8; 1600];
+        let len = header.build(&[seq as u8; 160], &mut plain).unwrap();
+        let wire = srtp.protect(false, &plain[..len]).unwrap();
+        peer.pair.rtp.send_to(&wire, h.leg_rtp).await.unwrap();
+        // The same packet unprotected, and a protected one with a flipped payload bit.
+        peer.pair
+            .rtp
+            .send_to(&plain[..len], h.leg_rtp)
+            .await
+            .unwrap();
+        let mut forged = wire.to_vec();
+        forged[40] ^= 0x01;
+        peer.pair.rtp.send_to(&forged, h.leg_rtp).await.unwrap();
+    }
+    let seen = Arc::clone(&h.seen);
+    assert!(
+        wait_until(Duration::from_secs(3), || seen
+            .lock()
+            .unwrap()
+            .frames
+            .iter()
+            .filter(|(_, f)| !f.bytes().is_empty())
+            .count()
+            >= 20)
+        .await
+    );
+    {
+        let seen = h.seen.lock().unwrap();
+        let ids: Vec<u8> = seen
+            .frames
+            .iter()
+            .filter(|(_, f)| !f.bytes().is_empty())
+            .map(|(_, f)| f.bytes()[0])
+            .collect();
+        assert_eq!(
+            ids,
+            (0..20u8).collect::<Vec<_>>(),
+            "only the genuine packets"
+        );
+    }
+
+    // Leg → peer: what it sends is SRTP that the peer's context authenticates and decrypts.
+    for i in 0..10u8 {
+        h.leg.do_send(pcmu(i));
+    }
+    let p = Arc::clone(&peer);
+    assert!(wait_until(Duration::from_secs(2), || p.rtp_count() >= 10).await);
+    let sent: Vec<Vec<u8>> = peer
+        .log
+        .lock()
+        .unwrap()
+        .rtp
+        .iter()
+        .map(|(_, _, b)| b.clone())
+        .collect();
+    for (i, wire) in sent.iter().take(10).enumerate() {
+        // 12-byte header, 160 encrypted bytes, a 4-byte tag (SHA1_32).
+        assert_eq!(wire.len(), 12 + 160 + 4);
+        assert_ne!(&wire[12..172], &[i as u8; 160][..], "payload in clear");
+        let back = srtp.unprotect(false, wire).expect("authenticates");
+        let packet = RtpPacket::parse(&back).unwrap();
+        assert_eq!(packet.payload, &[i as u8; 160][..]);
+    }
+
+    h.leg.do_send(StopLeg);
+    let seen = Arc::clone(&h.seen);
+    assert!(
+        wait_until(Duration::from_secs(2), || seen
+            .lock()
+            .unwrap()
+            .stats
+            .is_some())
+        .await
+    );
+    let stats = h.seen.lock().unwrap().stats.clone().unwrap();
+    assert_eq!(
+        stats.packets_received, 20,
+        "forged and plain packets never counted"
+    );
+    // SRTCP: the BYE on stop went out protected (E flag set, 80-bit tag).
+    let p = Arc::clone(&peer);
+    assert!(
+        wait_until(Duration::from_secs(2), || !p
+            .log
+            .lock()
+            .unwrap()
+            .rtcp
+            .is_empty())
+        .await
+    );
+    let rtcp = peer.log.lock().unwrap().rtcp.clone();
+    let last = rtcp.last().unwrap();
+    assert!(last[last.len() - 14] & 0x80 != 0, "E flag of SRTCP");
+    assert!(srtp.unprotect(true, last).is_ok(), "SRTCP authenticates");
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer};
 mod security;
 mod tls;
 pub use self::security::{SipLimits, TrunkAuth};
-pub use self::tls::TlsConfig;
+pub use self::tls::{HttpConfig, TlsConfig};
 mod invite;
 mod refer;
 mod sip_bot;
@@ -62,6 +62,9 @@ pub struct Config {
     /// SIP over TLS.
     #[serde(default)]
     pub tls: TlsConfig,
+    /// `[http]`: HTTPS on the HTTP listener.
+    #[serde(default)]
+    pub http: HttpConfig,
     /// Ingress SIP trunks.
     #[serde(default)]
     pub trunks: Vec<TrunkConfig>,
@@ -319,6 +322,10 @@ pub struct TrunkConfig {
     /// The `invite` profile's settings (`[trunks.invite]`).
     #[serde(default)]
     pub invite: InviteConfig,
+    /// SRTP with SDES keys (RFC 4568): `off` (plain RTP only), `optional` (`RTP/SAVP` offers
+    /// get SRTP), `required` (plain RTP offers get 488).
+    #[serde(default)]
+    pub srtp: crate::sdp::SrtpMode,
 }
 
 impl TrunkConfig {
@@ -625,6 +632,7 @@ impl Config {
             problems.push("[sip] max_message_bytes must be at least 1024".into());
         }
         problems.extend(self.tls.problems());
+        problems.extend(self.http.problems());
         if self.media.jitter_min_ms > self.media.jitter_max_ms {
             problems.push("[media] jitter_min_ms must not exceed jitter_max_ms".into());
         }

@@ -24,7 +24,8 @@ use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, Protocol, Socket, Type};
 use voxgate_engine::rtp::packet::is_rtcp;
 use voxgate_engine::sdp::{
-    build_offer, process_answer, AnswerPolicy, CodecKind, Direction, LocalMedia, SessionDescription,
+    build_offer, process_answer, AnswerPolicy, CodecKind, Direction, LocalMedia,
+    SessionDescription, SrtpPolicy,
 };
 use voxgate_engine::sip::message::{parse, Limits, Method, Request, Response, SipMessage};
 
@@ -331,6 +332,7 @@ impl Storm {
                 session_id: serial,
                 session_version: 1,
             },
+            srtp: SrtpPolicy::Off,
         };
         let offer = build_offer(&policy, Direction::SendRecv)
             .map_err(|e| StormError::Offer(e.to_string()))?;

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod pki;
 pub mod talkdesk;
 pub mod ws_bot;
 
@@ -260,11 +261,22 @@ pub fn http_exchange(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> HttpReply {
-    let mut stream =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect http");
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect http");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
+    http_exchange_over(stream, addr, method, path, headers, body)
+}
+
+/// [`http_exchange`] over a connected `stream` (plain TCP, or TLS for HTTPS) to `addr`.
+pub fn http_exchange_over(
+    mut stream: impl Read + Write,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> HttpReply {
     let mut head = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
@@ -686,6 +698,11 @@ pub fn call_expecting_bye(
     let play = play_pcap(pcap);
     let (_dir, path) = expect_bye_scenario(reason, &play);
     Sipp::with_scenario_file(&path, node.sip).run_ok();
+    first_session_record(node)
+}
+
+/// The node's first session record, once it is written (waits up to 10 s).
+pub fn first_session_record(node: &Node) -> voxgate_engine::store::SessionRecord {
     assert!(
         wait_until(Duration::from_secs(10), || !session_records(node)
             .is_empty()),
@@ -990,4 +1007,23 @@ pub fn baresip_dial(target: &str, account: &str, extra_config: &str) -> String {
         .output()
         .expect("run baresip (Debian package baresip-core)");
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// baresip calls `target` ([`baresip_dial`]): asserts that the call was established and that
+/// the node's RTP reached baresip ("incoming rtp for 'audio' established"), then waits for the
+/// call's session record and returns it.
+pub fn baresip_call_ok(
+    node: &Node,
+    target: &str,
+    account: &str,
+    extra_config: &str,
+) -> voxgate_engine::store::SessionRecord {
+    let text = baresip_dial(target, account, extra_config);
+    assert!(text.contains("Call established"), "baresip output:\n{text}");
+    assert!(
+        text.contains("incoming rtp for 'audio' established"),
+        "no audio came back:\n{text}\nnode:\n{}",
+        node.log()
+    );
+    first_session_record(node)
 }

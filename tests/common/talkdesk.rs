@@ -2,6 +2,7 @@
 //! opens `/audiosocket/talkdesk/`, sends what Talkdesk sends (`connected`, `start`, paced µ-law
 //! `media`, `dtmf`, `stop`) and collects what the node sends back. Waits poll with deadlines.
 
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -35,9 +36,51 @@ pub enum Event {
     Close(u16, String),
 }
 
+/// The connection under a stream: plain TCP (`ws://`) or TLS (`wss://`).
+pub enum Conn {
+    /// `ws://`.
+    Plain(TcpStream),
+    /// `wss://`.
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Conn {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(s) => s,
+            Conn::Tls(s) => &s.sock,
+        }
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            Conn::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(buf),
+            Conn::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(s) => s.flush(),
+        }
+    }
+}
+
 /// One stream, as Talkdesk.
 pub struct Stream {
-    ws: WebSocket<TcpStream>,
+    ws: WebSocket<Conn>,
     /// The stream sid sent in `start`.
     pub sid: String,
     chunk: u64,
@@ -50,8 +93,26 @@ impl Stream {
     /// Opens the stream at `path`; on a refused upgrade, the HTTP status and body.
     pub fn open(node: &Node, path: &str) -> Result<Stream, (u16, String)> {
         let tcp = TcpStream::connect(node.http).expect("connect http");
-        let url = format!("ws://{}{path}", node.http);
-        match tungstenite::client::client(url.as_str(), tcp) {
+        Stream::open_over(node, path, Conn::Plain(tcp))
+    }
+
+    /// Opens the stream at `path` over `wss://`, trusting the test CA of `pki`.
+    pub fn open_tls(
+        node: &Node,
+        path: &str,
+        pki: &super::pki::Pki,
+    ) -> Result<Stream, (u16, String)> {
+        let tls = pki.connect(node.http);
+        Stream::open_over(node, path, Conn::Tls(Box::new(tls)))
+    }
+
+    fn open_over(node: &Node, path: &str, conn: Conn) -> Result<Stream, (u16, String)> {
+        let scheme = match conn {
+            Conn::Plain(_) => "ws",
+            Conn::Tls(_) => "wss",
+        };
+        let url = format!("{scheme}://{}{path}", node.http);
+        match tungstenite::client::client(url.as_str(), conn) {
             Ok((ws, _)) => Ok(Stream {
                 ws,
                 sid: String::new(),
@@ -143,7 +204,8 @@ impl Stream {
                 return;
             }
             self.ws
-                .get_mut()
+                .get_ref()
+                .tcp()
                 .set_read_timeout(Some(left.max(Duration::from_millis(1))))
                 .unwrap();
             match self.ws.read() {

@@ -23,7 +23,8 @@ use rand::RngCore;
 use voxgate_codecs::AudioFormat;
 use voxgate_engine::config::{BotConfig, PortRange, Profile, TrunkConfig};
 use voxgate_engine::sdp::{
-    AnswerPolicy, CodecKind, LocalMedia, NegotiatedMedia, SdpSession, SessionDescription,
+    AnswerPolicy, CodecKind, LocalMedia, MasterKey, NegotiatedMedia, SdpSession,
+    SessionDescription, SrtpPolicy, KEY_MATERIAL_LEN,
 };
 use voxgate_engine::sip::dialog::{new_tag, DialogId};
 use voxgate_engine::sip::message::{HeaderName, Method, Request, Response};
@@ -285,6 +286,7 @@ impl Call {
                 session_id: rand::thread_rng().next_u64() >> 1,
                 session_version: 1,
             },
+            srtp: SrtpPolicy::new(self.p.trunk.srtp, random_master_key()),
             ..AnswerPolicy::default()
         };
         let mut session = SdpSession::new(policy);
@@ -846,6 +848,13 @@ impl Call {
             ctx.stop();
         }
     }
+}
+
+/// A fresh SRTP master key and salt for our side of one call, from the OS's random source.
+fn random_master_key() -> MasterKey {
+    let mut bytes = [0u8; KEY_MATERIAL_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    MasterKey::from_bytes(bytes)
 }
 
 fn codec_kind(name: &str) -> Option<CodecKind> {

@@ -31,6 +31,12 @@
 //! leg.do_send(StopLeg);                           // BYE: MediaStats, then LegExited
 //! ```
 //!
+//! SRTP (SDES, `media.srtp` set): every datagram is unprotected before the session sees it and
+//! every packet the session builds is protected on its way to the socket. The SRTP crate hands
+//! back a new buffer per packet, so an SRTP leg costs one allocation per packet each way (see
+//! [`SrtpTransform`]); packets that fail authentication or replay checks are dropped and
+//! counted in `voxgate_srtp_packets_rejected_total`.
+//!
 //! Nothing read from the network can make the leg panic: every parse goes through the engine's
 //! fallible parsers and malformed input is only counted.
 
@@ -53,6 +59,7 @@ use voxgate_codecs::jitter::{JitterBuffer, JitterConfig, Playout};
 use voxgate_codecs::rfc4733::{char_to_event, DtmfEvent, DtmfReceiver, Tone};
 use voxgate_codecs::{AudioFormat, EncodedFrame};
 use voxgate_engine::rtp::sender::DTMF_DEFAULT_VOLUME;
+use voxgate_engine::rtp::srtp::SrtpTransform;
 use voxgate_engine::rtp::{
     Channel, Event, MediaKind, RtpSession, SessionConfig, SessionStats, Transmit,
 };
@@ -63,7 +70,7 @@ use super::ports::RtpPair;
 use crate::calls::messages::{
     AudioFrame, Clear, Dtmf, ExitCause, LegExited, LegKind, Mark, MarkPlayed, StopLeg,
 };
-use crate::metrics::{FRAMES_DROPPED, SEND_ERRORS};
+use crate::metrics::{FRAMES_DROPPED, SEND_ERRORS, SRTP_REJECTED};
 
 /// Largest datagram read; longer ones are truncated (and then fail to parse or are cut audio).
 const RECV_BUF: usize = 2048;
@@ -227,6 +234,8 @@ pub struct RtpLeg {
     dtmf_received: u64,
     setup_error: Option<String>,
     exited: bool,
+    /// SRTP contexts when the stream is `RTP/SAVP`.
+    srtp: Option<SrtpTransform>,
 }
 
 impl std::fmt::Debug for RtpLeg {
@@ -298,6 +307,16 @@ fn stream_setup(config: &RtpLegConfig, media: &NegotiatedMedia) -> Result<Stream
         jitter,
         queue_slot,
     })
+}
+
+/// The SRTP contexts `media` asks for (`None`: plain RTP).
+fn srtp_for(media: &NegotiatedMedia) -> Result<Option<SrtpTransform>, String> {
+    media
+        .srtp
+        .as_ref()
+        .map(SrtpTransform::new)
+        .transpose()
+        .map_err(|e| format!("SRTP: {e}"))
 }
 
 fn inactivity(config: &RtpLegConfig, media: &NegotiatedMedia) -> Option<Duration> {
@@ -386,6 +405,11 @@ impl RtpLeg {
         };
         let session = new_session(&config, &config.media, now);
         let queue = PlayoutQueue::new(config.queue_frames, setup.queue_slot);
+        let (srtp, srtp_error) = match srtp_for(&config.media) {
+            Ok(t) => (t, None),
+            Err(e) => (None, Some(e)),
+        };
+        let setup_error = setup_error.or(srtp_error);
         RtpLeg {
             sending: config.media.direction.sends(),
             owner,
@@ -413,6 +437,7 @@ impl RtpLeg {
             dtmf_received: 0,
             setup_error,
             exited: false,
+            srtp,
             config,
         }
     }
@@ -483,9 +508,10 @@ impl RtpLeg {
         ctx.stop();
     }
 
-    /// Sends the first `t.len` bytes of the output buffer; failures are counted, never fatal
-    /// (a full socket buffer or an ICMP error concerns one packet).
-    fn send(&self, t: Transmit) {
+    /// Sends the first `t.len` bytes of the output buffer (SRTP-protected when negotiated);
+    /// failures are counted, never fatal (a full socket buffer or an ICMP error concerns one
+    /// packet).
+    fn send(&mut self, t: Transmit) {
         let socket = match (t.channel, self.config.media.rtcp_mux) {
             (Channel::Rtcp, false) => self.rtcp.as_ref(),
             _ => self.rtp.as_ref(),
@@ -493,6 +519,21 @@ impl RtpLeg {
         let Some(socket) = socket else { return };
         let Some(bytes) = self.out.get(..t.len) else {
             return;
+        };
+        let protected;
+        let bytes = match self.srtp.as_mut() {
+            None => bytes,
+            Some(srtp) => match srtp.protect(t.channel == Channel::Rtcp, bytes) {
+                Ok(p) => {
+                    protected = p;
+                    &protected[..]
+                }
+                Err(e) => {
+                    metrics::counter!(SRTP_REJECTED, "direction" => "sent").increment(1);
+                    tracing::debug!(error = %e, "packet not protected; not sent");
+                    return;
+                }
+            },
         };
         if let Err(e) = socket.try_send_to(bytes, t.destination) {
             metrics::counter!(SEND_ERRORS).increment(1);
@@ -509,6 +550,21 @@ impl RtpLeg {
     /// One datagram from a socket, handled in place.
     fn on_datagram(&mut self, channel: Channel, from: SocketAddr, bytes: &[u8]) {
         let now = Instant::now();
+        let plain;
+        let bytes = match self.srtp.as_mut() {
+            None => bytes,
+            Some(srtp) => match srtp.unprotect(channel == Channel::Rtcp, bytes) {
+                Ok(p) => {
+                    plain = p;
+                    &plain[..]
+                }
+                Err(e) => {
+                    metrics::counter!(SRTP_REJECTED, "direction" => "received").increment(1);
+                    tracing::trace!(error = %e, len = bytes.len(), ?channel, "SRTP packet dropped");
+                    return;
+                }
+            },
+        };
         if channel == Channel::Rtcp {
             // Malformed RTCP is counted by the session; the valid part was used.
             let _ = self.session.handle_rtcp(now, from, bytes);
@@ -773,6 +829,16 @@ impl RtpLeg {
             if media.direction != old.direction {
                 let timeout = inactivity(&self.config, &media);
                 self.session.set_inactivity_timeout(now, timeout);
+            }
+        }
+        if media.srtp != self.config.media.srtp {
+            // Re-keyed (RFC 4568 §7.1.4), or SRTP switched on or off by the re-offer.
+            match srtp_for(&media) {
+                Ok(t) => self.srtp = t,
+                Err(e) => {
+                    self.finish(ctx, ExitCause::Failed(e));
+                    return;
+                }
             }
         }
         self.sending = media.direction.sends();

@@ -26,41 +26,52 @@ pub const TLS_HANDSHAKE_FAILURES: &str = "voxgate_tls_handshake_failures_total";
 
 /// Builds the rustls server configuration of `[tls]`; errors name the file at fault.
 pub fn server_config(tls: &TlsConfig) -> std::io::Result<Arc<ServerConfig>> {
+    load_server_config(
+        ("[tls] cert", &tls.cert),
+        ("[tls] key", &tls.key),
+        Some(("[tls] client_ca", &tls.client_ca)),
+    )
+}
+
+/// A rustls server configuration from PEM files, each given with the config key that named it
+/// (for the error message); `client_ca` non-empty asks clients for a certificate from that CA.
+pub fn load_server_config(
+    (cert_key, cert): (&str, &str),
+    (key_key, key): (&str, &str),
+    client_ca: Option<(&str, &str)>,
+) -> std::io::Result<Arc<ServerConfig>> {
     let bad = |what: &str, path: &str, e: &dyn std::fmt::Display| {
-        std::io::Error::other(format!("[tls] {what} `{path}`: {e}"))
+        std::io::Error::other(format!("{what} `{path}`: {e}"))
     };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.cert)
-        .map_err(|e| bad("cert", &tls.cert, &e))?
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| bad(cert_key, cert, &e))?
         .collect::<Result<_, _>>()
-        .map_err(|e| bad("cert", &tls.cert, &e))?;
+        .map_err(|e| bad(cert_key, cert, &e))?;
     if certs.is_empty() {
-        return Err(bad("cert", &tls.cert, &"no certificate in the file"));
+        return Err(bad(cert_key, cert, &"no certificate in the file"));
     }
-    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| bad("key", &tls.key, &e))?;
+    let private = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key_key, key, &e))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
-        .map_err(|e| std::io::Error::other(format!("[tls]: {e}")))?;
-    let builder = if tls.client_ca.trim().is_empty() {
-        builder.with_no_client_auth()
-    } else {
-        let mut roots = RootCertStore::empty();
-        for ca in CertificateDer::pem_file_iter(&tls.client_ca)
-            .map_err(|e| bad("client_ca", &tls.client_ca, &e))?
-        {
-            let ca = ca.map_err(|e| bad("client_ca", &tls.client_ca, &e))?;
-            roots
-                .add(ca)
-                .map_err(|e| bad("client_ca", &tls.client_ca, &e))?;
+        .map_err(|e| std::io::Error::other(format!("{cert_key}: {e}")))?;
+    let builder = match client_ca.filter(|(_, path)| !path.trim().is_empty()) {
+        None => builder.with_no_client_auth(),
+        Some((ca_key, ca)) => {
+            let mut roots = RootCertStore::empty();
+            for c in CertificateDer::pem_file_iter(ca).map_err(|e| bad(ca_key, ca, &e))? {
+                let c = c.map_err(|e| bad(ca_key, ca, &e))?;
+                roots.add(c).map_err(|e| bad(ca_key, ca, &e))?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| bad(ca_key, ca, &e))?;
+            builder.with_client_cert_verifier(verifier)
         }
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-            .build()
-            .map_err(|e| bad("client_ca", &tls.client_ca, &e))?;
-        builder.with_client_cert_verifier(verifier)
     };
     let config = builder
-        .with_single_cert(certs, key)
-        .map_err(|e| bad("cert/key", &tls.cert, &e))?;
+        .with_single_cert(certs, private)
+        .map_err(|e| bad(cert_key, cert, &e))?;
     Ok(Arc::new(config))
 }
 

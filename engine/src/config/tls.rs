@@ -43,3 +43,31 @@ impl TlsConfig {
         })
     }
 }
+
+/// `[http]`: HTTPS/WSS on the HTTP listener (Talkdesk streams, the API, metrics). Off (plain
+/// HTTP, the default contract) until both PEM files are set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// PEM certificate chain of the HTTP listener, leaf first. Empty: plain HTTP.
+    pub tls_cert: String,
+    /// PEM private key of the HTTP listener (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: String,
+}
+
+impl HttpConfig {
+    /// Whether the listener serves HTTPS.
+    pub fn tls(&self) -> bool {
+        !self.tls_cert.trim().is_empty()
+    }
+
+    /// Problems for `Config::validate`.
+    pub(crate) fn problems(&self) -> Vec<String> {
+        let (cert, key) = (self.tls_cert.trim(), self.tls_key.trim());
+        if cert.is_empty() != key.is_empty() {
+            vec!["[http] HTTPS needs both `tls_cert` and `tls_key` (PEM files)".into()]
+        } else {
+            Vec::new()
+        }
+    }
+}

@@ -5,6 +5,7 @@
 //! - [`stats`]: loss (A.3) and interarrival jitter (A.8) of the remote source.
 //! - [`rtcp`]: SR, RR, SDES CNAME, BYE building and compound parsing.
 //! - [`sender`]: our outgoing stream with drift-free timestamps and DTMF sending.
+//! - [`srtp`]: [`SrtpTransform`](srtp::SrtpTransform), SRTP/SRTCP for SDES-keyed legs.
 //! - [`session`]: [`RtpSession`], latching, filtering, RTCP timing and inactivity, driven by
 //!   `handle_*(now, …)` and drained by `poll_*()`.
 //!
@@ -33,6 +34,7 @@ pub mod rtcp;
 pub mod sender;
 pub mod sequence;
 pub mod session;
+pub mod srtp;
 pub mod stats;
 
 pub use error::RtpError;

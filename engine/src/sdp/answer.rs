@@ -3,6 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use super::codec::{CodecKind, NegotiatedCodec, PayloadMaps, RtpMap, TelephoneEvent};
+use super::crypto::{CryptoAttribute, SrtpKeys, SrtpPolicy};
 use super::direction::Direction;
 use super::error::SdpError;
 use super::session::{
@@ -39,6 +40,8 @@ pub struct AnswerPolicy {
     pub rtcp_mux: bool,
     /// Our address, port and `o=` identity.
     pub local: LocalMedia,
+    /// SRTP (RFC 4568 SDES): off, optional or required, with our key.
+    pub srtp: SrtpPolicy,
 }
 
 impl Default for AnswerPolicy {
@@ -56,6 +59,7 @@ impl Default for AnswerPolicy {
                 session_id: 1,
                 session_version: 1,
             },
+            srtp: SrtpPolicy::Off,
         }
     }
 }
@@ -78,6 +82,8 @@ pub struct NegotiatedMedia {
     pub direction: Direction,
     /// Whether RTCP shares the RTP port.
     pub rtcp_mux: bool,
+    /// The SRTP keys when the stream is `RTP/SAVP` (SDES), `None` for plain RTP.
+    pub srtp: Option<SrtpKeys>,
 }
 
 impl NegotiatedMedia {
@@ -132,27 +138,39 @@ impl Answer {
 ///
 /// ptime is the offer's when within 10..=60 ms, else 20, capped by a usable `a=maxptime`.
 ///
-/// The first acceptable audio stream (RTP/AVP, port ≠ 0) is accepted with the offer's first codec
-/// the policy allows, plus telephone-event when offered; every other `m=` line is rejected with
-/// port 0, keeping count and order. No acceptable audio → an error whose
+/// The first acceptable audio stream (port ≠ 0; `RTP/AVP` unless the policy requires SRTP,
+/// `RTP/SAVP` with a usable `a=crypto` unless SRTP is off) is accepted with the offer's first
+/// codec the policy allows, plus telephone-event when offered; every other `m=` line is rejected
+/// with port 0, keeping count and order. No acceptable audio → an error whose
 /// [`status_code`](SdpError::status_code) is 488.
 pub fn answer(offer: &SessionDescription, policy: &AnswerPolicy) -> Result<Answer, SdpError> {
     let mut out = Vec::with_capacity(offer.media.len());
     let mut accepted = None;
     let mut saw_rtp_audio = false;
+    let mut saw_savp_without_crypto = false;
     let mut bad_proto = None;
 
     for (index, m) in offer.media.iter().enumerate() {
         if accepted.is_none() && m.kind == MediaKind::Audio && m.port != 0 {
-            if m.proto == Proto::RtpAvp {
+            let srtp = match m.proto {
+                Proto::RtpAvp if policy.srtp.allows_plain() => Some(None),
+                Proto::RtpSavp if policy.srtp.local_key().is_some() => {
+                    let keys = policy.srtp.select(m.crypto());
+                    saw_savp_without_crypto |= keys.is_none();
+                    keys.map(Some)
+                }
+                _ => {
+                    bad_proto.get_or_insert_with(|| m.proto.to_string());
+                    None
+                }
+            };
+            if let Some(srtp) = srtp {
                 saw_rtp_audio = true;
-                if let Some((media, section)) = answer_audio(offer, index, m, policy) {
+                if let Some((media, section)) = answer_audio(offer, index, m, policy, srtp) {
                     accepted = Some(media);
                     out.push(section);
                     continue;
                 }
-            } else if bad_proto.is_none() {
-                bad_proto = Some(m.proto.to_string());
             }
         }
         out.push(rejected(m));
@@ -161,6 +179,7 @@ pub fn answer(offer: &SessionDescription, policy: &AnswerPolicy) -> Result<Answe
     let Some(media) = accepted else {
         return Err(match bad_proto {
             _ if saw_rtp_audio => SdpError::NoAcceptableCodec,
+            _ if saw_savp_without_crypto => SdpError::NoAcceptableCrypto,
             Some(proto) => SdpError::UnsupportedTransport { proto },
             None => SdpError::NoAudio,
         });
@@ -269,6 +288,7 @@ fn answer_audio(
     index: usize,
     m: &MediaDescription,
     policy: &AnswerPolicy,
+    srtp: Option<SrtpKeys>,
 ) -> Option<(NegotiatedMedia, MediaDescription)> {
     let maps = PayloadMaps::of(m);
     let (kind, map) = m.payload_types().find_map(|pt| {
@@ -301,9 +321,19 @@ fn answer_audio(
     let mut section = MediaDescription::new(
         MediaKind::Audio,
         policy.local.rtp_port,
-        Proto::RtpAvp,
+        m.proto.clone(),
         formats,
     );
+    if let Some(keys) = &srtp {
+        let ours = CryptoAttribute {
+            tag: keys.tag,
+            suite: keys.suite,
+            key: keys.local.clone(),
+        };
+        section
+            .attributes
+            .push(Attribute::new("crypto", ours.to_value()));
+    }
     let codecs = [(kind, codec.payload_type)];
     audio_attributes(
         &mut section,
@@ -323,6 +353,7 @@ fn answer_audio(
         ptime,
         direction,
         rtcp_mux,
+        srtp,
     };
     Some((media, section))
 }
@@ -330,6 +361,7 @@ fn answer_audio(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sdp::crypto::{CryptoSuite, MasterKey, SrtpMode, KEY_MATERIAL_LEN};
 
     fn offer(text: &str) -> SessionDescription {
         SessionDescription::parse(text.as_bytes()).unwrap()
@@ -473,7 +505,7 @@ mod tests {
     }
 
     #[test]
-    fn savp_is_refused_until_srtp_lands() {
+    fn savp_is_refused_where_srtp_is_off() {
         let err = answer(&data("savp_crypto_offer.sdp"), &AnswerPolicy::default()).unwrap_err();
         assert_eq!(
             err,
@@ -482,6 +514,80 @@ mod tests {
             }
         );
         assert_eq!(err.status_code(), 488);
+    }
+
+    fn srtp_policy(mode: SrtpMode) -> AnswerPolicy {
+        AnswerPolicy {
+            srtp: SrtpPolicy::new(mode, MasterKey::from_bytes([0x5a; KEY_MATERIAL_LEN])),
+            ..AnswerPolicy::default()
+        }
+    }
+
+    #[test]
+    fn savp_is_answered_with_our_key_and_the_offer_tag() {
+        for mode in [SrtpMode::Optional, SrtpMode::Required] {
+            let a = answer(&data("savp_sdes_offer.sdp"), &srtp_policy(mode)).unwrap();
+            let keys = a.media.srtp.as_ref().unwrap();
+            assert_eq!(
+                (keys.tag, keys.suite),
+                (1, CryptoSuite::AesCm128HmacSha1_32)
+            );
+            assert_eq!(
+                keys.remote.to_base64(),
+                "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"
+            );
+            assert_eq!(a.codec().name(), "PCMU");
+            let ours = MasterKey::from_bytes([0x5a; KEY_MATERIAL_LEN]).to_base64();
+            assert_eq!(
+                a.sdp.to_string(),
+                format!(
+                    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=voxgate\r\nc=IN IP4 127.0.0.1\r\n\
+                     t=0 0\r\nm=audio 20000 RTP/SAVP 0 101\r\n\
+                     a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:{ours}\r\n\
+                     a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
+                     a=fmtp:101 0-15\r\na=ptime:20\r\na=rtcp-mux\r\na=sendrecv\r\n"
+                )
+            );
+            let back = SessionDescription::parse(&a.sdp.to_bytes()).unwrap();
+            let line = CryptoAttribute::parse(back.media[0].crypto().next().unwrap()).unwrap();
+            assert_eq!(line.key.to_base64(), ours);
+        }
+    }
+
+    #[test]
+    fn plain_rtp_is_refused_where_srtp_is_required() {
+        let err = answer(&data("sipp_offer.sdp"), &srtp_policy(SrtpMode::Required)).unwrap_err();
+        assert_eq!(
+            err,
+            SdpError::UnsupportedTransport {
+                proto: "RTP/AVP".into()
+            }
+        );
+        assert_eq!(err.status_code(), 488);
+        let a = answer(&data("sipp_offer.sdp"), &srtp_policy(SrtpMode::Optional)).unwrap();
+        assert_eq!(a.media.srtp, None);
+        assert!(a.sdp.to_string().contains("RTP/AVP 0\r\n"));
+        assert!(!a.sdp.to_string().contains("crypto"));
+    }
+
+    #[test]
+    fn savp_without_usable_crypto_is_488() {
+        // Both lines carry an MKI, which the SRTP layer does not do.
+        let err = answer(
+            &data("savp_crypto_offer.sdp"),
+            &srtp_policy(SrtpMode::Required),
+        )
+        .unwrap_err();
+        assert_eq!(err, SdpError::NoAcceptableCrypto);
+        assert_eq!(err.status_code(), 488);
+        // A plain stream next to the unusable SAVP one is taken where SRTP is optional.
+        let text = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+                    m=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:short\r\n\
+                    m=audio 4002 RTP/AVP 0\r\n";
+        let a = answer(&offer(text), &srtp_policy(SrtpMode::Optional)).unwrap();
+        let ports: Vec<u16> = a.sdp.media.iter().map(|m| m.port).collect();
+        assert_eq!(ports, [0, 20_000]);
+        assert_eq!(a.media.srtp, None);
     }
 
     #[test]

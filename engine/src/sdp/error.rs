@@ -47,12 +47,16 @@ pub enum SdpError {
     /// The offer has no usable audio stream (none, or all with port 0).
     #[error("no audio stream offered")]
     NoAudio,
-    /// Audio was offered only over transports voxgate does not speak (e.g. `RTP/SAVP` for now).
+    /// Audio was offered only over transports this trunk does not take (`RTP/SAVP` where SRTP is
+    /// off, `RTP/AVP` where it is required, anything else always).
     #[error("audio offered only over unsupported transport {proto}")]
     UnsupportedTransport {
         /// The first unsupported transport seen.
         proto: String,
     },
+    /// An `RTP/SAVP` stream carries no `a=crypto` line voxgate can use (suite, key size, MKI).
+    #[error("no acceptable a=crypto line offered")]
+    NoAcceptableCrypto,
     /// No offered audio codec is allowed by the policy.
     #[error("no acceptable audio codec offered")]
     NoAcceptableCodec,
@@ -100,6 +104,7 @@ impl SdpError {
     pub fn warning(&self) -> (u16, &'static str) {
         match self {
             Self::UnsupportedTransport { .. } => (302, "Incompatible transport protocol"),
+            Self::NoAcceptableCrypto => (399, "No acceptable crypto suite or key"),
             Self::NoAudio | Self::AnswerRejected => (304, "Media type not available"),
             Self::NoAcceptableCodec | Self::AnswerCodecNotOffered { .. } => {
                 (305, "Incompatible media format")

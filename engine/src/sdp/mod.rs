@@ -6,6 +6,8 @@
 //!   offer* among PCMU, PCMA, opus/48000/2, G722 that the trunk allows, telephone-event when
 //!   offered, other streams rejected with port 0, nothing acceptable → [`SdpError`] with status 488.
 //! - [`build_offer`] / [`process_answer`] (`offer.rs`): our UAC side.
+//! - [`CryptoAttribute`], [`SrtpPolicy`] (`crypto.rs`): RFC 4568 SDES `a=crypto` lines and the
+//!   trunk's SRTP mode; an `RTP/SAVP` answer carries our own key with the offer's tag and suite.
 //! - [`SdpSession`] (`state.rs`): per-dialog state for re-INVITEs (hold, unhold, codec or address
 //!   change), reporting a [`Renegotiation`] and keeping the `o=` version right.
 //! - [`NegotiatedMedia`]: what the media layer needs (codec, payload types, remote address, ptime,
@@ -53,6 +55,7 @@
 
 mod answer;
 mod codec;
+mod crypto;
 mod direction;
 mod error;
 mod offer;
@@ -61,6 +64,10 @@ mod state;
 
 pub use answer::{answer, Answer, AnswerPolicy, LocalMedia, NegotiatedMedia, DEFAULT_PTIME};
 pub use codec::{CodecKind, NegotiatedCodec, RtpMap, TelephoneEvent, TELEPHONE_EVENT};
+pub use crypto::{
+    CryptoAttribute, CryptoSuite, MasterKey, SrtpKeys, SrtpMode, SrtpPolicy, KEY_MATERIAL_LEN,
+    MASTER_KEY_LEN, MASTER_SALT_LEN, MAX_CRYPTO_VALUE,
+};
 pub use direction::Direction;
 pub use error::SdpError;
 pub use offer::{

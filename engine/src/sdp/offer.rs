@@ -137,6 +137,8 @@ pub fn process_answer(
         ptime: clamp_ptime(answer.ptime_of(theirs)),
         direction: effective_direction(answer, theirs).reversed(),
         rtcp_mux: ours.rtcp_mux() && theirs.rtcp_mux(),
+        // Our offers are plain RTP/AVP.
+        srtp: None,
     })
 }
 

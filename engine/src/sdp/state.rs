@@ -20,6 +20,8 @@ pub struct Renegotiation {
     pub telephone_event_changed: bool,
     /// The packetisation time changed.
     pub ptime_changed: bool,
+    /// SRTP started, stopped, or the peer's key or suite changed (RFC 4568 §7.1.4 re-keying).
+    pub srtp_changed: bool,
     /// Our new direction (e.g. `RecvOnly` when the peer put us on hold).
     pub direction: Direction,
     /// The direction differs from the previous exchange.
@@ -34,6 +36,7 @@ impl Renegotiation {
                 || old.codec.payload_type != new.codec.payload_type,
             telephone_event_changed: old.telephone_event_pt() != new.telephone_event_pt(),
             ptime_changed: old.ptime != new.ptime,
+            srtp_changed: old.srtp != new.srtp,
             direction: new.direction,
             direction_changed: old.direction != new.direction,
         }
@@ -45,6 +48,7 @@ impl Renegotiation {
             || self.codec_changed
             || self.telephone_event_changed
             || self.ptime_changed
+            || self.srtp_changed
             || self.direction_changed
     }
 }

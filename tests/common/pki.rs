@@ -1,0 +1,188 @@
+//! A throw-away PKI for the TLS tests, made with `openssl` at test time: a CA, a server
+//! certificate for 127.0.0.1/localhost and a client certificate, and rustls clients trusting it.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+use super::DEFAULT_TOML;
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA.
+pub struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    /// Makes the CA and both certificates with `openssl` in a fresh temporary directory.
+    pub fn new() -> Pki {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let run = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(d)
+                .stdin(Stdio::null())
+                .output()
+                .expect("run openssl");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        // `openssl req` with a new P-256 key and no passphrase, plus `args`.
+        let new_key = |args: &[&str]| {
+            let mut all = vec![
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ];
+            all.push("-nodes");
+            all.extend_from_slice(args);
+            run(&all);
+        };
+        new_key(&[
+            "-x509",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=voxgate test CA",
+        ]);
+        std::fs::write(
+            d.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        std::fs::write(d.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+        for who in ["server", "client"] {
+            new_key(&[
+                "-keyout",
+                &format!("{who}.key"),
+                "-out",
+                &format!("{who}.csr"),
+                "-subj",
+                &format!("/CN={who}"),
+            ]);
+            run(&[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{who}.csr"),
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-out",
+                &format!("{who}.pem"),
+                "-extfile",
+                &format!("{who}.ext"),
+            ]);
+        }
+        Pki { dir }
+    }
+
+    /// A file of the PKI: `ca.pem`, `server.pem`, `server.key`, `client.pem`, `client.key`.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The default configuration with the SIP TLS listener on an ephemeral port, and mutual
+    /// TLS when `mutual`.
+    pub fn config(&self, mutual: bool) -> String {
+        let client_ca = if mutual {
+            self.path("ca.pem").display().to_string()
+        } else {
+            String::new()
+        };
+        DEFAULT_TOML.replace(
+            "[tls]\n# listen = \"0.0.0.0:5061\"\ncert = \"\"\nkey = \"\"\nclient_ca = \"\"\n",
+            &format!(
+                "[tls]\nlisten = \"127.0.0.1:0\"\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{client_ca}\"\n",
+                self.path("server.pem").display(),
+                self.path("server.key").display()
+            ),
+        )
+    }
+
+    /// A client trusting the test CA, with the client certificate when `with_cert`.
+    pub fn client(&self, with_cert: bool) -> Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_file_iter(self.path("ca.pem")).unwrap() {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+        let config = if with_cert {
+            let certs = CertificateDer::pem_file_iter(self.path("client.pem"))
+                .unwrap()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+            let key = PrivateKeyDer::from_pem_file(self.path("client.key")).unwrap();
+            builder.with_client_auth_cert(certs, key).unwrap()
+        } else {
+            builder.with_no_client_auth()
+        };
+        Arc::new(config)
+    }
+}
+
+impl Pki {
+    /// The default configuration with HTTPS on the HTTP listener (`[http]`).
+    pub fn https_config(&self) -> String {
+        let config = DEFAULT_TOML.replace(
+            "[http]\ntls_cert = \"\"\ntls_key = \"\"\n",
+            &format!(
+                "[http]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+                self.path("server.pem").display(),
+                self.path("server.key").display()
+            ),
+        );
+        assert_ne!(
+            config, DEFAULT_TOML,
+            "the default config has an [http] section"
+        );
+        config
+    }
+
+    /// A TLS connection to `addr` (127.0.0.1) trusting the test CA, handshake done.
+    pub fn connect(&self, addr: SocketAddr) -> TlsStream {
+        tls_connect(addr, self.client(false)).expect("TLS handshake with the node")
+    }
+}
+
+/// A client TLS stream over TCP.
+pub type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// Connects to `addr` (as 127.0.0.1) with `config` and drives the handshake to its end, so a
+/// refusal shows here; reads time out after 10 s.
+pub fn tls_connect(
+    addr: SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+) -> std::io::Result<TlsStream> {
+    let tcp = TcpStream::connect(addr)?;
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    let name = ServerName::try_from("127.0.0.1").expect("an IP address is a server name");
+    let conn = rustls::ClientConnection::new(config, name).map_err(std::io::Error::other)?;
+    let mut stream = rustls::StreamOwned::new(conn, tcp);
+    while stream.conn.is_handshaking() {
+        stream.conn.complete_io(&mut stream.sock)?;
+    }
+    Ok(stream)
+}
