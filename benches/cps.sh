@@ -9,6 +9,7 @@
 #
 #   benches/cps.sh RATE TOTAL          e.g. benches/cps.sh 1000 16000
 #   ONLY=voxgate benches/cps.sh …      one peer only (ONLY=kamailio for the other)
+#   NODE_BIN=/path/to/voxgate …         another build of the node (before/after comparisons)
 #
 # Needs a release build (cargo build --release), sipp and kamailio. Traffic stays on 127.0.0.1;
 # each run is bounded by TOTAL calls.
@@ -84,7 +85,7 @@ measure() {
 
 # 1. voxgate node.
 if [ "${ONLY:-voxgate}" = voxgate ]; then
-(cd "$work" && exec "$OLDPWD/target/release/voxgate" run --sip-listen 127.0.0.1:0 \
+(cd "$work" && exec "${NODE_BIN:-$OLDPWD/target/release/voxgate}" run --sip-listen 127.0.0.1:0 \
     --http-listen 127.0.0.1:0 --rtp-ports 20000-39999 > node.out 2> node.err) &
 node=$!; pids+=("$node")
 for _ in $(seq 100); do grep -q listening "$work/node.out" 2>/dev/null && break; sleep 0.1; done

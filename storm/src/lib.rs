@@ -12,6 +12,10 @@
 //! one thread, one SIP and one RTP socket, one timer wheel paces every call
 //! ([`generator`]), and no allocation per packet ([`media`]).
 //!
+//! With `--echo-target` every RTP packet is also sent to a bare UDP echo (the `udp_echo`
+//! binary of this crate), so the node's CPU per packet is reported next to the least a program
+//! can spend per packet, measured on the same storm.
+//!
 //! - [`StormArgs`]: the command line (`voxgate storm --help`); [`run_cli`] runs it and prints.
 //! - [`run`] with [`Options`]: the library entry; returns a [`Report`].
 

@@ -7,7 +7,9 @@
 //! reply), and a 10 s queue allocated up front was half of a call's memory (80 KiB of 165 KiB
 //! per G.711 call, heaptrack). Growth happens at most log2(capacity / 16) times in a call's life
 //! and never on the steady path, so frames still cost no allocation once the queue is as deep as
-//! the bot's bursts. When the queue is full the *newest* frame (the one being pushed) is
+//! the bot's bursts. A queue that grew goes back to [`INITIAL_SLOTS`] when it has played out
+//! (at the next push into the empty queue): the demo greeting (33 frames queued at once) grew
+//! every call's queue to 64 slots and kept them for the whole call (heaptrack: 8 KiB per call). When the queue is full the *newest* frame (the one being pushed) is
 //! refused and counted: what is already queued keeps playing without a hole, and a bot that
 //! streams faster than real time for more than the queue's length loses its tail rather than
 //! the audio the caller is about to hear.
@@ -126,7 +128,12 @@ impl PlayoutQueue {
         if self.len == self.capacity {
             return Err(PushError::Full);
         }
-        if self.len == self.lens.len() {
+        if self.len == 0 && self.lens.len() > INITIAL_SLOTS {
+            // The burst that grew the queue has played out: give the room back.
+            self.data = vec![0; INITIAL_SLOTS * self.slot_bytes];
+            self.lens = vec![0; INITIAL_SLOTS];
+            self.head = 0;
+        } else if self.len == self.lens.len() {
             self.grow();
         }
         let slot = (self.head + self.len) % self.lens.len();
@@ -240,6 +247,10 @@ mod tests {
             assert_eq!(q.pop(), Some(&[i, 0][..]));
         }
         assert_eq!(q.pop(), None);
+        // Played out, it shrinks back at the next push.
+        q.push(&[1, 2]).unwrap();
+        assert_eq!(q.allocated(), INITIAL_SLOTS);
+        assert_eq!(q.pop(), Some(&[1, 2][..]));
         // A queue kept shallow never grows.
         let mut q = PlayoutQueue::new(500, 160);
         for _ in 0..1000 {
