@@ -87,13 +87,13 @@ impl PlayoutQueue {
         let slots = (old * 2).min(self.capacity);
         let mut data = vec![0; slots * self.slot_bytes];
         let mut lens = vec![0; slots];
-        for i in 0..self.len {
+        for (i, len) in lens.iter_mut().enumerate().take(self.len) {
             let from = (self.head + i) % old;
             let src = from * self.slot_bytes;
             let dst = i * self.slot_bytes;
             data[dst..dst + self.slot_bytes]
                 .copy_from_slice(&self.data[src..src + self.slot_bytes]);
-            lens[i] = self.lens[from];
+            *len = self.lens[from];
         }
         self.data = data;
         self.lens = lens;

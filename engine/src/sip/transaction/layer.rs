@@ -225,7 +225,7 @@ impl TransactionLayer {
         match request.method {
             Method::Ack => self.receive_ack(now, &key, request, source),
             Method::Cancel if !self.servers.contains_key(&key) => {
-                self.receive_cancel(now, key, request, source, reply_to)
+                self.receive_cancel(now, &key, request, source, reply_to)
             }
             _ => {
                 if let Some(server) = self.servers.get_mut(&key) {
@@ -314,7 +314,7 @@ impl TransactionLayer {
     fn receive_cancel(
         &mut self,
         now: Instant,
-        key: TransactionKey,
+        key: &TransactionKey,
         cancel: Request,
         source: TransportInfo,
         reply_to: Destination,
@@ -346,7 +346,7 @@ impl TransactionLayer {
         machine.send_response(now, response, &mut out);
         dispatch(
             out,
-            &key,
+            key,
             reply_to,
             None,
             &mut self.transmits,
@@ -361,7 +361,7 @@ impl TransactionLayer {
                     reply_to,
                 },
             );
-            self.reap_server(&key);
+            self.reap_server(key);
         }
         if notify {
             self.events
