@@ -87,6 +87,11 @@ pub struct Options {
     pub escalate_reason: String,
     /// The node's pid, to report its CPU and memory.
     pub node_pid: Option<u32>,
+    /// A bare UDP echo that gets a copy of every RTP packet sent (its replies are drained and
+    /// counted), to compare CPU per packet in one run.
+    pub echo_target: Option<SocketAddr>,
+    /// The echo's pid, to report its CPU.
+    pub echo_pid: Option<u32>,
     /// Show a progress bar on stderr.
     pub progress: bool,
 }
@@ -119,6 +124,23 @@ fn udp_socket(ip: IpAddr) -> Result<UdpSocket, StormError> {
     Ok(UdpSocket::from_std(StdUdpSocket::from(socket)))
 }
 
+/// Sends one RTP packet; `false` when the socket's buffer was full or the peer refused it
+/// (the packet is lost, which the receiver's sequence numbers show).
+fn send_rtp(socket: &UdpSocket, packet: &[u8], to: SocketAddr) -> Result<bool, StormError> {
+    match socket.send_to(packet, to) {
+        Ok(_) => Ok(true),
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::WouldBlock | ErrorKind::ConnectionRefused
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The running storm.
 struct Storm {
     opts: Options,
@@ -140,6 +162,8 @@ struct Storm {
     next_serial: u64,
     stats: Stats,
     buf: Vec<u8>,
+    /// Socket and address of the bare UDP echo the RTP is mirrored to.
+    mirror: Option<(UdpSocket, SocketAddr)>,
 }
 
 /// Runs a storm to its end and reports.
@@ -155,6 +179,10 @@ pub fn run(opts: Options) -> Result<Report, StormError> {
         did: opts.did.clone(),
     };
     let rtp_port = rtp.local_addr()?.port();
+    let mirror = match opts.echo_target {
+        Some(to) => Some((udp_socket(opts.local_ip)?, to)),
+        None => None,
+    };
     let mut storm = Storm {
         template: FrameTemplate::new(opts.law),
         endpoint,
@@ -171,6 +199,7 @@ pub fn run(opts: Options) -> Result<Report, StormError> {
         next_serial: 0,
         stats: Stats::default(),
         buf: vec![0u8; 65_536],
+        mirror,
         opts,
     };
     storm.run()
@@ -184,8 +213,10 @@ impl Storm {
         let mut events = Events::with_capacity(16);
 
         let node = self.opts.node_pid.map(Process::Pid);
+        let echo = self.opts.echo_pid.map(Process::Pid);
         let storm_cpu0 = Process::OwnProcess.cpu_time().unwrap_or_default();
         let node_cpu0 = node.and_then(Process::cpu_time);
+        let echo_cpu0 = echo.and_then(Process::cpu_time);
         let rss_start = node.and_then(Process::rss_kib);
         let mut rss_peak = rss_start;
 
@@ -284,15 +315,26 @@ impl Storm {
             .cpu_time()
             .unwrap_or_default()
             .saturating_sub(storm_cpu0);
-        let node_cpu = node
-            .and_then(Process::cpu_time)
-            .zip(node_cpu0)
-            .map(|(b, a)| b.saturating_sub(a));
+        let spent = |p: Option<Process>, before: Option<Duration>| {
+            p.and_then(Process::cpu_time)
+                .zip(before)
+                .map(|(b, a)| b.saturating_sub(a))
+        };
+        let node_cpu = spent(node, node_cpu0);
+        let echo_cpu = spent(echo, echo_cpu0);
+        // Each packet the storm sent was received and sent back by the node (and by the echo,
+        // when mirrored): CPU per such relayed packet, in µs.
+        let per_packet = |cpu: Duration, packets: u64| {
+            (packets > 0).then(|| cpu.as_secs_f64() * 1e6 / packets as f64)
+        };
         let cpu = CpuReport {
             storm_cpu_s: storm_cpu.as_secs_f64(),
             node_cpu_s: node_cpu.map(|d| d.as_secs_f64()),
             storm_percent_per_call: per_call(storm_cpu),
             node_percent_per_call: node_cpu.and_then(per_call),
+            node_us_per_packet: node_cpu.and_then(|c| per_packet(c, self.stats.rtp.sent)),
+            echo_cpu_s: echo_cpu.map(|d| d.as_secs_f64()),
+            echo_us_per_packet: echo_cpu.and_then(|c| per_packet(c, self.stats.echo.sent)),
             node_rss_start_kib: rss_start,
             node_rss_peak_kib: rss_peak,
             node_rss_per_call_kib: rss_start.zip(rss_peak).and_then(|(a, b)| {
@@ -441,14 +483,11 @@ impl Storm {
                 if let Some(media) = call.media.as_mut() {
                     let remote = media.remote;
                     let packet = media.next_packet(&self.template, now);
-                    match self.rtp.send_to(packet, remote) {
-                        Ok(_) => {}
-                        Err(e)
-                            if matches!(
-                                e.kind(),
-                                ErrorKind::WouldBlock | ErrorKind::ConnectionRefused
-                            ) => {}
-                        Err(e) => return Err(e.into()),
+                    send_rtp(&self.rtp, packet, remote)?;
+                    if let Some((socket, to)) = &self.mirror {
+                        if send_rtp(socket, packet, *to)? {
+                            self.stats.echo.sent += 1;
+                        }
                     }
                 }
             }
@@ -515,7 +554,23 @@ impl Storm {
         }
     }
 
+    /// Counts what the bare UDP echo sent back.
+    fn drain_mirror(&mut self) -> Result<(), StormError> {
+        let Some((socket, _)) = &self.mirror else {
+            return Ok(());
+        };
+        loop {
+            match socket.recv_from(&mut self.buf) {
+                Ok(_) => self.stats.echo.received += 1,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     fn drain_rtp(&mut self) -> Result<(), StormError> {
+        self.drain_mirror()?;
         loop {
             let (n, from) = match self.rtp.recv_from(&mut self.buf) {
                 Ok(r) => r,
@@ -710,6 +765,8 @@ mod tests {
             reason_header: "kore-reason".into(),
             escalate_reason: "TransferToAgent".into(),
             node_pid: None,
+            echo_target: None,
+            echo_pid: None,
             progress: false,
         }
     }

@@ -12,6 +12,10 @@
 //! one thread, one SIP and one RTP socket, one timer wheel paces every call
 //! ([`generator`]), and no allocation per packet ([`media`]).
 //!
+//! With `--echo-target` every RTP packet is also sent to a bare UDP echo (the `udp_echo`
+//! binary of this crate), so the node's CPU per packet is reported next to the least a program
+//! can spend per packet, measured on the same storm.
+//!
 //! - [`StormArgs`]: the command line (`voxgate storm --help`); [`run_cli`] runs it and prints.
 //! - [`run`] with [`Options`]: the library entry; returns a [`Report`].
 
@@ -101,6 +105,13 @@ pub struct StormArgs {
     /// The node's pid: report its CPU per call and memory next to the storm's.
     #[arg(long)]
     pub node_pid: Option<u32>,
+    /// A bare UDP echo (`udp_echo`) to mirror every RTP packet to, so that its CPU per packet
+    /// is measured on the same storm as the node's.
+    #[arg(long)]
+    pub echo_target: Option<SocketAddr>,
+    /// The echo's pid: report its CPU per packet next to the node's.
+    #[arg(long)]
+    pub echo_pid: Option<u32>,
     /// Print the report as JSON on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -130,6 +141,8 @@ impl StormArgs {
             reason_header: self.reason_header.clone(),
             escalate_reason: self.escalate_reason.clone(),
             node_pid: self.node_pid,
+            echo_target: self.echo_target,
+            echo_pid: self.echo_pid,
             progress: !self.quiet,
         }
     }

@@ -32,6 +32,8 @@ pub struct Stats {
     pub call_seconds: f64,
     /// RTP packets sent / received / expected from sequence numbers / lost.
     pub rtp: RtpTotals,
+    /// Packets mirrored to the bare UDP echo and echoed back by it.
+    pub echo: EchoTotals,
     setup: Histogram<u64>,
     rtt: Histogram<u64>,
 }
@@ -53,6 +55,15 @@ pub struct RtpTotals {
     pub foreign: u64,
 }
 
+/// Packets mirrored to the bare UDP echo (`--echo-target`).
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct EchoTotals {
+    /// Copies sent to the echo.
+    pub sent: u64,
+    /// Copies the echo sent back.
+    pub received: u64,
+}
+
 fn histogram() -> Histogram<u64> {
     // 1 µs .. 1 h at 3 significant digits: valid bounds, so creation cannot fail.
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
@@ -70,6 +81,7 @@ impl Default for Stats {
             peak_active: 0,
             call_seconds: 0.0,
             rtp: RtpTotals::default(),
+            echo: EchoTotals::default(),
             setup: histogram(),
             rtt: histogram(),
         }
@@ -140,6 +152,7 @@ impl Stats {
             setup_ms: q(&self.setup),
             media_rtt_ms: q(&self.rtt),
             rtp: self.rtp,
+            echo: self.echo,
             rtp_loss_percent: if self.rtp.expected == 0 {
                 0.0
             } else {
@@ -180,6 +193,13 @@ pub struct CpuReport {
     pub storm_percent_per_call: Option<f64>,
     /// The same for the node.
     pub node_percent_per_call: Option<f64>,
+    /// The node's CPU per RTP packet the storm sent it (received, relayed through the call and
+    /// sent back), µs; SIP, RTCP and call setup included.
+    pub node_us_per_packet: Option<f64>,
+    /// The bare UDP echo's CPU time over the run, seconds.
+    pub echo_cpu_s: Option<f64>,
+    /// The bare UDP echo's CPU per packet mirrored to it, µs.
+    pub echo_us_per_packet: Option<f64>,
     /// The node's RSS when the storm started, KiB.
     pub node_rss_start_kib: Option<u64>,
     /// The node's largest RSS seen while calls were up, KiB.
@@ -211,6 +231,8 @@ pub struct Report {
     pub media_rtt_ms: Latency,
     /// RTP totals.
     pub rtp: RtpTotals,
+    /// Packets mirrored to the bare UDP echo.
+    pub echo: EchoTotals,
     /// Loss of the node's streams, from sequence numbers, in %.
     pub rtp_loss_percent: f64,
     /// Wall time of the run, seconds.
@@ -308,6 +330,22 @@ impl fmt::Display for Report {
                 f,
                 "node CPU (per call)",
                 format!("{node:.2} s ({})", pct(c.node_percent_per_call)),
+            )?;
+        }
+        let us = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.2} µs"));
+        if c.node_us_per_packet.is_some() {
+            row(f, "node CPU per RTP packet", us(c.node_us_per_packet))?;
+        }
+        if let Some(echo) = c.echo_cpu_s {
+            row(
+                f,
+                "echo CPU (per packet)",
+                format!(
+                    "{echo:.2} s ({}; {} sent / {} back)",
+                    us(c.echo_us_per_packet),
+                    self.echo.sent,
+                    self.echo.received
+                ),
             )?;
         }
         if let (Some(a), Some(b)) = (c.node_rss_start_kib, c.node_rss_peak_kib) {

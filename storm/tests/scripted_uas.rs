@@ -124,6 +124,8 @@ fn options(target: SocketAddr, escalate_share: f64) -> Options {
         reason_header: "kore-reason".into(),
         escalate_reason: "TransferToAgent".into(),
         node_pid: None,
+        echo_target: None,
+        echo_pid: None,
         progress: false,
     }
 }

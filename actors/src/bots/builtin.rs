@@ -3,7 +3,9 @@
 //! the two ways a bot ends its part of a call: escalation to an agent and hang-up.
 //!
 //! Choices worth knowing:
-//! - The greeting is encoded once at construction and sent at start much faster than real
+//! - The greeting is encoded once per process and format ([`shared_greeting`]) and shared by
+//!   every call's bot: synthesising and encoding it per call cost ~11 KiB of memory per call
+//!   and the greeting's sine synthesis on every call setup. It is sent at start much faster than real
 //!   time: the ingress paces playout, so the bot needs no timer per frame. It goes in bursts of
 //!   [`GREETING_BURST`] frames a couple of milliseconds apart, because the transcoder forwards
 //!   with `try_send` and drops what the ingress mailbox cannot take: a burst must fit every
@@ -18,6 +20,7 @@
 //!   the caller does not hear the rest of a greeting or echo during the hand-back, then ignores
 //!   digits and audio until its call stops it.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::dev::SendError;
@@ -101,7 +104,7 @@ pub struct BuiltinBot {
     escalate_reason: String,
     hangup_reason: String,
     escalate_variables: std::collections::BTreeMap<String, String>,
-    greeting: Option<EncodedGreeting>,
+    greeting: Option<Arc<EncodedGreeting>>,
     silence: EncodedFrame,
     owner: BotOwner,
     phase: Phase,
@@ -147,7 +150,7 @@ impl BuiltinBot {
             format,
         )?;
         let greeting = if want_tones {
-            Some(encode_greeting(&mut encoder, rate)?)
+            Some(shared_greeting(format, &mut encoder, rate)?)
         } else {
             None
         };
@@ -176,7 +179,7 @@ impl BuiltinBot {
 
     /// How many 20 ms frames the greeting has (0 without a greeting).
     pub fn greeting_frames(&self) -> usize {
-        self.greeting.as_ref().map_or(0, EncodedGreeting::frames)
+        self.greeting.as_deref().map_or(0, EncodedGreeting::frames)
     }
 
     /// Sends the next burst of greeting frames; then the mark when all are sent, or the next
@@ -248,6 +251,25 @@ fn parse_digit(field: &str, value: &str) -> Result<Option<char>, BotError> {
 
 fn is_dtmf(c: char) -> bool {
     c.is_ascii_digit() || matches!(c.to_ascii_uppercase(), '*' | '#' | 'A'..='D')
+}
+
+/// The greeting encoded in `format`, made with `encoder` (from L16 at `rate`) the first time a
+/// bot of that format is built, then shared: the tones are the same for every call.
+fn shared_greeting(
+    format: AudioFormat,
+    encoder: &mut Transcoder,
+    rate: SampleRate,
+) -> Result<Arc<EncodedGreeting>, BotError> {
+    static GREETINGS: Mutex<Vec<(AudioFormat, Arc<EncodedGreeting>)>> = Mutex::new(Vec::new());
+    // A poisoned lock only means another bot panicked while encoding: the list is still whole
+    // (an entry is pushed complete or not at all).
+    let mut greetings = GREETINGS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, g)) = greetings.iter().find(|(f, _)| *f == format) {
+        return Ok(Arc::clone(g));
+    }
+    let g = Arc::new(encode_greeting(encoder, rate)?);
+    greetings.push((format, Arc::clone(&g)));
+    Ok(g)
 }
 
 fn encode_greeting(

@@ -1,8 +1,15 @@
 //! The outgoing audio queue of an RTP leg: encoded frames waiting for their 20 ms tick, and the
 //! marks placed between them.
 //!
-//! Storage is one slab of fixed-size slots allocated at construction, so queueing a frame costs
-//! a copy and no allocation. When the queue is full the *newest* frame (the one being pushed) is
+//! Storage is one slab of fixed-size slots, so queueing a frame costs a copy. The slab starts
+//! at [`INITIAL_SLOTS`] frames and doubles, up to the queue's capacity, only when a bot queues
+//! more than it holds: most calls never queue more than a few frames (an echo, a streamed
+//! reply), and a 10 s queue allocated up front was half of a call's memory (80 KiB of 165 KiB
+//! per G.711 call, heaptrack). Growth happens at most log2(capacity / 16) times in a call's life
+//! and never on the steady path, so frames still cost no allocation once the queue is as deep as
+//! the bot's bursts. A queue that grew goes back to [`INITIAL_SLOTS`] when it has played out
+//! (at the next push into the empty queue): the demo greeting (33 frames queued at once) grew
+//! every call's queue to 64 slots and kept them for the whole call (heaptrack: 8 KiB per call). When the queue is full the *newest* frame (the one being pushed) is
 //! refused and counted: what is already queued keeps playing without a hole, and a bot that
 //! streams faster than real time for more than the queue's length loses its tail rather than
 //! the audio the caller is about to hear.
@@ -21,11 +28,17 @@ pub enum PushError {
     TooLarge,
 }
 
-/// A bounded, preallocated FIFO of encoded frames with marks between them.
+/// Slots allocated when a queue is made (320 ms of 20 ms frames).
+pub(crate) const INITIAL_SLOTS: usize = 16;
+
+/// A bounded FIFO of encoded frames with marks between them, growing its slab on demand.
 pub struct PlayoutQueue {
     slot_bytes: usize,
-    data: Box<[u8]>,
-    lens: Box<[u16]>,
+    /// Most frames queued at once.
+    capacity: usize,
+    /// `lens.len()` slots of `slot_bytes` each.
+    data: Vec<u8>,
+    lens: Vec<u16>,
     /// Slot of the oldest frame.
     head: usize,
     /// Frames queued.
@@ -40,14 +53,16 @@ pub struct PlayoutQueue {
 
 impl PlayoutQueue {
     /// A queue of `capacity` frames (at least 1) of up to `slot_bytes` bytes each (at most
-    /// 65535); all storage is allocated here.
+    /// 65535); room for [`INITIAL_SLOTS`] of them is allocated here, more when needed.
     pub fn new(capacity: usize, slot_bytes: usize) -> Self {
         let capacity = capacity.max(1);
         let slot_bytes = slot_bytes.clamp(1, usize::from(u16::MAX));
+        let slots = capacity.min(INITIAL_SLOTS);
         Self {
             slot_bytes,
-            data: vec![0; capacity * slot_bytes].into_boxed_slice(),
-            lens: vec![0; capacity].into_boxed_slice(),
+            capacity,
+            data: vec![0; slots * slot_bytes],
+            lens: vec![0; slots],
             head: 0,
             len: 0,
             pushed: 0,
@@ -58,7 +73,31 @@ impl PlayoutQueue {
 
     /// Frames the queue can hold.
     pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Frames the queue has room for without growing.
+    pub fn allocated(&self) -> usize {
         self.lens.len()
+    }
+
+    /// Doubles the slab (up to the capacity), the queued frames moved to its start in order.
+    fn grow(&mut self) {
+        let old = self.lens.len();
+        let slots = (old * 2).min(self.capacity);
+        let mut data = vec![0; slots * self.slot_bytes];
+        let mut lens = vec![0; slots];
+        for (i, len) in lens.iter_mut().enumerate().take(self.len) {
+            let from = (self.head + i) % old;
+            let src = from * self.slot_bytes;
+            let dst = i * self.slot_bytes;
+            data[dst..dst + self.slot_bytes]
+                .copy_from_slice(&self.data[src..src + self.slot_bytes]);
+            *len = self.lens[from];
+        }
+        self.data = data;
+        self.lens = lens;
+        self.head = 0;
     }
 
     /// Largest frame a slot holds, in bytes.
@@ -86,10 +125,18 @@ impl PlayoutQueue {
         if frame.len() > self.slot_bytes {
             return Err(PushError::TooLarge);
         }
-        if self.len == self.capacity() {
+        if self.len == self.capacity {
             return Err(PushError::Full);
         }
-        let slot = (self.head + self.len) % self.capacity();
+        if self.len == 0 && self.lens.len() > INITIAL_SLOTS {
+            // The burst that grew the queue has played out: give the room back.
+            self.data = vec![0; INITIAL_SLOTS * self.slot_bytes];
+            self.lens = vec![0; INITIAL_SLOTS];
+            self.head = 0;
+        } else if self.len == self.lens.len() {
+            self.grow();
+        }
+        let slot = (self.head + self.len) % self.lens.len();
         let start = slot * self.slot_bytes;
         self.data[start..start + frame.len()].copy_from_slice(frame);
         // frame.len() <= slot_bytes <= u16::MAX, checked above and in new().
@@ -105,7 +152,7 @@ impl PlayoutQueue {
             return None;
         }
         let slot = self.head;
-        self.head = (self.head + 1) % self.capacity();
+        self.head = (self.head + 1) % self.lens.len();
         self.len -= 1;
         self.consumed += 1;
         let start = slot * self.slot_bytes;
@@ -147,7 +194,8 @@ impl std::fmt::Debug for PlayoutQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PlayoutQueue")
             .field("len", &self.len)
-            .field("capacity", &self.capacity())
+            .field("capacity", &self.capacity)
+            .field("allocated", &self.lens.len())
             .field("slot_bytes", &self.slot_bytes)
             .field("pending_marks", &self.marks.len())
             .finish()
@@ -179,6 +227,39 @@ mod tests {
         assert_eq!(q.push(&[3]), Err(PushError::Full));
         assert_eq!(q.pop(), Some(&[1][..]));
         assert_eq!(q.pop(), Some(&[2][..]));
+    }
+
+    #[test]
+    fn grows_on_demand_keeping_order_up_to_capacity() {
+        let mut q = PlayoutQueue::new(100, 2);
+        assert_eq!(q.allocated(), INITIAL_SLOTS);
+        // Wrap the initial slab first, so growth has to unroll a ring.
+        for i in 0..10u8 {
+            q.push(&[i, i]).unwrap();
+            q.pop();
+        }
+        for i in 0..100u8 {
+            q.push(&[i, 0]).unwrap();
+        }
+        assert_eq!(q.push(&[0]), Err(PushError::Full));
+        assert_eq!(q.allocated(), 100);
+        for i in 0..100u8 {
+            assert_eq!(q.pop(), Some(&[i, 0][..]));
+        }
+        assert_eq!(q.pop(), None);
+        // Played out, it shrinks back at the next push.
+        q.push(&[1, 2]).unwrap();
+        assert_eq!(q.allocated(), INITIAL_SLOTS);
+        assert_eq!(q.pop(), Some(&[1, 2][..]));
+        // A queue kept shallow never grows.
+        let mut q = PlayoutQueue::new(500, 160);
+        for _ in 0..1000 {
+            for _ in 0..4 {
+                q.push(&[7; 160]).unwrap();
+            }
+            while q.pop().is_some() {}
+        }
+        assert_eq!(q.allocated(), INITIAL_SLOTS);
     }
 
     #[test]
