@@ -2,7 +2,8 @@
 //! Arbitrary bytes through the SDP parser, and whatever parses through offer/answer.
 
 use voxgate_engine::sdp::{
-    answer, build_offer, process_answer, AnswerPolicy, Direction, SdpSession, SessionDescription,
+    answer, build_offer, process_answer, AnswerPolicy, CryptoAttribute, Direction, MasterKey,
+    SdpSession, SessionDescription, SrtpMode, SrtpPolicy, KEY_MATERIAL_LEN,
 };
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
@@ -27,6 +28,35 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             );
         }
         Err(e) => assert!(matches!(e.status_code(), 400 | 488)),
+    }
+
+    // As an offer to an SRTP trunk (optional, then required): the a=crypto parser and the
+    // SDES answer. An answer with SRTP carries our key under the offer's tag and suite.
+    for mode in [SrtpMode::Optional, SrtpMode::Required] {
+        let mut srtp_policy = AnswerPolicy::default();
+        srtp_policy.srtp = SrtpPolicy::new(mode, MasterKey::from_bytes([7; KEY_MATERIAL_LEN]));
+        match answer(&sdp, &srtp_policy) {
+            Ok(ans) => {
+                let text = ans.sdp.to_string();
+                assert_eq!(
+                    SessionDescription::parse(text.as_bytes()).as_ref(),
+                    Ok(&ans.sdp)
+                );
+            }
+            Err(e) => assert!(matches!(e.status_code(), 400 | 488)),
+        }
+    }
+    // Every a=crypto value on its own, printed and parsed back.
+    for line in data.split(|&b| b == b'\n') {
+        let Some(value) = line.strip_prefix(b"a=crypto:") else {
+            continue;
+        };
+        let Ok(value) = std::str::from_utf8(value) else {
+            continue;
+        };
+        if let Some(c) = CryptoAttribute::parse(value.trim_end_matches('\r')) {
+            assert_eq!(CryptoAttribute::parse(&c.to_value()), Some(c.clone()));
+        }
     }
 
     // Twice through a dialog: a re-offer of the same SDP must keep our version.
