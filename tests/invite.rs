@@ -227,11 +227,7 @@ fn a_busy_agent_moves_on_to_the_next_target() {
     );
 
     let esc = record(&node).escalation.expect("escalation recorded");
-    let causes: Vec<(&str, Option<u16>)> = esc
-        .agent_legs
-        .iter()
-        .map(|l| (l.cause.as_str(), l.status))
-        .collect();
+    let causes = common::agent_causes(&esc);
     assert_eq!(
         causes,
         [("busy", Some(486)), ("agent-hangup", Some(200))],

@@ -1,15 +1,17 @@
 //! The `refer` hand-back profile against SIPp as the contact center: the REFER the node sends
 //! on DTMF 0 (Refer-To, Referred-By, custom headers in both modes), the NOTIFY subscription
 //! until the final sipfrag and the BYE after it; the BYE fallbacks after a 603 and after the
-//! timeout; a REFER from the caller honoured with 202 and NOTIFYs; and the refusals (400, 403,
-//! 481) on a trunk that does not transfer.
+//! timeout; a REFER from the caller honoured with 202 and NOTIFYs; the refusals (400, 403,
+//! 481) on a trunk that does not transfer; and the `invite` profile's `fallback = "refer"`
+//! after a busy agent.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use common::{
-    http_request, play_pcap, scenario_with, session_records, wait_until, Node, Sipp, DEFAULT_TOML,
+    http_request, play_pcap, scenario, scenario_with, session_records, wait_until, Node, Sipp,
+    SippBot, DEFAULT_TOML,
 };
 use serde_json::Value;
 use voxgate_engine::store::{EscalationOutcome, SessionRecord};
@@ -402,4 +404,42 @@ fn refer_and_notify_refused_on_a_trunk_that_does_not_transfer() {
     let rec = record(&node);
     assert_eq!(rec.end_reason, "CallerHangUp");
     assert!(rec.escalation.is_none());
+}
+
+#[test]
+fn an_invite_trunk_whose_agent_is_busy_falls_back_to_refer() {
+    // The invite profile dials its one agent, which answers 486; past the last target the
+    // fallback is a REFER to [trunks.refer] default_target, followed to its NOTIFY 200 and
+    // the BYE.
+    let busy = SippBot::start(&scenario("agent_busy.xml"), 1, &[]);
+    let agent = format!("targets = [\"sip:agent@{}\"]", busy.addr);
+    let node = Node::start(&config(&[
+        ("profile = \"refer\"", "profile = \"invite\""),
+        ("targets = []", &agent),
+        ("fallback = \"bye\"", "fallback = \"refer\""),
+        TARGET,
+        HOST,
+    ]));
+    let (_dir, path) = escalation_scenario(
+        r"&lt;sip:\+15550123@cc\.example&gt;",
+        ("", ""),
+        &accept_and_notify(),
+    );
+    Sipp::with_scenario_file(&path, node.sip).run_ok();
+    let out = busy.finish(Duration::from_secs(10));
+    assert!(
+        out.status.success(),
+        "the busy agent: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let esc = record(&node).escalation.expect("escalation recorded");
+    let causes = common::agent_causes(&esc);
+    assert_eq!(causes, [("busy", Some(486))], "{:?}", esc.agent_legs);
+    assert_eq!(esc.refer_to.as_deref(), Some("sip:+15550123@cc.example"));
+    assert_eq!(esc.refer_status, Some(200));
+    assert_eq!(
+        node.metric("voxgate_refer_transfers_total{outcome=\"completed\"}"),
+        1.0
+    );
 }

@@ -1027,3 +1027,11 @@ pub fn baresip_call_ok(
     );
     first_session_record(node)
 }
+
+/// Each agent leg of an `invite` hand-back as `(cause, final status)`, in dialling order.
+pub fn agent_causes(esc: &voxgate_engine::store::Escalation) -> Vec<(&str, Option<u16>)> {
+    esc.agent_legs
+        .iter()
+        .map(|l| (l.cause.as_str(), l.status))
+        .collect()
+}
