@@ -10,7 +10,7 @@
 
 mod common;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,6 +100,18 @@ fn request(method: &str, uri: &str, local: SocketAddr, cseq: u32, to: &str, extr
     )
 }
 
+/// An out-of-dialog OPTIONS from `local`.
+fn options(local: SocketAddr) -> String {
+    request(
+        "OPTIONS",
+        "sip:probe@127.0.0.1",
+        local,
+        1,
+        "<sip:probe@127.0.0.1>",
+        "Content-Length: 0\r\n\r\n",
+    )
+}
+
 #[test]
 fn a_whole_call_over_tls() {
     let pki = Pki::new();
@@ -108,22 +120,51 @@ fn a_whole_call_over_tls() {
     let mut c = TlsSip::connect(sips, pki.client(false)).expect("TLS handshake");
     let local = c.local;
 
-    let options = request(
-        "OPTIONS",
-        "sip:probe@127.0.0.1",
-        local,
-        1,
-        "<sip:probe@127.0.0.1>",
-        "Content-Length: 0\r\n\r\n",
-    );
-    assert!(c.request(&options).starts_with("SIP/2.0 200"));
+    assert!(c.request(&options(local)).starts_with("SIP/2.0 200"));
 
+    let ok = invite(&mut c);
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    acknowledge_and_hang_up(&mut c, &ok);
+
+    assert!(wait_until(Duration::from_secs(10), || !session_records(
+        &node
+    )
+    .is_empty()));
+    assert_eq!(session_records(&node)[0].end_reason, "CallerHangUp");
+}
+
+#[test]
+fn mutual_tls_refuses_a_client_without_a_certificate() {
+    let pki = Pki::new();
+    let node = Node::start(&pki.config(true));
+    let sips = node.sips.expect("the node announces sips=");
+    // rustls reports the server's refusal either at the handshake or at the first read.
+    let refused = match TlsSip::connect(sips, pki.client(false)) {
+        Err(_) => true,
+        Ok(mut c) => {
+            let local = c.local;
+            c.send(&options(local));
+            c.recv().is_none()
+        }
+    };
+    assert!(refused, "a client without a certificate was served");
+    assert!(wait_until(Duration::from_secs(5), || {
+        node.metric("voxgate_tls_handshake_failures_total") >= 1.0
+    }));
+
+    let mut c = TlsSip::connect(sips, pki.client(true)).expect("handshake with a client cert");
+    let local = c.local;
+    assert!(c.request(&options(local)).starts_with("SIP/2.0 200"));
+}
+
+/// Sends an INVITE with a PCMU offer over `c` and returns its final response.
+fn invite(c: &mut TlsSip) -> String {
     let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
                m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
     let invite = request(
         "INVITE",
         "sip:+15550100@127.0.0.1;transport=tls",
-        local,
+        c.local,
         2,
         "<sip:+15550100@127.0.0.1>",
         &format!(
@@ -131,11 +172,15 @@ fn a_whole_call_over_tls() {
             sdp.len()
         ),
     );
-    let ok = c.request(&invite);
-    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
-    let contact = header(&ok, "Contact").expect("Contact in the 200");
+    c.request(&invite)
+}
+
+/// ACKs the `200` answer `ok` over TLS (its Contact says `transport=tls`) and hangs up with BYE.
+fn acknowledge_and_hang_up(c: &mut TlsSip, ok: &str) {
+    let local = c.local;
+    let contact = header(ok, "Contact").expect("Contact in the 200");
     assert!(contact.contains("transport=tls"), "Contact: {contact}");
-    let to = header(&ok, "To").unwrap().to_owned();
+    let to = header(ok, "To").unwrap().to_owned();
     let target = contact
         .trim_start_matches('<')
         .split('>')
@@ -159,51 +204,70 @@ fn a_whole_call_over_tls() {
         "Content-Length: 0\r\n\r\n",
     ));
     assert!(bye.starts_with("SIP/2.0 200"), "{bye}");
-
-    assert!(wait_until(Duration::from_secs(10), || !session_records(
-        &node
-    )
-    .is_empty()));
-    assert_eq!(session_records(&node)[0].end_reason, "CallerHangUp");
 }
 
-#[test]
-fn mutual_tls_refuses_a_client_without_a_certificate() {
-    let pki = Pki::new();
-    let node = Node::start(&pki.config(true));
-    let sips = node.sips.expect("the node announces sips=");
-    // rustls reports the server's refusal either at the handshake or at the first read.
-    let refused = match TlsSip::connect(sips, pki.client(false)) {
-        Err(_) => true,
-        Ok(mut c) => {
-            let local = c.local;
-            c.send(&request(
-                "OPTIONS",
-                "sip:p@127.0.0.1",
-                local,
-                1,
-                "<sip:p@127.0.0.1>",
-                "Content-Length: 0\r\n\r\n",
-            ));
-            c.recv().is_none()
+/// The final response to an INVITE sent over UDP from loopback (the trunk's address) without
+/// TLS.
+fn invite_over_udp(sip: SocketAddr) -> String {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let local = sock.local_addr().unwrap();
+    let msg = format!(
+        "INVITE sip:+15550100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKudp1\r\n\
+         From: <sip:caller@127.0.0.1>;tag=u1\r\nTo: <sip:+15550100@127.0.0.1>\r\n\
+         Call-ID: udp-call-1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n\
+         Contact: <sip:caller@{local}>\r\nContent-Length: 0\r\n\r\n"
+    );
+    sock.send_to(msg.as_bytes(), sip).unwrap();
+    let mut buf = vec![0u8; 65535];
+    loop {
+        let (n, _) = sock.recv_from(&mut buf).expect("an answer over UDP");
+        let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if !m.starts_with("SIP/2.0 1") {
+            return m;
         }
-    };
-    assert!(refused, "a client without a certificate was served");
+    }
+}
+
+/// Mutual TLS per trunk (`[trunks.tls]`): the listener asks for a certificate without demanding
+/// one, and the trunk's INVITEs are answered only on a connection whose certificate chains to
+/// the trunk's CA and names one of its `client_names`; anything else gets `403`.
+#[test]
+fn a_trunk_demands_its_own_client_certificate() {
+    let pki = Pki::new();
+    let node = Node::start(&pki.trunk_config(&["sbc.trunk.test"]));
+    let sips = node.sips.expect("the node announces sips=");
+
+    let refused = invite_over_udp(node.sip);
+    assert!(refused.starts_with("SIP/2.0 403"), "plain UDP: {refused}");
+
+    let mut anonymous = TlsSip::connect(sips, pki.client(false)).expect("no certificate is fine");
+    let local = anonymous.local;
+    assert!(anonymous
+        .request(&options(local))
+        .starts_with("SIP/2.0 200"));
+    let refused = invite(&mut anonymous);
+    assert!(
+        refused.starts_with("SIP/2.0 403"),
+        "TLS without a certificate: {refused}"
+    );
+
+    let mut sbc = TlsSip::connect(sips, pki.client(true)).expect("handshake with the trunk's cert");
+    let ok = invite(&mut sbc);
+    assert!(
+        ok.starts_with("SIP/2.0 200"),
+        "the trunk's own certificate: {ok}"
+    );
+    acknowledge_and_hang_up(&mut sbc, &ok);
     assert!(wait_until(Duration::from_secs(5), || {
-        node.metric("voxgate_tls_handshake_failures_total") >= 1.0
+        node.metric("voxgate_sip_requests_screened_total{reason=\"client_cert\"}") >= 2.0
     }));
 
-    let mut c = TlsSip::connect(sips, pki.client(true)).expect("handshake with a client cert");
-    let local = c.local;
-    let options = request(
-        "OPTIONS",
-        "sip:p@127.0.0.1",
-        local,
-        1,
-        "<sip:p@127.0.0.1>",
-        "Content-Length: 0\r\n\r\n",
-    );
-    assert!(c.request(&options).starts_with("SIP/2.0 200"));
+    // The same certificate does not satisfy a trunk expecting another name.
+    let other = Node::start(&pki.trunk_config(&["other.trunk.test"]));
+    let mut c = TlsSip::connect(other.sips.unwrap(), pki.client(true)).expect("handshake");
+    let refused = invite(&mut c);
+    assert!(refused.starts_with("SIP/2.0 403"), "wrong name: {refused}");
 }
 
 #[test]

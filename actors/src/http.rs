@@ -125,7 +125,7 @@ pub fn server(
         let tls = crate::sip::tls::load_server_config(
             ("[http] tls_cert", &http.tls_cert),
             ("[http] tls_key", &http.tls_key),
-            None,
+            crate::sip::tls::ClientAuth::None,
         )?;
         // actix adds its ALPN protocols (h2, http/1.1) to its own copy.
         server.bind_rustls_0_23(addr, ServerConfig::clone(&tls))?

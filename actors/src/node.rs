@@ -53,14 +53,12 @@ pub fn run(config: voxgate_engine::config::Config) -> std::io::Result<()> {
         ));
         let tls_addr = match state.config.tls.listen {
             Some(addr) => {
-                let tls = state.config.tls.clone();
-                let server = crate::sip::tls::server_config(&tls)?;
+                let setup = crate::sip::tls::server_config(&state.config)?;
                 let listener = TcpListener::bind(addr).await?;
                 let bound = listener.local_addr()?;
                 actix::spawn(crate::sip::tls::accept_loop(
                     listener,
-                    server,
-                    tls,
+                    setup,
                     endpoint.clone(),
                     outbound,
                     state.config.sip.max_tcp_connections,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer};
 mod security;
 mod tls;
 pub use self::security::{SipLimits, TrunkAuth};
-pub use self::tls::{HttpConfig, TlsConfig};
+pub use self::tls::{HttpConfig, TlsConfig, TrunkTls, MAX_CERTIFIED_TRUNKS};
 mod invite;
 mod refer;
 mod sip_bot;
@@ -326,6 +326,10 @@ pub struct TrunkConfig {
     /// get SRTP), `required` (plain RTP offers get 488).
     #[serde(default)]
     pub srtp: crate::sdp::SrtpMode,
+    /// Mutual TLS for this trunk (`[trunks.tls]`): INVITEs must come over TLS with a client
+    /// certificate from the trunk's CA.
+    #[serde(default)]
+    pub tls: Option<TrunkTls>,
 }
 
 impl TrunkConfig {
@@ -693,6 +697,11 @@ impl Config {
             }
         }
         problems.extend(self.talkdesk.problems(&bot_ids));
+        if self.trunks.iter().filter(|t| t.tls.is_some()).count() > MAX_CERTIFIED_TRUNKS {
+            problems.push(format!(
+                "at most {MAX_CERTIFIED_TRUNKS} trunks may have [trunks.tls] client certificates"
+            ));
+        }
         let mut trunk_names = std::collections::BTreeSet::new();
         for trunk in &self.trunks {
             if !trunk_names.insert(trunk.name.as_str()) {
@@ -705,6 +714,9 @@ impl Config {
             }
             if let Some(auth) = &trunk.auth {
                 problems.extend(auth.problems(&trunk.name));
+            }
+            if let Some(tls) = &trunk.tls {
+                problems.extend(tls.problems(&trunk.name, &self.tls));
             }
             for codec in &trunk.codecs {
                 if !KNOWN_CODECS.iter().any(|k| k.eq_ignore_ascii_case(codec)) {
@@ -834,6 +846,25 @@ mod tests {
             "webhook_url = \"http://127.0.0.1:9000/m\"",
         );
         assert!(Config::from_toml(&hook).is_ok());
+    }
+
+    #[test]
+    fn trunk_client_certificates_are_validated() {
+        let with = |tls: &str| {
+            DEFAULT_TOML.replacen("[trunks.refer]\n", &format!("{tls}\n[trunks.refer]\n"), 1)
+        };
+        let no_listener = with("[trunks.tls]\nclient_ca = \"\"\nclient_names = [\"bad name\"]\n");
+        let err = Config::from_toml(&no_listener).unwrap_err().to_string();
+        assert!(err.contains("[trunks.tls] needs `client_ca`"), "{err}");
+        assert!(err.contains("needs the SIP TLS listener"), "{err}");
+        assert!(err.contains("`bad name` is not a DNS name"), "{err}");
+        let good = with("[trunks.tls]\nclient_ca = \"ca.pem\"\nclient_names = [\"sbc.example.com\", \"192.0.2.7\"]\n")
+            .replace("# listen = \"0.0.0.0:5061\"", "listen = \"127.0.0.1:5061\"")
+            .replace("cert = \"\"\nkey = \"\"", "cert = \"c.pem\"\nkey = \"k.pem\"");
+        let c = Config::from_toml(&good).unwrap();
+        let tls = c.trunks[0].tls.as_ref().unwrap();
+        assert_eq!(tls.client_names, ["sbc.example.com", "192.0.2.7"]);
+        assert!(Config::embedded_default().trunks[0].tls.is_none());
     }
 
     #[test]

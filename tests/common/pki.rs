@@ -11,7 +11,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 use super::DEFAULT_TOML;
 
-/// A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA.
+/// A CA, a server certificate for 127.0.0.1 and a client certificate (for `sbc.trunk.test`),
+/// all signed by the CA.
 pub struct Pki {
     dir: tempfile::TempDir,
 }
@@ -63,7 +64,11 @@ impl Pki {
             "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
         )
         .unwrap();
-        std::fs::write(d.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+        std::fs::write(
+            d.join("client.ext"),
+            "subjectAltName=DNS:sbc.trunk.test\nextendedKeyUsage=clientAuth\n",
+        )
+        .unwrap();
         for who in ["server", "client"] {
             new_key(&[
                 "-keyout",
@@ -115,6 +120,27 @@ impl Pki {
                 self.path("server.key").display()
             ),
         )
+    }
+
+    /// [`Pki::config`] (without `[tls] client_ca`) whose trunk demands a client certificate from
+    /// the test CA (`[trunks.tls]`) carrying one of `names` (any name when empty).
+    pub fn trunk_config(&self, names: &[&str]) -> String {
+        let base = self.config(false);
+        let quoted: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+        let config = base.replacen(
+            "[trunks.refer]\n",
+            &format!(
+                "[trunks.tls]\nclient_ca = \"{}\"\nclient_names = [{}]\n\n[trunks.refer]\n",
+                self.path("ca.pem").display(),
+                quoted.join(", ")
+            ),
+            1,
+        );
+        assert_ne!(
+            config, base,
+            "the default config has a [trunks.refer] section"
+        );
+        config
     }
 
     /// A client trusting the test CA, with the client certificate when `with_cert`.

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, SpawnHandle};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use voxgate_engine::config::{Config, TrunkConfig};
 use voxgate_engine::routing::{self, Decision, Load};
 use voxgate_engine::sip::dialog::{new_tag, DialogEvent, DialogId, DialogLayer, LocalEndpoint};
 use voxgate_engine::sip::message::{
@@ -25,7 +26,7 @@ use voxgate_engine::sip::transaction::{
     TryingPolicy, TuEvent,
 };
 
-use super::screen::{AuthOutcome, Gate, Screen};
+use super::screen::{AuthOutcome, Gate, Screen, SCREENED};
 use super::transport::{Kind, Origin, Outbound};
 use crate::calls::{Call, CallEvent, CallParams, CallRegistry};
 use crate::state::NodeState;
@@ -368,6 +369,18 @@ impl SipEndpoint {
         }
     }
 
+    /// Whether `source` meets `trunk`'s client-certificate demand (`[trunks.tls]`): it came on
+    /// a TLS connection whose certificate satisfied the trunk. Trunks without one accept all.
+    fn certificate_ok(&self, config: &Config, trunk: &TrunkConfig, source: &TransportInfo) -> bool {
+        match super::tls::trunk_bit(config, trunk) {
+            None => true,
+            Some(bit) => {
+                source.kind == TransportKind::Tls
+                    && self.out.certified(source.connection).contains(bit)
+            }
+        }
+    }
+
     fn on_new_request(
         &mut self,
         now: Instant,
@@ -409,6 +422,13 @@ impl SipEndpoint {
         if req.method == Method::Invite {
             if let Some(trunk) = config.trunk_for_source(source.source.ip()) {
                 let tag = new_tag(&mut self.rng);
+                if !self.certificate_ok(&config, trunk, &source) {
+                    metrics::counter!(SCREENED, "reason" => "client_cert").increment(1);
+                    metrics::counter!(crate::metrics::SIP_REFUSED, "status" => "403").increment(1);
+                    let resp = req.response(403, "Client Certificate Required", Some(&tag));
+                    let _ = self.transactions.send_response(now, &key, resp);
+                    return;
+                }
                 match self
                     .screen
                     .authenticate(now, source.source.ip(), trunk, &req, &tag)

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use voxgate_engine::sip::message::{FrameResult, Framer, Limits};
 
 use super::endpoint::{Inbound, SipEndpoint};
-use super::transport::{Kind, Origin, Outbound};
+use super::transport::{Certified, Kind, Origin, Outbound};
 
 /// Messages queued for one connection's writer before further ones are dropped.
 const WRITE_QUEUE: usize = 256;
@@ -83,16 +83,30 @@ async fn serve_connection(
         return;
     };
     let _ = stream.set_nodelay(true);
-    serve_stream(stream, Kind::Tcp, peer, local, endpoint, outbound, framer).await;
+    let link = Link {
+        kind: Kind::Tcp,
+        peer,
+        local,
+        certified: Certified::default(),
+    };
+    serve_stream(stream, link, endpoint, outbound, framer).await;
+}
+
+/// What a stream connection is: its transport, both ends, and (TLS) the trunks its client
+/// certificate satisfied.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Link {
+    pub kind: Kind,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub certified: Certified,
 }
 
 /// Serves one SIP stream connection (TCP, or TLS once its handshake is done): frames the
 /// messages it reads for the endpoint and writes what the endpoint sends on it.
 pub(crate) async fn serve_stream<S>(
     stream: S,
-    kind: Kind,
-    peer: SocketAddr,
-    local: SocketAddr,
+    link: Link,
     endpoint: Addr<SipEndpoint>,
     outbound: Outbound,
     framer: Framer,
@@ -101,7 +115,13 @@ pub(crate) async fn serve_stream<S>(
 {
     let (mut reader, mut writer) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
-    let id = outbound.add_tcp(peer, tx.clone());
+    let Link {
+        kind,
+        peer,
+        local,
+        certified,
+    } = link;
+    let id = outbound.add_tcp(peer, tx.clone(), certified);
     let write_task = actix::spawn(async move {
         while let Some(bytes) = rx.recv().await {
             if writer.write_all(&bytes).await.is_err() {

@@ -44,6 +44,19 @@ pub struct Outbound {
 struct TcpConn {
     peer: SocketAddr,
     tx: mpsc::Sender<Vec<u8>>,
+    certified: Certified,
+}
+
+/// The trunks whose client-certificate demands (`[trunks.tls]`) a connection's certificate
+/// met, one bit per such trunk in configuration order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Certified(pub u64);
+
+impl Certified {
+    /// Whether the trunk with bit `bit` accepted the certificate.
+    pub fn contains(self, bit: usize) -> bool {
+        bit < 64 && self.0 & (1 << bit) != 0
+    }
 }
 
 impl Outbound {
@@ -56,11 +69,31 @@ impl Outbound {
         }
     }
 
-    /// Registers a TCP connection's writer and returns its id.
-    pub(crate) fn add_tcp(&self, peer: SocketAddr, tx: mpsc::Sender<Vec<u8>>) -> u64 {
+    /// Registers a TCP connection's writer and the trunks its client certificate satisfied,
+    /// and returns its id.
+    pub(crate) fn add_tcp(
+        &self,
+        peer: SocketAddr,
+        tx: mpsc::Sender<Vec<u8>>,
+        certified: Certified,
+    ) -> u64 {
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        self.lock_tcp().insert(id, TcpConn { peer, tx });
+        self.lock_tcp().insert(
+            id,
+            TcpConn {
+                peer,
+                tx,
+                certified,
+            },
+        );
         id
+    }
+
+    /// The trunks connection `id`'s client certificate satisfied (none for UDP, TCP, a TLS
+    /// client without a certificate, or a closed connection).
+    pub fn certified(&self, id: Option<u64>) -> Certified {
+        id.and_then(|id| self.lock_tcp().get(&id).map(|c| c.certified))
+            .unwrap_or_default()
     }
 
     /// Forgets a closed TCP connection.

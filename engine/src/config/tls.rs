@@ -44,6 +44,63 @@ impl TlsConfig {
     }
 }
 
+/// `[trunks.tls]`: the trunk's SBC must call over TLS with a client certificate of its own
+/// (mutual TLS per trunk). The listener asks for a client certificate without demanding one;
+/// an INVITE from this trunk's addresses is refused with `403` unless its connection showed a
+/// certificate chaining to `client_ca` and, when `client_names` is set, naming one of them
+/// (DNS or IP subjectAltName).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkTls {
+    /// PEM CA bundle the trunk's client certificate must chain to.
+    pub client_ca: String,
+    /// Names (DNS or IP) the certificate must carry, any one of them; empty: any name.
+    #[serde(default)]
+    pub client_names: Vec<String>,
+}
+
+/// At most this many trunks may demand client certificates (one bit each per connection).
+pub const MAX_CERTIFIED_TRUNKS: usize = 64;
+
+impl TrunkTls {
+    /// Problems for `Config::validate`.
+    pub(crate) fn problems(&self, trunk: &str, listener: &TlsConfig) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.client_ca.trim().is_empty() {
+            out.push(format!(
+                "trunk `{trunk}`: [trunks.tls] needs `client_ca` (a PEM CA bundle)"
+            ));
+        }
+        if listener.listen.is_none() {
+            out.push(format!(
+                "trunk `{trunk}`: [trunks.tls] needs the SIP TLS listener ([tls] listen)"
+            ));
+        }
+        for name in &self.client_names {
+            if !is_subject_name(name) {
+                out.push(format!(
+                    "trunk `{trunk}`: [trunks.tls] client_names: `{name}` is not a DNS name or IP address"
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// A DNS name (letters, digits, `-`, dots between labels) or an IP address.
+fn is_subject_name(name: &str) -> bool {
+    name.parse::<std::net::IpAddr>().is_ok()
+        || (!name.is_empty()
+            && name.len() <= 253
+            && name.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            }))
+}
+
 /// `[http]`: HTTPS/WSS on the HTTP listener (Talkdesk streams, the API, metrics). Off (plain
 /// HTTP, the default contract) until both PEM files are set.
 #[derive(Debug, Clone, Default, Deserialize)]
