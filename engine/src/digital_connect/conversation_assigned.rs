@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{is_closed, set_attribute, Action, Applied, Refusal};
+use super::{redelivered_or_open, set_attribute, Action, Applied, Refusal};
 use crate::store::{Conversation, ConversationState};
 
 /// The body of `conversation_assigned`.
@@ -26,27 +26,17 @@ pub struct ConversationAssigned {
 impl ConversationAssigned {
     /// Assigns (or reassigns) the agent. The same agent on the same interaction is a
     /// redelivery, in any state; a new assignment on a closed conversation is refused.
-    pub(super) fn apply(
-        &self,
-        current: Option<&Conversation>,
-        now_ms: i64,
-    ) -> Result<Applied, Refusal> {
-        let current = Refusal::require(
-            current,
-            Action::ConversationAssigned,
-            "conversation",
-            &self.conversation_id,
-        )?;
+    pub(super) fn apply(&self, current: &Conversation, now_ms: i64) -> Result<Applied, Refusal> {
         let same_interaction = current.interaction_id.as_deref() == Some(&self.interaction_id);
         let same_agent = current.attributes.get("user_id").and_then(Value::as_str)
             == Some(self.user_id.as_str());
-        if same_interaction && same_agent {
-            return Ok(Applied::Unchanged {
-                reason: "the agent was already assigned",
-            });
-        }
-        if is_closed(current.state) {
-            return Err(Refusal::closed(Action::ConversationAssigned, current));
+        if let Some(unchanged) = redelivered_or_open(
+            current,
+            Action::ConversationAssigned,
+            same_interaction && same_agent,
+            "the agent was already assigned",
+        )? {
+            return Ok(unchanged);
         }
         let mut next = current.clone();
         next.state = ConversationState::Assigned;

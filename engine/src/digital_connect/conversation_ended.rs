@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{close, Action, Applied, Refusal};
+use super::{close, Applied};
 use crate::store::{Conversation, ConversationState};
 
 /// The body of `conversation_ended`.
@@ -16,23 +16,13 @@ pub struct ConversationEnded {
 
 impl ConversationEnded {
     /// Closes the conversation as `ended` (a closed one stays as it is).
-    pub(super) fn apply(
-        &self,
-        current: Option<&Conversation>,
-        now_ms: i64,
-    ) -> Result<Applied, Refusal> {
-        let current = Refusal::require(
-            current,
-            Action::ConversationEnded,
-            "conversation",
-            &self.conversation_id,
-        )?;
-        Ok(close(
+    pub(super) fn apply(&self, current: &Conversation, now_ms: i64) -> Applied {
+        close(
             current,
             ConversationState::Ended,
             "ended_at",
             &self.timestamp,
             now_ms,
-        ))
+        )
     }
 }

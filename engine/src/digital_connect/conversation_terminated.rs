@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{close, set_attribute, Action, Applied, Refusal};
+use super::{close, set_attribute, Applied};
 use crate::store::{Conversation, ConversationState};
 
 /// The body of `conversation_terminated`.
@@ -22,17 +22,7 @@ pub struct ConversationTerminated {
 impl ConversationTerminated {
     /// Closes the conversation as `terminated` (a closed one stays as it is). `current` is the
     /// conversation the interaction id maps to.
-    pub(super) fn apply(
-        &self,
-        current: Option<&Conversation>,
-        now_ms: i64,
-    ) -> Result<Applied, Refusal> {
-        let current = Refusal::require(
-            current,
-            Action::ConversationTerminated,
-            "interaction",
-            &self.interaction_id,
-        )?;
+    pub(super) fn apply(&self, current: &Conversation, now_ms: i64) -> Applied {
         let mut applied = close(
             current,
             ConversationState::Terminated,
@@ -43,6 +33,6 @@ impl ConversationTerminated {
         if let (Applied::Changed { conversation, .. }, Some(p)) = (&mut applied, &self.properties) {
             set_attribute(conversation, "terminated_properties", p.clone());
         }
-        Ok(applied)
+        applied
     }
 }

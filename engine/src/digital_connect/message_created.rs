@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{is_closed, Action, Applied, Refusal};
+use super::{redelivered_or_open, Action, Applied, Refusal};
 use crate::store::{Conversation, ConversationMessage};
 
 /// The body of `message_created`.
@@ -43,28 +43,15 @@ pub struct Author {
 impl MessageCreated {
     /// Appends the message to an open conversation. A message id already stored is a
     /// redelivery in any state; a new message on a closed conversation is refused.
-    pub(super) fn apply(
-        &self,
-        current: Option<&Conversation>,
-        now_ms: i64,
-    ) -> Result<Applied, Refusal> {
-        let current = Refusal::require(
+    pub(super) fn apply(&self, current: &Conversation, now_ms: i64) -> Result<Applied, Refusal> {
+        let stored = (current.messages.iter()).any(|m| m.message_id == self.payload.id);
+        if let Some(unchanged) = redelivered_or_open(
             current,
             Action::MessageCreated,
-            "conversation",
-            &self.conversation_id,
-        )?;
-        if current
-            .messages
-            .iter()
-            .any(|m| m.message_id == self.payload.id)
-        {
-            return Ok(Applied::Unchanged {
-                reason: "the message was already stored",
-            });
-        }
-        if is_closed(current.state) {
-            return Err(Refusal::closed(Action::MessageCreated, current));
+            stored,
+            "the message was already stored",
+        )? {
+            return Ok(unchanged);
         }
         // `created_at` is kept verbatim in the payload; `at_ms` is our receive time, which
         // orders messages the way they reached us.

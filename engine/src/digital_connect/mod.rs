@@ -99,7 +99,7 @@ pub enum Event {
 }
 
 /// Which conversation an event is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target<'a> {
     /// By Talkdesk's `conversation_id`.
     Conversation(&'a str),
@@ -147,14 +147,16 @@ impl Refusal {
         }
     }
 
-    /// `current`, or the refusal of an event for a conversation never started.
+    /// `current`, or the refusal of an `action` on `target`, a conversation never started.
     fn require<'a>(
         current: Option<&'a Conversation>,
         action: Action,
-        what: &str,
-        id: &str,
+        target: Target<'_>,
     ) -> Result<&'a Conversation, Refusal> {
-        current.ok_or_else(|| Refusal::unknown(action, what, id))
+        current.ok_or_else(|| match target {
+            Target::Conversation(id) => Refusal::unknown(action, "conversation", id),
+            Target::Interaction(id) => Refusal::unknown(action, "interaction", id),
+        })
     }
 
     fn closed(action: Action, conversation: &Conversation) -> Refusal {
@@ -256,13 +258,33 @@ impl Event {
     /// Applies the event to `current` (the conversation as stored, `None` if unknown) at
     /// `now_ms` (unix ms, the receive time).
     pub fn apply(&self, current: Option<&Conversation>, now_ms: i64) -> Result<Applied, Refusal> {
+        // Every event but the start needs the conversation to exist.
+        let known = || Refusal::require(current, self.action(), self.target());
         match self {
             Event::Started(e) => Ok(e.apply(current, now_ms)),
-            Event::Assigned(e) => e.apply(current, now_ms),
-            Event::Ended(e) => e.apply(current, now_ms),
-            Event::Terminated(e) => e.apply(current, now_ms),
-            Event::MessageCreated(e) => e.apply(current, now_ms),
+            Event::Assigned(e) => e.apply(known()?, now_ms),
+            Event::Ended(e) => Ok(e.apply(known()?, now_ms)),
+            Event::Terminated(e) => Ok(e.apply(known()?, now_ms)),
+            Event::MessageCreated(e) => e.apply(known()?, now_ms),
         }
+    }
+}
+
+/// `Ok(Some(unchanged))` for a redelivery (in any state), the refusal of `action` on a closed
+/// conversation, else `Ok(None)`: go on and change it. Shared by the events that add to an open
+/// conversation (`conversation_assigned`, `message_created`).
+fn redelivered_or_open(
+    current: &Conversation,
+    action: Action,
+    redelivered: bool,
+    reason: &'static str,
+) -> Result<Option<Applied>, Refusal> {
+    if redelivered {
+        Ok(Some(Applied::Unchanged { reason }))
+    } else if is_closed(current.state) {
+        Err(Refusal::closed(action, current))
+    } else {
+        Ok(None)
     }
 }
 
