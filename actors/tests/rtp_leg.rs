@@ -205,6 +205,13 @@ fn start_leg(config: RtpLegConfig) -> Harness {
     }
 }
 
+impl Harness {
+    /// Whether what the owner saw meets `cond` within `within`.
+    async fn seen_within(&self, within: Duration, cond: impl Fn(&Seen) -> bool) -> bool {
+        wait_until(within, || cond(&self.seen.lock().unwrap())).await
+    }
+}
+
 /// Polls `cond` every 5 ms until it holds or `within` has passed; returns whether it held.
 async fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + within;
@@ -279,14 +286,9 @@ async fn sends_queued_frames_and_answers_the_mark() {
         h.leg.do_send(pcmu(i));
     }
     h.leg.do_send(Mark("end-of-prompt".into()));
-    let seen = Arc::clone(&h.seen);
     assert!(
-        wait_until(Duration::from_secs(3), || !seen
-            .lock()
-            .unwrap()
-            .marks
-            .is_empty())
-        .await
+        h.seen_within(Duration::from_secs(3), |s| !s.marks.is_empty())
+            .await
     );
     // Packets in flight on loopback land within a few ms.
     let p = Arc::clone(&peer);
@@ -343,14 +345,9 @@ async fn clear_stops_queued_audio_at_once() {
     h.leg.do_send(Clear);
     let at_clear = peer.rtp_count();
     // The pending mark is answered as played by the Clear.
-    let seen = Arc::clone(&h.seen);
     assert!(
-        wait_until(Duration::from_secs(1), || !seen
-            .lock()
-            .unwrap()
-            .marks
-            .is_empty())
-        .await
+        h.seen_within(Duration::from_secs(1), |s| !s.marks.is_empty())
+            .await
     );
     let p = Arc::clone(&peer);
     let more = wait_until(Duration::from_millis(300), || p.rtp_count() > at_clear + 2).await;
@@ -388,14 +385,9 @@ async fn dtmf_key_press_is_reported_once() {
             .await;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let seen = Arc::clone(&h.seen);
     assert!(
-        wait_until(Duration::from_secs(2), || !seen
-            .lock()
-            .unwrap()
-            .dtmf
-            .is_empty())
-        .await
+        h.seen_within(Duration::from_secs(2), |s| !s.dtmf.is_empty())
+            .await
     );
     // Long enough for an overdue-end report or a late duplicate to show up.
     let seen = Arc::clone(&h.seen);
@@ -432,14 +424,9 @@ async fn media_timeout_ends_the_leg_with_stats() {
         .await;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let seen = Arc::clone(&h.seen);
     assert!(
-        wait_until(Duration::from_secs(3), || seen
-            .lock()
-            .unwrap()
-            .exited
-            .is_some())
-        .await
+        h.seen_within(Duration::from_secs(3), |s| s.exited.is_some())
+            .await
     );
     let seen = h.seen.lock().unwrap();
     assert_eq!(
@@ -473,14 +460,9 @@ async fn latches_to_the_source_actually_seen() {
         )
         .await;
     }
-    let seen = Arc::clone(&h.seen);
     assert!(
-        wait_until(Duration::from_secs(2), || !seen
-            .lock()
-            .unwrap()
-            .frames
-            .is_empty())
-        .await
+        h.seen_within(Duration::from_secs(2), |s| !s.frames.is_empty())
+            .await
     );
     for i in 0..5u8 {
         h.leg.do_send(pcmu(i));
@@ -492,14 +474,9 @@ async fn latches_to_the_source_actually_seen() {
         peer.rtp_count()
     );
     h.leg.do_send(StopLeg);
-    let seen = Arc::clone(&h.seen);
     assert!(
-        wait_until(Duration::from_secs(2), || seen
-            .lock()
-            .unwrap()
-            .exited
-            .is_some())
-        .await
+        h.seen_within(Duration::from_secs(2), |s| s.exited.is_some())
+            .await
     );
     let seen = h.seen.lock().unwrap();
     assert_eq!(
@@ -572,14 +549,9 @@ async fn hold_stops_audio_and_unhold_resumes_with_a_marker() {
     }
     h.leg.do_send(Mark("held".into()));
     // Queued frames are discarded as they come due while held; the mark still gets answered.
-    let seen = Arc::clone(&h.seen);
     assert!(
-        wait_until(Duration::from_secs(2), || !seen
-            .lock()
-            .unwrap()
-            .marks
-            .is_empty())
-        .await
+        h.seen_within(Duration::from_secs(2), |s| !s.marks.is_empty())
+            .await
     );
     assert_eq!(peer.rtp_count(), 0);
     // No media for longer than the timeout while inactive: the leg lives on.
@@ -673,14 +645,9 @@ async fn codec_change_starts_a_new_stream() {
         assert_eq!((first.ssrc == second.ssrc, second.marker), (false, true));
     }
     h.leg.do_send(StopLeg);
-    let seen = Arc::clone(&h.seen);
     assert!(
-        wait_until(Duration::from_secs(2), || seen
-            .lock()
-            .unwrap()
-            .stats
-            .is_some())
-        .await
+        h.seen_within(Duration::from_secs(2), |s| s.stats.is_some())
+            .await
     );
     let seen = h.seen.lock().unwrap();
     let stats = seen.stats.as_ref().unwrap();
@@ -796,14 +763,9 @@ async fn srtp_both_ways_and_forgeries_dropped() {
     }
 
     h.leg.do_send(StopLeg);
-    let seen = Arc::clone(&h.seen);
     assert!(
-        wait_until(Duration::from_secs(2), || seen
-            .lock()
-            .unwrap()
-            .stats
-            .is_some())
-        .await
+        h.seen_within(Duration::from_secs(2), |s| s.stats.is_some())
+            .await
     );
     let stats = h.seen.lock().unwrap().stats.clone().unwrap();
     assert_eq!(
