@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use voxgate_codecs::AudioFormat;
-use voxgate_engine::config::{InviteConfig, Ringback};
+use voxgate_engine::config::InviteConfig;
 use voxgate_engine::sdp::CodecKind;
 use voxgate_engine::sip::message::typed::hex_encode;
 use voxgate_engine::sip::message::HeaderName;
@@ -28,8 +28,6 @@ pub struct AgentPlan {
     pub format: AudioFormat,
     /// How long one target may ring.
     pub ring_timeout: Duration,
-    /// What the caller hears meanwhile.
-    pub ringback: Ringback,
     /// Digest credentials for the agent side's challenge.
     pub credentials: Option<(String, String)>,
 }
@@ -88,7 +86,6 @@ impl AgentPlan {
             codec: codec_kind(&config.codec),
             format: codec_format(&config.codec),
             ring_timeout: config.ring_timeout(),
-            ringback: config.ringback,
             credentials: config.credentials(),
         })
     }
