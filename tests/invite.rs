@@ -67,6 +67,18 @@ fn agent_with(
     checks: (&str, &str),
     before: &str,
 ) -> (tempfile::TempDir, SippBot) {
+    agent_sipp(ring_ms, after_ack, media_port, checks, before, &[])
+}
+
+/// [`agent_with`], SIPp run with `args` too (`-t t1`: TCP).
+fn agent_sipp(
+    ring_ms: u32,
+    after_ack: &str,
+    media_port: &str,
+    checks: (&str, &str),
+    before: &str,
+    args: &[&str],
+) -> (tempfile::TempDir, SippBot) {
     let ring = ring_ms.to_string();
     let (dir, path) = scenario_with(
         "agent_uas.xml",
@@ -79,12 +91,11 @@ fn agent_with(
             ("BEFORE", before),
         ],
     );
-    let echo: &[&str] = if media_port == "[media_port]" {
-        &["-rtp_echo"]
-    } else {
-        &[]
-    };
-    let bot = SippBot::start(&path, 1, echo);
+    let mut args = args.to_vec();
+    if media_port == "[media_port]" {
+        args.push("-rtp_echo");
+    }
+    let bot = SippBot::start(&path, 1, &args);
     (dir, bot)
 }
 
@@ -700,4 +711,27 @@ fn a_ringback_file_that_is_not_16_bit_mono_is_refused_at_config_load() {
         said.contains("ringback_file") && said.contains("mono"),
         "{said}"
     );
+}
+
+#[test]
+fn the_agent_is_called_over_tcp_when_the_trunk_says_so() {
+    let tcp = r#"      <ereg regexp="SIP/2.0/TCP" search_in="hdr" header="Via:" check_it="true" assign_to="tcp"/>"#;
+    let (_dir, agent) = agent_sipp(
+        300,
+        &agent_hangs_up_after(1000),
+        "[media_port]",
+        (tcp, ",tcp"),
+        "",
+        &["-t", "t1"],
+    );
+    let text = config(&[agent.addr], 10).replacen("transport = \"udp\"", "transport = \"tcp\"", 1);
+    let node = Node::start(&text);
+    caller_expects_the_agents_bye(&node);
+    assert_ok(
+        "the TCP agent",
+        &agent.finish(Duration::from_secs(10)),
+        &node,
+    );
+    let esc = record(&node).escalation.expect("escalation recorded");
+    assert_eq!(common::agent_causes(&esc), [("agent-hangup", Some(200))]);
 }

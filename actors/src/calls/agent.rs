@@ -29,7 +29,7 @@ use std::time::Duration;
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, Recipient};
 use voxgate_engine::sdp::{Direction, NegotiatedMedia, SdpSession, SessionDescription};
 use voxgate_engine::sip::message::{HeaderName, Method, Request, Response};
-use voxgate_engine::sip::transaction::{TransactionKey, TransportKind};
+use voxgate_engine::sip::transaction::TransactionKey;
 use voxgate_engine::store;
 
 pub use self::assist::AssistMixer;
@@ -207,7 +207,7 @@ impl AgentLeg {
                 self.call.caller.clone()
             },
             destination,
-            transport: TransportKind::Udp,
+            transport: self.plan.transport,
             headers: self.plan.headers.clone(),
             sdp_offer: offer.to_bytes(),
             credentials: self.plan.credentials.clone(),

@@ -43,7 +43,8 @@ pub struct InviteConfig {
     pub host: String,
     /// Its port.
     pub port: u16,
-    /// Transport toward it; only `"udp"` is served (the node opens no outgoing TCP yet).
+    /// Transport toward it (and toward URI targets): `"udp"` or `"tcp"` (the node opens the
+    /// connection, or reuses one open to the same address).
     pub transport: String,
     /// The one codec offered to the agent (`PCMU`, `PCMA`, `opus`, `G722`); the caller's codec is
     /// transcoded to it when they differ.
@@ -128,9 +129,12 @@ impl InviteConfig {
                 "trunk `{trunk}`: [trunks.invite] ring_timeout_secs must be between 1 and 600"
             ));
         }
-        if !self.transport.eq_ignore_ascii_case("udp") {
+        if !["udp", "tcp"]
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(&self.transport))
+        {
             problems.push(format!(
-                "trunk `{trunk}`: [trunks.invite] transport must be \"udp\" (got {:?})",
+                "trunk `{trunk}`: [trunks.invite] transport must be \"udp\" or \"tcp\" (got {:?})",
                 self.transport
             ));
         }
@@ -164,7 +168,7 @@ mod tests {
         assert_eq!(c.fallback, InviteFallback::Bye);
         assert!(c.problems("t").is_empty());
         let c: InviteConfig = toml::from_str(
-            "ring_timeout_secs = 0\nhost = \"a@b\"\ntransport = \"tcp\"\ncodec = \"GSM\"\n\
+            "ring_timeout_secs = 0\nhost = \"a@b\"\ntransport = \"sctp\"\ncodec = \"GSM\"\n\
              ringback = \"none\"\nfallback = \"refer\"",
         )
         .unwrap();

@@ -10,6 +10,7 @@ use voxgate_engine::config::InviteConfig;
 use voxgate_engine::sdp::CodecKind;
 use voxgate_engine::sip::message::typed::hex_encode;
 use voxgate_engine::sip::message::HeaderName;
+use voxgate_engine::sip::transaction::TransportKind;
 
 use crate::bots::sip::{codec_format, codec_kind};
 use crate::calls::escalation::{is_safe_extension_header, resolve_target};
@@ -30,6 +31,8 @@ pub struct AgentPlan {
     pub ring_timeout: Duration,
     /// Digest credentials for the agent side's challenge.
     pub credentials: Option<(String, String)>,
+    /// UDP or TCP toward the agent side.
+    pub transport: TransportKind,
 }
 
 impl AgentPlan {
@@ -87,6 +90,11 @@ impl AgentPlan {
             format: codec_format(&config.codec),
             ring_timeout: config.ring_timeout(),
             credentials: config.credentials(),
+            transport: if config.transport.eq_ignore_ascii_case("tcp") {
+                TransportKind::Tcp
+            } else {
+                TransportKind::Udp
+            },
         })
     }
 }
