@@ -131,6 +131,8 @@ pub struct AgentLeg {
     done: bool,
     /// The agent's re-INVITE and our 2xx for it, held until the caller's side answered.
     reanswer: Option<(TransactionKey, Response)>,
+    /// Counts relayed re-INVITEs, so that the wait of an old one does not answer a new one.
+    relays: u64,
 }
 
 impl AgentLeg {
@@ -155,6 +157,7 @@ impl AgentLeg {
             legs: Vec::new(),
             done: false,
             reanswer: None,
+            relays: 0,
         }
     }
 
@@ -385,9 +388,10 @@ impl AgentLeg {
         let direction = answer.media.direction.reversed();
         self.reanswer = Some((key, ok));
         self.owner.relay.do_send(RelayReoffer { direction });
-        let generation = self.generation;
+        self.relays += 1;
+        let relay = self.relays;
         ctx.run_later(RELAY_WAIT, move |leg, _| {
-            if leg.generation == generation && leg.reanswer.is_some() {
+            if leg.relays == relay && leg.reanswer.is_some() {
                 tracing::info!("the caller's side did not answer the relayed re-INVITE");
                 leg.send_reanswer();
             }
