@@ -193,9 +193,14 @@ impl Handler<AgentReport> for Call {
 impl Handler<RelayReoffer> for Call {
     type Result = ();
     fn handle(&mut self, msg: RelayReoffer, ctx: &mut Context<Self>) {
-        if self.is_over() {
-            return;
+        if !self.is_over() {
+            self.guarded(ctx, move |call, ctx| call.relay_reoffer(msg, ctx));
         }
+    }
+}
+
+impl Call {
+    fn relay_reoffer(&mut self, msg: RelayReoffer, ctx: &mut Context<Self>) {
         if self.relaying {
             // The last relay is still out: this agent re-offer stays local.
             if let Some(agent) = &self.agent {
