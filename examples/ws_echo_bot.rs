@@ -6,8 +6,15 @@
 //! ```
 //! then point a bot of kind `websocket` at `ws://127.0.0.1:9000/`. It accepts both formats:
 //! µ-law in JSON `media` events and L16 in binary frames are echoed the way they came.
+//!
+//! Two options show agent assist (`assist = true` on an `invite` trunk), where the bot stays on
+//! the call listen-only once it has transferred: `--record-dir DIR` writes the audio each stream
+//! receives to `DIR/<callSid>.raw` (the payload bytes as they came), and `--assist-transcripts`
+//! makes it narrate while it listens: a `transcript` every 25 media events after its transfer,
+//! and once, a `hangup` and a second `transfer`, which a listen-only bot's node ignores.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::net::SocketAddr;
 
 use actix::{Actor, ActorContext, StreamHandler};
@@ -27,12 +34,21 @@ struct Args {
     /// Reason sent in `hangup` (DTMF `#`).
     #[arg(long, default_value = "HangUp")]
     hangup_reason: String,
+    /// Write each stream's received audio to `<dir>/<callSid>.raw`.
+    #[arg(long)]
+    record_dir: Option<std::path::PathBuf>,
+    /// After the transfer, narrate (transcripts) and try a hang-up and a transfer.
+    #[arg(long)]
+    assist_transcripts: bool,
 }
 
 /// One stream: one call's bot session.
 struct EchoSession {
     args: Args,
     stream_sid: Option<String>,
+    record: Option<std::fs::File>,
+    /// Media events received since the transfer, if it transferred.
+    since_transfer: Option<u64>,
 }
 
 impl Actor for EchoSession {
@@ -55,6 +71,10 @@ impl EchoSession {
                     start.call_sid, start.media_format.encoding, start.custom_parameters
                 );
                 self.stream_sid = Some(stream_sid);
+                if let Some(dir) = &self.args.record_dir {
+                    let path = dir.join(format!("{}.raw", start.call_sid));
+                    self.record = std::fs::File::create(path).ok();
+                }
                 let hello = FromBot::Transcript {
                     stream_sid: self.stream_sid.clone(),
                     transcript: Transcript {
@@ -66,6 +86,7 @@ impl EchoSession {
             }
             ToBot::Media { media, .. } => {
                 if let Ok(bytes) = media.decode_payload() {
+                    self.heard(&bytes, ctx);
                     let echo = FromBot::Media {
                         stream_sid: self.stream_sid.clone(),
                         media: Media::outbound(&bytes),
@@ -75,26 +96,12 @@ impl EchoSession {
             }
             ToBot::Dtmf { dtmf, .. } => match dtmf.digit.as_str() {
                 "0" => {
-                    let transfer = FromBot::Transfer {
-                        stream_sid: self.stream_sid.clone(),
-                        transfer: Transfer {
-                            reason: self.args.transfer_reason.clone(),
-                            target: None,
-                            headers: BTreeMap::from([("X-Bot-Intent".into(), "agent".into())]),
-                            variables: BTreeMap::from([("ringGroup".into(), "agents".into())]),
-                            metadata: serde_json::json!({ "digit": "0" }),
-                        },
-                    };
+                    let transfer = self.transfer();
                     self.send(ctx, &transfer);
+                    self.since_transfer = Some(0);
                 }
                 "#" => {
-                    let hangup = FromBot::Hangup {
-                        stream_sid: self.stream_sid.clone(),
-                        hangup: Hangup {
-                            reason: self.args.hangup_reason.clone(),
-                            headers: BTreeMap::new(),
-                        },
-                    };
+                    let hangup = self.hangup();
                     self.send(ctx, &hangup);
                 }
                 other => {
@@ -109,7 +116,68 @@ impl EchoSession {
                 }
             },
             ToBot::Mark { .. } => {}
-            ToBot::Stop { .. } => ctx.stop(),
+            ToBot::Stop { stop, .. } => {
+                eprintln!("stop: call {}", stop.call_sid);
+                ctx.stop();
+            }
+        }
+    }
+
+    fn transfer(&self) -> FromBot {
+        FromBot::Transfer {
+            stream_sid: self.stream_sid.clone(),
+            transfer: Transfer {
+                reason: self.args.transfer_reason.clone(),
+                target: None,
+                headers: BTreeMap::from([("X-Bot-Intent".into(), "agent".into())]),
+                variables: BTreeMap::from([("ringGroup".into(), "agents".into())]),
+                metadata: serde_json::json!({ "digit": "0" }),
+            },
+        }
+    }
+
+    fn hangup(&self) -> FromBot {
+        FromBot::Hangup {
+            stream_sid: self.stream_sid.clone(),
+            hangup: Hangup {
+                reason: self.args.hangup_reason.clone(),
+                headers: BTreeMap::new(),
+            },
+        }
+    }
+
+    /// Records received audio and, listening after a transfer, narrates.
+    fn heard(&mut self, bytes: &[u8], ctx: &mut ws::WebsocketContext<Self>) {
+        if let Some(file) = self.record.as_mut() {
+            let _ = file.write_all(bytes);
+        }
+        let Some(n) = self
+            .since_transfer
+            .as_mut()
+            .filter(|_| self.args.assist_transcripts)
+        else {
+            return;
+        };
+        *n += 1;
+        let n = *n;
+        if n % 25 == 0 {
+            let role = if n % 50 == 0 { "agent" } else { "caller" };
+            let line = FromBot::Transcript {
+                stream_sid: self.stream_sid.clone(),
+                transcript: Transcript {
+                    role: role.into(),
+                    text: format!("assist line {}", n / 25),
+                },
+            };
+            self.send(ctx, &line);
+        }
+        if n == 60 {
+            let hangup = self.hangup();
+            self.send(ctx, &hangup);
+        }
+        if n == 70 {
+            let transfer = self.transfer();
+            self.send(ctx, &transfer);
         }
     }
 }
@@ -122,14 +190,21 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for EchoSession {
                 Err(e) => eprintln!("ignored: {e}"),
             },
             // L16 audio comes in binary frames: echo it as it came.
-            Ok(ws::Message::Binary(bytes)) => ctx.binary(bytes),
+            Ok(ws::Message::Binary(bytes)) => {
+                self.heard(&bytes, ctx);
+                ctx.binary(bytes);
+            }
             Ok(ws::Message::Ping(p)) => ctx.pong(&p),
             Ok(ws::Message::Close(reason)) => {
+                eprintln!("close: {reason:?}");
                 ctx.close(reason);
                 ctx.stop();
             }
             Ok(_) => {}
-            Err(_) => ctx.stop(),
+            Err(e) => {
+                eprintln!("error: {e}");
+                ctx.stop();
+            }
         }
     }
 }
@@ -142,6 +217,8 @@ async fn stream(
     let session = EchoSession {
         args: args.get_ref().clone(),
         stream_sid: None,
+        record: None,
+        since_transfer: None,
     };
     ws::WsResponseBuilder::new(session, &req, body)
         .frame_size(1 << 20)

@@ -46,6 +46,7 @@ fn record(session: &str, call: &str, bot: &str) -> SessionRecord {
             refer_to: None,
             refer_status: None,
             agent_legs: Vec::new(),
+            assist_transcripts: Vec::new(),
         }),
         codec: Some("PCMU/8000".into()),
         rtp: None,

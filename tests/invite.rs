@@ -11,16 +11,25 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::tone_peer::{ulaw_tone_level, TonePeer};
+use common::ws_bot;
 use common::{
-    echoed, expect_bye_scenario, play_pcap, scenario, scenario_with, scripted_call,
+    echoed, expect_bye_scenario, http_post_json, play_pcap, scenario, scenario_with, scripted_call,
     session_records, uas_awaits_bye, uas_bye_after, uas_request, ulaw_rms, wait_until, CallScript,
     EventSink, Node, Sipp, SippBot, DEFAULT_TOML,
 };
+use voxgate_engine::auth::jwt;
 use voxgate_engine::store::{EscalationOutcome, SessionRecord};
 
 /// The default config with profile `invite`, calling `agents` in turn, each ringing at most
 /// `ring_secs`.
 fn config(agents: &[SocketAddr], ring_secs: u64) -> String {
+    config_on(DEFAULT_TOML, agents, ring_secs)
+}
+
+/// `base` (a config text) with profile `invite`, calling `agents` in turn, each ringing at most
+/// `ring_secs`.
+fn config_on(base: &str, agents: &[SocketAddr], ring_secs: u64) -> String {
     let targets: Vec<String> = agents
         .iter()
         .map(|a| format!("\"sip:agent@{a}\""))
@@ -36,7 +45,7 @@ fn config(agents: &[SocketAddr], ring_secs: u64) -> String {
             format!("ring_timeout_secs = {ring_secs}"),
         ),
     ];
-    let mut text = DEFAULT_TOML.to_owned();
+    let mut text = base.to_owned();
     for (from, to) in edits {
         assert!(text.contains(from), "default.toml has no `{from}`");
         text = text.replacen(from, &to, 1);
@@ -58,6 +67,18 @@ fn agent_with(
     checks: (&str, &str),
     before: &str,
 ) -> (tempfile::TempDir, SippBot) {
+    agent_sipp(ring_ms, after_ack, media_port, checks, before, &[])
+}
+
+/// [`agent_with`], SIPp run with `args` too (`-t t1`: TCP).
+fn agent_sipp(
+    ring_ms: u32,
+    after_ack: &str,
+    media_port: &str,
+    checks: (&str, &str),
+    before: &str,
+    args: &[&str],
+) -> (tempfile::TempDir, SippBot) {
     let ring = ring_ms.to_string();
     let (dir, path) = scenario_with(
         "agent_uas.xml",
@@ -70,12 +91,11 @@ fn agent_with(
             ("BEFORE", before),
         ],
     );
-    let echo: &[&str] = if media_port == "[media_port]" {
-        &["-rtp_echo"]
-    } else {
-        &[]
-    };
-    let bot = SippBot::start(&path, 1, echo);
+    let mut args = args.to_vec();
+    if media_port == "[media_port]" {
+        args.push("-rtp_echo");
+    }
+    let bot = SippBot::start(&path, 1, &args);
     (dir, bot)
 }
 
@@ -86,13 +106,19 @@ fn agent_hangs_up_after(ms: u32) -> String {
 
 /// A SIPp caller that presses 0 and insists on the BYE the agent's hang-up gives it.
 fn caller_expects_the_agents_bye(node: &Node) {
+    caller_expects_the_agents_bye_after(node, "");
+}
+
+/// [`caller_expects_the_agents_bye`], doing `then` (scenario text) after the key press.
+fn caller_expects_the_agents_bye_after(node: &Node, then: &str) {
+    let play = format!("{}{then}", play_pcap("dtmf_2833_0.pcap"));
     let (_dir, path) = scenario_with(
         "uac_expect_bye.xml",
         &[
             ("HEADER", "Reason"),
             ("REASON", "SIP;cause=200;text=.agent-hangup."),
             ("CODEC_PT", "0"),
-            ("PLAY", &play_pcap("dtmf_2833_0.pcap")),
+            ("PLAY", &play),
         ],
     );
     Sipp::with_scenario_file(&path, node.sip).run_ok();
@@ -369,44 +395,343 @@ fn a_challenging_agent_gets_the_invite_again_with_digest_credentials() {
     assert_eq!(esc.agent_legs[0].status, Some(200));
 }
 
-/// The agent puts the caller on hold: a re-INVITE with `a=sendonly`, whose answer must say
-/// `recvonly`; then it ACKs.
-fn agent_holds() -> String {
-    let sdp = "v=0\no=agent 53655765 2353687638 IN IP[local_ip_type] [local_ip]\ns=-\n\
-               c=IN IP[media_ip_type] [media_ip]\nt=0 0\nm=audio [media_port] RTP/AVP 0 101\n\
-               a=rtpmap:0 PCMU/8000\na=rtpmap:101 telephone-event/8000\na=sendonly\n\n";
+/// The agent re-offers with `direction` (CSeq `cseq`): hold (`sendonly`) or resume
+/// (`sendrecv`); the node's answer must say `expect`; then it ACKs.
+fn agent_reinvites(cseq: u32, direction: &str, expect: &str) -> String {
+    let sdp = format!(
+        "v=0\no=agent 53655765 {version} IN IP[local_ip_type] [local_ip]\ns=-\n\
+         c=IN IP[media_ip_type] [media_ip]\nt=0 0\nm=audio [media_port] RTP/AVP 0 101\n\
+         a=rtpmap:0 PCMU/8000\na=rtpmap:101 telephone-event/8000\na={direction}\n\n",
+        version = 2353687636 + cseq
+    );
     let invite = uas_request(
         "INVITE",
-        2,
+        cseq,
         "Contact: <sip:agent@[local_ip]:[local_port];transport=[transport]>\n\
          Content-Type: application/sdp\n",
-        sdp,
+        &sdp,
     );
-    let ack = uas_request("ACK", 2, "", "");
+    let ack = uas_request("ACK", cseq, "", "");
     format!(
         r#"
   <pause milliseconds="300"/>
 {invite}  <recv response="100" optional="true"/>
   <recv response="200">
     <action>
-      <ereg regexp="a=recvonly" search_in="body" check_it="true" assign_to="held"/>
+      <ereg regexp="a={expect}" search_in="body" check_it="true" assign_to="answer{cseq}"/>
     </action>
   </recv>
-  <Reference variables="held"/>
+  <Reference variables="answer{cseq}"/>
 {ack}"#
     )
 }
 
+/// The caller takes a re-INVITE whose offer says `offered` and answers `answer`.
+fn caller_answers_reinvite(n: u32, offered: &str, answer: &str) -> String {
+    format!(
+        r#"
+  <recv request="INVITE">
+    <action>
+      <ereg regexp="a={offered}" search_in="body" check_it="true" assign_to="offer{n}"/>
+    </action>
+  </recv>
+  <Reference variables="offer{n}"/>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:caller@[local_ip]:[local_port];transport=[transport]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=caller 53655765 {version} IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a={answer}
+
+    ]]>
+  </send>
+  <recv request="ACK"/>
+"#,
+        version = 2353687637 + n
+    )
+}
+
 #[test]
-fn the_agents_hold_re_invite_is_answered_recvonly() {
-    let after = format!("{}{}", agent_holds(), uas_awaits_bye());
+fn the_agents_hold_and_resume_are_relayed_to_the_caller() {
+    // The agent holds (sendonly), resumes (sendrecv), then hangs up; each re-INVITE is
+    // answered only once the caller (which checks the direction it is offered) has answered.
+    let after = format!(
+        "{}{}\n  <pause milliseconds=\"300\"/>\n{}  <recv response=\"200\"/>\n",
+        agent_reinvites(2, "sendonly", "recvonly"),
+        agent_reinvites(3, "sendrecv", "sendrecv"),
+        uas_request("BYE", 4, "", "")
+    );
     let (_dir, agent) = agent(300, &after);
     let node = Node::start(&config(&[agent.addr], 10));
-    caller_presses_0_and_hangs_up_after(&node, 3000);
+    let reinvites = format!(
+        "{}{}",
+        caller_answers_reinvite(1, "sendonly", "recvonly"),
+        caller_answers_reinvite(2, "sendrecv", "sendrecv")
+    );
+    caller_expects_the_agents_bye_after(&node, &reinvites);
     assert_ok(
         "the holding agent",
         &agent.finish(Duration::from_secs(10)),
         &node,
     );
-    assert_eq!(record(&node).end_reason, "CallerHangUp");
+    assert_eq!(record(&node).end_reason, "AgentHangUp");
+}
+
+/// The caller's tone (scripted_call's) and the agent's (the tone peer's).
+const CALLER_HZ: f64 = 440.0;
+const AGENT_HZ: f64 = 1000.0;
+
+/// The session's details as the agent desktop reads them (the conversation details API).
+fn details_of(node: &Node, session_id: &str) -> serde_json::Value {
+    let token = jwt::sign("demo-secret", "demo-client", jwt::unix_now(), 300).unwrap();
+    let reply = http_post_json(
+        node.http,
+        "/api/public/bot/demo/conversationDetails",
+        &[("auth", token.as_str())],
+        &serde_json::json!({ "sessionId": session_id }),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()
+}
+
+#[test]
+fn with_assist_the_bot_listens_to_caller_and_agent_and_its_transcripts_reach_the_record() {
+    let recordings = tempfile::tempdir().unwrap();
+    let dir = recordings.path().to_str().unwrap();
+    let bot = ws_bot::Bot::start(&["--record-dir", dir, "--assist-transcripts"]);
+    let peer = TonePeer::start(AGENT_HZ, 8000.0);
+    let port = peer.port.to_string();
+    let (_dir, agent) = agent_with(500, &agent_hangs_up_after(4000), &port, ("", ""), "");
+    let base = ws_bot::config(bot.addr, "audio/x-mulaw");
+    let text = config_on(&base, &[agent.addr], 10).replacen("assist = false", "assist = true", 1);
+    let node = Node::start(&text);
+    // DTMF 0 at 1 s: the bot transfers, the agent answers ~0.5 s later and hangs up 4 s after
+    // that; the caller's 440 Hz runs from 2 s on.
+    let out = scripted_call(
+        &node,
+        &CallScript {
+            call_id: "invite-assist",
+            frames: 350,
+            tone_from: 100,
+            dtmf: &[(50, 0)],
+            linger: Duration::from_secs(5),
+        },
+    );
+    assert_ok("the agent", &agent.finish(Duration::from_secs(10)), &node);
+    assert!(peer.finish() > 50, "the agent got no caller audio");
+
+    // The caller hears the agent, and not the bot (which echoes the mix it hears).
+    let level = |p: &common::Received, hz| ulaw_tone_level(&p.payload, hz);
+    let bridged = out
+        .received
+        .iter()
+        .position(|p| level(p, AGENT_HZ) > 2000.0)
+        .expect("the caller never heard the agent");
+    let after = &out.received[bridged..];
+    let agent_frames = after.iter().filter(|p| level(p, AGENT_HZ) > 2000.0).count();
+    let bot_frames = after
+        .iter()
+        .filter(|p| level(p, CALLER_HZ) > 1000.0)
+        .count();
+    assert!(
+        agent_frames >= 100,
+        "{agent_frames} agent frames\n{}",
+        node.log()
+    );
+    assert_eq!(bot_frames, 0, "the caller heard the bot\n{}", node.log());
+    let (bye, _) = out.bye.expect("the node's BYE to the caller");
+    assert!(bye.contains("agent-hangup"), "{bye}");
+
+    // The bot heard both, mixed into one µ-law stream.
+    let heard = std::fs::read_dir(recordings.path())
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .next()
+        .expect("the bot recorded nothing");
+    let both = heard
+        .chunks_exact(160)
+        .filter(|f| ulaw_tone_level(f, CALLER_HZ) > 2000.0 && ulaw_tone_level(f, AGENT_HZ) > 2000.0)
+        .count();
+    assert!(
+        both >= 50,
+        "only {both} frames of the bot's had both sides\n{}",
+        node.log()
+    );
+
+    // The agent's BYE ended the bot's stream too; the bot's hang-up and transfer while it
+    // listened changed nothing.
+    assert!(
+        wait_until(Duration::from_secs(5), || bot.logged("stop:") == 1),
+        "the bot leg was not stopped\n{}\nbot:\n{}",
+        node.log(),
+        bot.log()
+    );
+    let r = record(&node);
+    assert_eq!(r.end_reason, "AgentHangUp");
+    let esc = r.escalation.expect("escalation recorded");
+    assert_eq!(common::agent_causes(&esc), [("agent-hangup", Some(200))]);
+    let lines = &esc.assist_transcripts;
+    assert!(lines.len() >= 4, "{lines:?}");
+    assert_eq!(
+        (lines[0].role.as_str(), lines[0].text.as_str()),
+        ("caller", "assist line 1")
+    );
+    assert_eq!(
+        (lines[1].role.as_str(), lines[1].text.as_str()),
+        ("agent", "assist line 2")
+    );
+    assert!(r.transcript.iter().all(|l| !l.text.starts_with("assist")));
+
+    let details = details_of(&node, &r.session_id);
+    let assist = details["agentAssist"].as_array().expect("agentAssist");
+    assert_eq!(assist.len(), lines.len());
+    assert_eq!(assist[1]["role"], "agent");
+    assert_eq!(assist[1]["text"], "assist line 2");
+}
+
+/// The hold audio file's tone.
+const FILE_HZ: f64 = 700.0;
+
+/// A WAV file of one second of `FILE_HZ` at 16 kHz (the agent leg resamples it to PCMU).
+fn hold_wav(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("hold.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&path, spec).unwrap();
+    for i in 0..16000 {
+        let t = f64::from(i) / 16000.0;
+        let s = 8000.0 * (2.0 * std::f64::consts::PI * FILE_HZ * t).sin();
+        w.write_sample(s as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    path
+}
+
+#[test]
+fn the_caller_hears_the_ringback_file_while_the_agent_rings() {
+    let files = tempfile::tempdir().unwrap();
+    let wav = hold_wav(files.path());
+    let (_dir, agent) = agent(2000, &agent_hangs_up_after(500));
+    let text = config(&[agent.addr], 10).replacen(
+        "ringback = \"tone\"\nringback_file = \"\"",
+        &format!(
+            "ringback = \"file\"\nringback_file = {:?}",
+            wav.display().to_string()
+        ),
+        1,
+    );
+    let node = Node::start(&text);
+    // DTMF 0 at 1 s; the agent rings ~2 s and hangs up 0.5 s after answering.
+    let out = scripted_call(
+        &node,
+        &CallScript {
+            call_id: "invite-ringback-file",
+            frames: 200,
+            dtmf: &[(50, 0)],
+            linger: Duration::from_secs(3),
+            ..CallScript::default()
+        },
+    );
+    assert_ok("the agent", &agent.finish(Duration::from_secs(10)), &node);
+    let ringing: Vec<&common::Received> = out
+        .received
+        .iter()
+        .filter(|p| (1300..2900).contains(&p.at_ms))
+        .collect();
+    let file = ringing
+        .iter()
+        .filter(|p| ulaw_tone_level(&p.payload, FILE_HZ) > 4000.0)
+        .count();
+    let tone = ringing
+        .iter()
+        .filter(|p| ulaw_tone_level(&p.payload, 425.0) > 2000.0)
+        .count();
+    assert!(
+        file >= 60,
+        "only {file} of {} frames carried the file's tone\n{}",
+        ringing.len(),
+        node.log()
+    );
+    assert_eq!(tone, 0, "the 425 Hz ringback played instead");
+    assert!(
+        out.bye.is_some(),
+        "no BYE after the agent's\n{}",
+        node.log()
+    );
+}
+
+#[test]
+fn a_ringback_file_that_is_not_16_bit_mono_is_refused_at_config_load() {
+    let files = tempfile::tempdir().unwrap();
+    let path = files.path().join("stereo.wav");
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&path, spec).unwrap();
+    w.write_sample(0i16).unwrap();
+    w.write_sample(0i16).unwrap();
+    w.finalize().unwrap();
+    let text = DEFAULT_TOML.replacen(
+        "ringback = \"tone\"\nringback_file = \"\"",
+        &format!(
+            "ringback = \"file\"\nringback_file = {:?}",
+            path.display().to_string()
+        ),
+        1,
+    );
+    let config = files.path().join("voxgate.toml");
+    std::fs::write(&config, text).unwrap();
+    let out = common::voxgate_cli(files.path(), &["check-config", config.to_str().unwrap()]);
+    let said =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("ringback_file") && said.contains("mono"),
+        "{said}"
+    );
+}
+
+#[test]
+fn the_agent_is_called_over_tcp_when_the_trunk_says_so() {
+    let tcp = r#"      <ereg regexp="SIP/2.0/TCP" search_in="hdr" header="Via:" check_it="true" assign_to="tcp"/>"#;
+    let (_dir, agent) = agent_sipp(
+        300,
+        &agent_hangs_up_after(1000),
+        "[media_port]",
+        (tcp, ",tcp"),
+        "",
+        &["-t", "t1"],
+    );
+    let text = config(&[agent.addr], 10).replacen("transport = \"udp\"", "transport = \"tcp\"", 1);
+    let node = Node::start(&text);
+    caller_expects_the_agents_bye(&node);
+    assert_ok(
+        "the TCP agent",
+        &agent.finish(Duration::from_secs(10)),
+        &node,
+    );
+    let esc = record(&node).escalation.expect("escalation recorded");
+    assert_eq!(common::agent_causes(&esc), [("agent-hangup", Some(200))]);
 }

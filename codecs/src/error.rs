@@ -47,6 +47,9 @@ pub enum CodecError {
     /// A configuration value was out of range.
     #[error("bad configuration: {0}")]
     BadConfig(&'static str),
+    /// A WAV file that cannot be played (format, channels, rate, damaged).
+    #[error("WAV: {0}")]
+    BadWav(String),
 }
 
 /// Result alias for this crate.

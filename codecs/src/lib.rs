@@ -14,6 +14,7 @@
 //! - [`rfc4733`]: telephone-event payloads, [`rfc4733::DtmfReceiver`] and
 //!   [`rfc4733::DigitPackets`].
 //! - [`jitter::JitterBuffer`]: sans-IO adaptive playout buffer.
+//! - [`wav`]: 16-bit mono WAV files (8/16 kHz) read from bytes, for ringback and hold audio.
 //! - [`CodecError`]: the one error type.
 #![warn(unreachable_pub, missing_docs)]
 
@@ -27,6 +28,7 @@ pub mod opus;
 pub mod resample;
 pub mod rfc4733;
 pub mod transcoder;
+pub mod wav;
 
 pub use error::{CodecError, Result};
 pub use frame::{AudioFormat, ByteOrder, EncodedFrame, PcmFrame, SampleRate};

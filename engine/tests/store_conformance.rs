@@ -200,6 +200,7 @@ fn full_record() -> SessionRecord {
             refer_to: Some("sip:agents@pbx.example".into()),
             refer_status: Some(603),
             agent_legs: Vec::new(),
+            assist_transcripts: Vec::new(),
         }),
         dtmf: "10#".into(),
         transcript: vec![

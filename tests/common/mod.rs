@@ -6,6 +6,7 @@
 
 pub mod pki;
 pub mod talkdesk;
+pub mod tone_peer;
 pub mod ws_bot;
 
 use std::collections::HashSet;

@@ -48,8 +48,18 @@ impl Bot {
 
     /// Streams the bot has seen start (its `start:` log lines).
     pub fn streams_started(&self) -> usize {
+        self.logged("start:")
+    }
+
+    /// Everything it logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// Lines of its log that start with `prefix` (`stop:` for streams the node stopped).
+    pub fn logged(&self, prefix: &str) -> usize {
         let log = self.log.lock().unwrap();
-        log.iter().filter(|l| l.starts_with("start:")).count()
+        log.iter().filter(|l| l.starts_with(prefix)).count()
     }
 
     /// Kills the bot (a bot dying mid-call).

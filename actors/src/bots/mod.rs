@@ -10,7 +10,7 @@ pub mod websocket;
 
 pub use builtin::{BotOwner, BuiltinBot};
 pub use sip::{SipBot, SipBotCall};
-pub use websocket::{RestartBot, StreamInfo, WsBot};
+pub use websocket::{ListenOnly, RestartBot, StreamInfo, WsBot};
 
 /// Why a bot leg could not be built.
 #[derive(Debug, thiserror::Error)]

@@ -20,6 +20,9 @@
 //!   queue (which answers its own marks).
 //! - A malformed text frame from the bot is logged and counted, never fatal: one bad message
 //!   does not cost the caller the bot.
+//! - [`ListenOnly`] (agent assist, the `invite` profile's `assist = true`) keeps the leg beside
+//!   the agent: it is sent the call's audio, while what the bot sends back as audio, marks,
+//!   `clear`, `transfer` and `hangup` is dropped (logged); only its `transcript` events go on.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -57,8 +60,13 @@ const RETRY: Duration = Duration::from_millis(2);
 pub const MAX_QUEUED_FRAMES: usize = 3000;
 /// Largest WebSocket frame accepted from a bot (a few seconds of audio in one `media`).
 const MAX_FRAME_BYTES: usize = 1 << 20;
-/// How long a stopping leg waits for its close frame to be written.
+/// How long a stopping leg waits for the bot to answer its close frame.
 const CLOSE_GRACE: Duration = Duration::from_millis(500);
+
+/// Agent assist: from now on the bot only listens (see the module documentation).
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub struct ListenOnly;
 
 /// Restart a failed bot connection (sent by the call within its restart budget).
 #[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +126,12 @@ pub struct WsBot {
     pump_scheduled: bool,
     /// The bot transferred or hung up: a closed socket is then no failure.
     done: bool,
+    /// Agent assist: audio in, transcripts out, nothing else.
+    listen_only: bool,
     stopping: bool,
+    /// While `stop` and the close frame are written: the call may have dropped every other
+    /// address of ours, and an actor without one stops before its sink is flushed.
+    closing: Option<actix::Addr<WsBot>>,
 }
 
 impl WsBot {
@@ -148,7 +161,9 @@ impl WsBot {
             partial: Vec::new(),
             pump_scheduled: false,
             done: false,
+            listen_only: false,
             stopping: false,
+            closing: None,
         }
     }
 
@@ -307,6 +322,7 @@ impl WsBot {
             Frame::Ping(payload) => self.write(WsMessage::Pong(payload)),
             Frame::Pong(_) => {}
             Frame::Continuation(_) => bad_message("fragmented frames are not supported"),
+            Frame::Close(_) if self.stopping => ctx.stop(),
             Frame::Close(reason) => {
                 let gen = self.generation;
                 let why = match reason {
@@ -319,6 +335,10 @@ impl WsBot {
     }
 
     fn on_event(&mut self, event: FromBot, ctx: &mut Context<Self>) {
+        if self.listen_only {
+            self.on_event_listening(event);
+            return;
+        }
         if self.done {
             return;
         }
@@ -369,8 +389,31 @@ impl WsBot {
         }
     }
 
+    /// Agent assist: only transcripts go on; the rest is the bot trying to take part.
+    fn on_event_listening(&mut self, event: FromBot) {
+        match event {
+            FromBot::Transcript { transcript, .. } => {
+                self.owner.transcript.do_send(Transcript {
+                    role: transcript.role,
+                    text: transcript.text,
+                });
+            }
+            FromBot::Media { .. } => {
+                metrics::counter!(FRAMES_DROPPED, "leg" => "assist-bot").increment(1);
+            }
+            FromBot::Transfer { .. } | FromBot::Hangup { .. } => {
+                tracing::info!("listen-only bot asked to transfer or hang up; ignored");
+            }
+            FromBot::Mark { .. } | FromBot::Clear { .. } => {}
+        }
+    }
+
     /// Cuts bot audio into frames, keeping the remainder for the next chunk.
     fn queue_audio(&mut self, bytes: &[u8], ctx: &mut Context<Self>) {
+        if self.listen_only {
+            metrics::counter!(FRAMES_DROPPED, "leg" => "assist-bot").increment(1);
+            return;
+        }
         if self.done {
             return;
         }
@@ -505,6 +548,10 @@ impl StreamHandler<Incoming> for WsBot {
     }
 
     fn finished(&mut self, ctx: &mut Self::Context) {
+        if self.stopping {
+            ctx.stop();
+            return;
+        }
         // Only the current connection's stream is not cancelled before it ends.
         let gen = self.generation;
         self.fail(gen, "socket ended".into(), ctx);
@@ -519,10 +566,9 @@ impl WriteHandler<WsProtocolError> for WsBot {
     }
 
     fn finished(&mut self, ctx: &mut Self::Context) {
-        // The sink closes when we close it on stop, or when the socket went away.
-        if self.stopping {
-            ctx.stop();
-        } else {
+        // The sink closes when the socket went away (on stop we wait for the bot's close
+        // frame instead).
+        if !self.stopping {
             let gen = self.generation;
             self.fail(gen, "socket closed for writing".into(), ctx);
         }
@@ -533,7 +579,7 @@ impl Handler<AudioFrame> for WsBot {
     type Result = ();
 
     fn handle(&mut self, msg: AudioFrame, _ctx: &mut Self::Context) {
-        if !matches!(self.conn, Conn::Open { .. }) || self.done {
+        if !matches!(self.conn, Conn::Open { .. }) || (self.done && !self.listen_only) {
             return;
         }
         let bytes = msg.0.bytes();
@@ -588,6 +634,19 @@ impl Handler<MarkPlayed> for WsBot {
     }
 }
 
+impl Handler<ListenOnly> for WsBot {
+    type Result = ();
+
+    fn handle(&mut self, _: ListenOnly, _ctx: &mut Self::Context) {
+        self.listen_only = true;
+        // Its connection ending from now on is no failure the call acts on.
+        self.done = true;
+        self.out.clear();
+        self.out_audio.clear();
+        self.partial.clear();
+    }
+}
+
 impl Handler<RestartBot> for WsBot {
     type Result = ();
 
@@ -619,9 +678,11 @@ impl Handler<StopLeg> for WsBot {
         match &mut self.conn {
             Conn::Open { sink, .. } => {
                 let _ = sink.write(WsMessage::Close(None));
-                sink.close();
-                // `WriteHandler::finished` stops us once the close is written; do not wait
-                // on a bot that does not read.
+                self.closing = Some(ctx.address());
+                // The closing handshake (RFC 6455 §7.1.1): the bot's close frame (or its
+                // socket ending) stops us and drops the connection; do not wait on a bot that
+                // does not answer. Shutting our side down first would make servers that treat
+                // a half-close as an error drop the `stop` unread.
                 ctx.run_later(CLOSE_GRACE, |_, ctx| ctx.stop());
             }
             _ => ctx.stop(),

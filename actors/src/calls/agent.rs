@@ -10,12 +10,16 @@
 //!   the next target; past the last one the call runs the fallback ([`AgentState::Failed`]).
 //! - The agent's BYE (or its media dying) ends the agent leg and, through the call, the caller's;
 //!   the caller's end ([`StopLeg`]) sends the agent BYE (CANCEL while it rings).
-//! - Key presses are relayed both ways as RFC 4733; an agent's re-INVITE (hold: `sendonly`,
-//!   `inactive`) is answered from the leg's own offer/answer session and applied to the agent's
-//!   stream, so hold music passes on to the caller and the caller's audio stops meanwhile.
+//! - Key presses are relayed both ways as RFC 4733. An agent's re-INVITE (hold: `sendonly`,
+//!   `inactive`; resume: `sendrecv`) once bridged is answered from the leg's own offer/answer
+//!   session and applied to the agent's stream at once, and relayed: the call re-offers the
+//!   caller the same direction ([`RelayReoffer`]) and the agent gets its 2xx once the caller has
+//!   answered ([`RelayAnswered`]; a refusal or no answer in [`RELAY_WAIT`] still answers the
+//!   agent, whose hold then stays a local one, as before the relay).
 //!
 //! Every attempt is reported to the call as a [`store::AgentLeg`] for the session record.
 
+pub mod assist;
 pub mod plan;
 pub mod ringback;
 
@@ -23,24 +27,44 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, Recipient};
-use voxgate_engine::config::Ringback as RingbackKind;
-use voxgate_engine::sdp::{NegotiatedMedia, SdpSession, SessionDescription};
+use voxgate_engine::sdp::{Direction, NegotiatedMedia, SdpSession, SessionDescription};
 use voxgate_engine::sip::message::{HeaderName, Method, Request, Response};
-use voxgate_engine::sip::transaction::{TransactionKey, TransportKind};
+use voxgate_engine::sip::transaction::TransactionKey;
 use voxgate_engine::store;
 
+pub use self::assist::AssistMixer;
 pub use self::plan::AgentPlan;
-use self::ringback::Ringback;
+pub use self::ringback::Ringback;
 use super::call::{is_sdp, is_sdp_type};
 use super::messages::{AudioFrame, Dtmf, ExitCause, LegKind, StopLeg};
 use super::record::unix_ms;
-use super::transcoder::Downstream;
+use super::transcoder::{Downstream, Upstream};
 use crate::bots::sip::dial;
 use crate::bots::sip::{BotMediaExited, BotMediaTap};
 use crate::bots::SipBotCall;
 use crate::media::{RtpLeg, RtpPair, UpdateMedia};
 use crate::metrics::FRAMES_DROPPED;
 use crate::sip::endpoint::{EndOutgoing, OutgoingEvent, PlaceCall, Respond, SipEndpoint};
+
+/// How long the agent's re-INVITE waits for the caller's side to answer the relayed one.
+pub const RELAY_WAIT: Duration = Duration::from_secs(8);
+
+/// The agent re-offered (hold or resume): offer the caller our side in `direction` and answer
+/// with [`RelayAnswered`].
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct RelayReoffer {
+    /// Our direction toward the caller (the agent's `sendonly` hold makes it `sendonly`).
+    pub direction: Direction,
+}
+
+/// The caller's side answered the relayed re-offer (`ok`), or refused it or never answered.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct RelayAnswered {
+    /// A 2xx with a usable answer came.
+    pub ok: bool,
+}
 
 /// Where the agent leg stands, as the call sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +97,10 @@ pub struct AgentOwner {
     pub dtmf_to_caller: Recipient<Dtmf>,
     /// The call.
     pub report: Recipient<AgentReport>,
+    /// Agent assist: both sides' audio also goes to the listen-only bot's mixer.
+    pub assist: Option<Addr<AssistMixer>>,
+    /// The agent's re-offers, relayed to the caller's side.
+    pub relay: Recipient<RelayReoffer>,
 }
 
 /// One call to one target.
@@ -101,22 +129,22 @@ pub struct AgentLeg {
     generation: u64,
     legs: Vec<store::AgentLeg>,
     done: bool,
+    /// The agent's re-INVITE and our 2xx for it, held until the caller's side answered.
+    reanswer: Option<(TransactionKey, Response)>,
+    /// Counts relayed re-INVITEs, so that the wait of an old one does not answer a new one.
+    relays: u64,
 }
 
 impl AgentLeg {
-    /// A leg that will dial `plan`'s targets in turn once started.
+    /// A leg that will dial `plan`'s targets in turn once started, with `ringback` (none:
+    /// silence) for the caller while they ring.
     pub fn new(
         plan: AgentPlan,
+        ringback: Option<Ringback>,
         call: SipBotCall,
         owner: AgentOwner,
         sip: Addr<SipEndpoint>,
     ) -> AgentLeg {
-        let ringback = match plan.ringback {
-            RingbackKind::Tone => Ringback::new(plan.format)
-                .map_err(|e| tracing::warn!(error = %e, "no ringback tone"))
-                .ok(),
-            RingbackKind::None => None,
-        };
         AgentLeg {
             plan,
             call,
@@ -128,6 +156,8 @@ impl AgentLeg {
             generation: 0,
             legs: Vec::new(),
             done: false,
+            reanswer: None,
+            relays: 0,
         }
     }
 
@@ -180,7 +210,7 @@ impl AgentLeg {
                 self.call.caller.clone()
             },
             destination,
-            transport: TransportKind::Udp,
+            transport: self.plan.transport,
             headers: self.plan.headers.clone(),
             sdp_offer: offer.to_bytes(),
             credentials: self.plan.credentials.clone(),
@@ -253,13 +283,16 @@ impl AgentLeg {
             LegKind::Bot,
             Duration::ZERO,
         );
-        let rtp = BotMediaTap::new(
+        let mut tap = BotMediaTap::new(
             self.generation,
             self.owner.to_caller.clone(),
             ctx.address().recipient(),
             Some(self.owner.dtmf_to_caller.clone()),
-        )
-        .start_rtp(pair, config);
+        );
+        if let Some(mixer) = &self.owner.assist {
+            tap = tap.with_monitor(mixer.clone().recipient());
+        }
+        let rtp = tap.start_rtp(pair, config);
         attempt.rtp = Some(rtp);
     }
 
@@ -317,32 +350,58 @@ impl AgentLeg {
                 self.respond(key, req, 200, "OK");
                 self.agent_gone("agent-hangup", ctx);
             }
-            Method::Invite | Method::Update if is_sdp(req) => self.reoffer(key, req),
+            Method::Invite | Method::Update if is_sdp(req) => self.reoffer(key, req, ctx),
             _ => self.respond(key, req, 200, "OK"),
         }
     }
 
     /// The agent's re-offer (hold, resume, new address): answered from our session and applied
-    /// to the agent's stream.
-    fn reoffer(&mut self, key: TransactionKey, req: &Request) {
+    /// to the agent's stream; a re-INVITE of a bridged agent is relayed to the caller first.
+    fn reoffer(&mut self, key: TransactionKey, req: &Request, ctx: &mut Context<Self>) {
         let Some(attempt) = self.current.as_mut() else {
             self.respond(key, req, 481, "Call/Transaction Does Not Exist");
             return;
         };
         let answered = SessionDescription::parse(&req.body)
             .and_then(|offer| attempt.session.handle_offer(&offer).map(|(a, _)| a));
-        match answered {
-            Ok(answer) => {
-                tracing::debug!(direction = ?answer.media.direction, "agent re-offer");
-                if let Some(rtp) = &attempt.rtp {
-                    rtp.do_send(UpdateMedia(answer.media.clone()));
-                }
-                let mut ok = req.response(200, "OK", None);
-                ok.headers.push(HeaderName::ContentType, "application/sdp");
-                ok.body = answer.sdp.to_bytes();
-                self.sip.do_send(Respond { key, response: ok });
+        let answer = match answered {
+            Ok(answer) => answer,
+            Err(e) => {
+                self.respond(key, req, e.status_code(), "Not Acceptable Here");
+                return;
             }
-            Err(e) => self.respond(key, req, e.status_code(), "Not Acceptable Here"),
+        };
+        tracing::debug!(direction = ?answer.media.direction, "agent re-offer");
+        if let Some(rtp) = &attempt.rtp {
+            rtp.do_send(UpdateMedia(answer.media.clone()));
+        }
+        let mut ok = req.response(200, "OK", None);
+        ok.headers.push(HeaderName::ContentType, "application/sdp");
+        ok.body = answer.sdp.to_bytes();
+        let relay = attempt.answered && req.method == Method::Invite && self.reanswer.is_none();
+        if !relay {
+            self.sip.do_send(Respond { key, response: ok });
+            return;
+        }
+        // Our direction toward the agent, seen from the caller's side: the agent's hold
+        // (`sendonly`, we `recvonly`) is offered to the caller as `sendonly`.
+        let direction = answer.media.direction.reversed();
+        self.reanswer = Some((key, ok));
+        self.owner.relay.do_send(RelayReoffer { direction });
+        self.relays += 1;
+        let relay = self.relays;
+        ctx.run_later(RELAY_WAIT, move |leg, _| {
+            if leg.relays == relay && leg.reanswer.is_some() {
+                tracing::info!("the caller's side did not answer the relayed re-INVITE");
+                leg.send_reanswer();
+            }
+        });
+    }
+
+    /// Answers the agent's held re-INVITE.
+    fn send_reanswer(&mut self) {
+        if let Some((key, response)) = self.reanswer.take() {
+            self.sip.do_send(Respond { key, response });
         }
     }
 
@@ -468,10 +527,17 @@ impl Handler<AudioFrame> for AgentLeg {
             .as_ref()
             .filter(|a| a.answered)
             .and_then(|a| a.rtp.as_ref());
-        if let Some(rtp) = rtp {
-            if rtp.try_send(frame).is_err() {
-                metrics::counter!(FRAMES_DROPPED, "leg" => "agent").increment(1);
+        let Some(rtp) = rtp else {
+            return;
+        };
+        if let Some(mixer) = &self.owner.assist {
+            // A stack copy of the inline frame: no heap allocation.
+            if mixer.try_send(Upstream(frame.clone())).is_err() {
+                metrics::counter!(FRAMES_DROPPED, "leg" => "assist").increment(1);
             }
+        }
+        if rtp.try_send(frame).is_err() {
+            metrics::counter!(FRAMES_DROPPED, "leg" => "agent").increment(1);
         }
     }
 }
@@ -483,6 +549,16 @@ impl Handler<Dtmf> for AgentLeg {
         if let Some(rtp) = self.current.as_ref().and_then(|a| a.rtp.as_ref()) {
             rtp.do_send(digit);
         }
+    }
+}
+
+impl Handler<RelayAnswered> for AgentLeg {
+    type Result = ();
+    fn handle(&mut self, msg: RelayAnswered, _ctx: &mut Context<Self>) {
+        if !msg.ok {
+            tracing::info!("the caller's side refused the relayed re-INVITE; agent hold is local");
+        }
+        self.send_reanswer();
     }
 }
 

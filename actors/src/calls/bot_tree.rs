@@ -11,7 +11,9 @@ use super::messages::{
     AudioFrame, Clear, Dtmf, Escalate, Hangup, LegExited, Mark, MarkPlayed, StopLeg, Transcript,
 };
 use super::transcoder::TranscoderLeg;
-use crate::bots::{BotOwner, BuiltinBot, RestartBot, SipBot, SipBotCall, StreamInfo, WsBot};
+use crate::bots::{
+    BotOwner, BuiltinBot, ListenOnly, RestartBot, SipBot, SipBotCall, StreamInfo, WsBot,
+};
 use crate::sip::endpoint::SipEndpoint;
 
 /// A call's bot leg, by kind.
@@ -40,6 +42,18 @@ impl BotLeg {
             BotLeg::Builtin(a) => a.do_send(digit),
             BotLeg::Websocket(a) => a.do_send(digit),
             BotLeg::Sip(a) => a.do_send(digit),
+        }
+    }
+
+    /// Agent assist: a WebSocket bot turns listen-only and its audio input is returned (the
+    /// other kinds have nothing to listen with and get `None`).
+    pub(crate) fn listen_only(&self) -> Option<Recipient<AudioFrame>> {
+        match self {
+            BotLeg::Websocket(a) => {
+                a.do_send(ListenOnly);
+                Some(a.clone().recipient())
+            }
+            BotLeg::Builtin(_) | BotLeg::Sip(_) => None,
         }
     }
 

@@ -183,6 +183,10 @@ pub struct Call {
     agent_bridged: bool,
     /// `invite`: why the agent chain failed, once it has (the fallback then runs).
     agent_failure: Option<String>,
+    /// `invite` with `assist = true`: the mixer feeding the listen-only bot.
+    assist: Option<Addr<super::agent::AssistMixer>>,
+    /// `invite`: our re-INVITE relaying the agent's hold (or resume) awaits its answer.
+    relaying: bool,
     /// The bot leg's restarts (supervision).
     bot_restarts: RestartBudget,
     record: RecordDraft,
@@ -202,6 +206,8 @@ struct RecordDraft {
     contact_id: Option<String>,
     /// `invite`: the calls placed to agents.
     agent_legs: Vec<store::AgentLeg>,
+    /// `invite` with `assist = true`: the listen-only bot's transcript.
+    assist_transcripts: Vec<store::AssistLine>,
 }
 
 use super::record::unix_ms;
@@ -235,6 +241,8 @@ impl Call {
             agent: None,
             agent_bridged: false,
             agent_failure: None,
+            assist: None,
+            relaying: false,
             bot_restarts: RestartBudget::default(),
             record: RecordDraft {
                 start_ms: unix_ms(),
@@ -436,11 +444,7 @@ impl Call {
             .and_then(|offer| session.handle_offer(&offer).map(|(a, _)| a));
         match result {
             Ok(answer) => {
-                if let Some(legs) = &self.legs {
-                    legs.transcoder
-                        .do_send(SetIngressFormat(ingress_format(answer.media.codec.kind)));
-                    legs.rtp.do_send(UpdateMedia(answer.media.clone()));
-                }
+                self.apply_caller_media(&answer.media);
                 let mut ok = req.response(200, "OK", None);
                 self.timer_refreshed_by(req, &mut ok);
                 ok.headers.push(HeaderName::ContentType, "application/sdp");
@@ -454,6 +458,15 @@ impl Call {
                 let status = e.status_code();
                 self.reply(key, req, status, "Not Acceptable Here");
             }
+        }
+    }
+
+    /// A new agreement with the caller (codec, address, direction) goes to its legs.
+    fn apply_caller_media(&self, media: &NegotiatedMedia) {
+        if let Some(legs) = &self.legs {
+            legs.transcoder
+                .do_send(SetIngressFormat(ingress_format(media.codec.kind)));
+            legs.rtp.do_send(UpdateMedia(media.clone()));
         }
     }
 
@@ -668,6 +681,7 @@ impl Call {
             ctx.cancel_future(h);
         }
         self.close_agent_legs(outcome);
+        self.stop_assist();
         if let Some(agent) = self.agent.take() {
             agent.do_send(StopLeg);
             if !self.agent_bridged {
@@ -728,6 +742,7 @@ impl Call {
         let mut draft = std::mem::take(&mut self.record);
         if let Some(esc) = draft.escalation.as_mut() {
             esc.agent_legs = std::mem::take(&mut draft.agent_legs);
+            esc.assist_transcripts = std::mem::take(&mut draft.assist_transcripts);
         }
         let record = SessionRecord {
             session_id: self.session_id.clone(),
@@ -916,6 +931,7 @@ impl Actor for Call {
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
         // Stopped without `finish` (the arbiter shut down): the legs go with it, the slot is
         // freed by Drop.
+        self.stop_assist();
         if let Some(legs) = self.legs.take() {
             legs.rtp.do_send(StopLeg);
             legs.bot.stop();
@@ -975,6 +991,10 @@ impl Call {
                         });
                     }
                 }
+                let is_invite = response.cseq().is_ok_and(|c| c.method == Method::Invite);
+                if is_invite && response.status >= 200 && self.relaying {
+                    self.on_relay_response(&response);
+                }
                 let is_refer = response.cseq().is_ok_and(|c| c.method == Method::Refer);
                 if is_refer && response.status >= 200 {
                     if let Some(leg) = &self.escalation {
@@ -996,6 +1016,8 @@ impl Call {
                     if let Some(leg) = &self.escalation {
                         leg.do_send(ReferAnswered { status: None });
                     }
+                } else if key.method == Method::Invite && self.relaying {
+                    self.relay_answered(false);
                 }
             }
             CallEvent::AckTimeout => {
@@ -1028,7 +1050,7 @@ impl Handler<Hangup> for Call {
 impl Handler<Transcript> for Call {
     type Result = ();
     fn handle(&mut self, msg: Transcript, _ctx: &mut Context<Self>) {
-        super::record::push_transcript(&mut self.record.transcript, msg);
+        self.on_transcript(msg);
     }
 }
 
@@ -1189,6 +1211,7 @@ impl Call {
             refer_to: refer.refer_to,
             refer_status: refer.status,
             agent_legs: Vec::new(),
+            assist_transcripts: Vec::new(),
         });
     }
 

@@ -8,7 +8,7 @@ use super::messages::Transcript;
 use crate::state::NodeState;
 
 /// Transcript lines kept per call; a chatty bot cannot grow a record without bound.
-const MAX_TRANSCRIPT_LINES: usize = 1000;
+pub(crate) const MAX_TRANSCRIPT_LINES: usize = 1000;
 
 /// Adds a bot-reported transcript line to a call's record draft (up to the cap).
 pub(crate) fn push_transcript(lines: &mut Vec<store::TranscriptLine>, msg: Transcript) {

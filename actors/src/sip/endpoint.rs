@@ -304,6 +304,11 @@ impl SipEndpoint {
                     self.outgoing_response(now, &key, response);
                     return;
                 }
+                if key.method == Method::Invite && (200..300).contains(&response.status) {
+                    // A call's own re-INVITE (a relayed hold): its 2xx, and every
+                    // retransmission of it, is ACKed here.
+                    self.ack_in_dialog(&response);
+                }
                 let final_response = response.status >= 200;
                 let owner = if final_response {
                     self.client_owner.remove(&key)
@@ -346,7 +351,16 @@ impl SipEndpoint {
                     call.do_send(CallEvent::TransactionFailed { key });
                 }
             }
-            TuEvent::StrayInvite2xx { response } => self.outgoing_stray_2xx(&response),
+            TuEvent::StrayInvite2xx { response } => {
+                let placed = response
+                    .call_id()
+                    .is_ok_and(|id| self.outgoing.owner_of(id).is_some());
+                if placed {
+                    self.outgoing_stray_2xx(&response);
+                } else {
+                    self.ack_in_dialog(&response);
+                }
+            }
             _ => {}
         }
     }
@@ -750,6 +764,30 @@ impl SipEndpoint {
                 tracing::warn!(error = %e, "in-dialog request not sent");
                 None
             }
+        }
+    }
+}
+
+impl SipEndpoint {
+    /// ACKs a 2xx to an INVITE a call sent inside its dialog, over the dialog's flow.
+    fn ack_in_dialog(&mut self, response: &Response) {
+        let Some(id) = DialogId::for_incoming_response(response).ok().flatten() else {
+            return;
+        };
+        let Some(flow) = self.flows.get(&id).copied() else {
+            return;
+        };
+        let ack = self
+            .dialogs
+            .get(&id)
+            .and_then(|d| d.ack(response, &mut self.rng));
+        if let Some(ack) = ack {
+            let destination = Destination {
+                kind: flow.kind,
+                addr: flow.source,
+                connection: flow.connection,
+            };
+            self.send_stateless(SipMessage::Request(ack), destination);
         }
     }
 }

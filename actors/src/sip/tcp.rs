@@ -1,5 +1,6 @@
-//! SIP over TCP: the accept loop with a connection cap, and per connection a reader that cuts
-//! messages out of the stream by Content-Length and a writer fed by a bounded queue.
+//! SIP over TCP: the accept loop with a connection cap, the connections the node opens itself
+//! (calls it places over TCP: [`connect`]), and per connection a reader that cuts messages out
+//! of the stream by Content-Length and a writer fed by a bounded queue.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,6 +38,41 @@ pub(crate) async fn accept_loop(
         });
     }
 }
+
+/// Opens a connection to `peer` for a call the node places over TCP and serves it as an
+/// accepted one (its requests and responses reach the endpoint, sends to `peer` use it); returns
+/// once it is registered with `outbound`.
+pub(crate) async fn connect(
+    peer: SocketAddr,
+    endpoint: Addr<SipEndpoint>,
+    outbound: Outbound,
+    max_message_bytes: usize,
+) -> Result<(), String> {
+    let stream = actix_rt::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(peer))
+        .await
+        .map_err(|_| format!("TCP connect to {peer}: no answer"))?
+        .map_err(|e| format!("TCP connect to {peer}: {e}"))?;
+    let framer = stream_framer(max_message_bytes);
+    actix::spawn(serve_connection(
+        stream,
+        peer,
+        endpoint,
+        outbound.clone(),
+        framer,
+    ));
+    // The connection registers itself before its first read; the task runs on this arbiter,
+    // so a few yields let it get there.
+    for _ in 0..64 {
+        if outbound.has_tcp(peer) {
+            return Ok(());
+        }
+        actix_rt::task::yield_now().await;
+    }
+    Err(format!("TCP connection to {peer} closed at once"))
+}
+
+/// How long opening a connection toward a peer may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The framer of SIP streams (TCP and TLS) with the node's message size limit.
 pub(crate) fn stream_framer(max_message_bytes: usize) -> Framer {

@@ -96,6 +96,11 @@ impl Outbound {
             .unwrap_or_default()
     }
 
+    /// Whether a live TCP connection to `peer` is registered.
+    pub(crate) fn has_tcp(&self, peer: SocketAddr) -> bool {
+        self.lock_tcp().values().any(|c| c.peer == peer)
+    }
+
     /// Forgets a closed TCP connection.
     pub(crate) fn remove_tcp(&self, id: u64) {
         self.lock_tcp().remove(&id);

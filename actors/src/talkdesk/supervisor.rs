@@ -50,6 +50,7 @@ impl TalkdeskIngress {
             refer_to: None,
             refer_status: None,
             agent_legs: Vec::new(),
+            assist_transcripts: Vec::new(),
         });
         self.end(
             Ending {
@@ -139,6 +140,7 @@ impl Handler<Escalate> for TalkdeskIngress {
                 refer_to: None,
                 refer_status: None,
                 agent_legs: Vec::new(),
+                assist_transcripts: Vec::new(),
             });
             return;
         }

@@ -17,6 +17,8 @@ pub enum Ringback {
     Tone,
     /// Nothing (only for platforms that play their own prompt as early media).
     None,
+    /// The WAV file `ringback_file` (PCM 16-bit mono, 8 or 16 kHz), in a loop.
+    File,
 }
 
 /// What happens when every target failed.
@@ -41,7 +43,8 @@ pub struct InviteConfig {
     pub host: String,
     /// Its port.
     pub port: u16,
-    /// Transport toward it; only `"udp"` is served (the node opens no outgoing TCP yet).
+    /// Transport toward it (and toward URI targets): `"udp"` or `"tcp"` (the node opens the
+    /// connection, or reuses one open to the same address).
     pub transport: String,
     /// The one codec offered to the agent (`PCMU`, `PCMA`, `opus`, `G722`); the caller's codec is
     /// transcoded to it when they differ.
@@ -50,6 +53,11 @@ pub struct InviteConfig {
     pub ring_timeout_secs: u64,
     /// What the caller hears while it rings.
     pub ringback: Ringback,
+    /// The WAV file played in a loop when `ringback = "file"`.
+    pub ringback_file: String,
+    /// Keep the bot (a WebSocket bot) listen-only beside the agent: it hears the caller and
+    /// the agent mixed, its audio and hand-back requests are ignored, its transcripts are kept.
+    pub assist: bool,
     /// Send a `User-to-User` header (RFC 7433, `;encoding=hex`) with the session id and the
     /// bot's variables as JSON.
     pub uui: bool,
@@ -75,6 +83,8 @@ impl Default for InviteConfig {
             codec: "PCMU".into(),
             ring_timeout_secs: 30,
             ringback: Ringback::Tone,
+            ringback_file: String::new(),
+            assist: false,
             uui: false,
             fallback: InviteFallback::Bye,
             headers: BTreeMap::new(),
@@ -96,17 +106,35 @@ impl InviteConfig {
         Duration::from_secs(self.ring_timeout_secs)
     }
 
+    /// The samples of `ringback_file`, checked: 16-bit mono PCM at 8 or 16 kHz.
+    pub fn ringback_wav(&self) -> Result<voxgate_codecs::wav::Wav, String> {
+        let path = self.ringback_file.trim();
+        if path.is_empty() {
+            return Err("ringback = \"file\" needs ringback_file".into());
+        }
+        let bytes = std::fs::read(path).map_err(|e| format!("ringback_file {path:?}: {e}"))?;
+        voxgate_codecs::wav::read(&bytes).map_err(|e| format!("ringback_file {path:?}: {e}"))
+    }
+
     /// Configuration problems, described for `check-config`.
     pub(super) fn problems(&self, trunk: &str) -> Vec<String> {
         let mut problems = Vec::new();
+        if self.ringback == Ringback::File {
+            if let Err(why) = self.ringback_wav() {
+                problems.push(format!("trunk `{trunk}`: [trunks.invite] {why}"));
+            }
+        }
         if self.ring_timeout_secs == 0 || self.ring_timeout_secs > 600 {
             problems.push(format!(
                 "trunk `{trunk}`: [trunks.invite] ring_timeout_secs must be between 1 and 600"
             ));
         }
-        if !self.transport.eq_ignore_ascii_case("udp") {
+        if !["udp", "tcp"]
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(&self.transport))
+        {
             problems.push(format!(
-                "trunk `{trunk}`: [trunks.invite] transport must be \"udp\" (got {:?})",
+                "trunk `{trunk}`: [trunks.invite] transport must be \"udp\" or \"tcp\" (got {:?})",
                 self.transport
             ));
         }
@@ -140,7 +168,7 @@ mod tests {
         assert_eq!(c.fallback, InviteFallback::Bye);
         assert!(c.problems("t").is_empty());
         let c: InviteConfig = toml::from_str(
-            "ring_timeout_secs = 0\nhost = \"a@b\"\ntransport = \"tcp\"\ncodec = \"GSM\"\n\
+            "ring_timeout_secs = 0\nhost = \"a@b\"\ntransport = \"sctp\"\ncodec = \"GSM\"\n\
              ringback = \"none\"\nfallback = \"refer\"",
         )
         .unwrap();
@@ -150,5 +178,29 @@ mod tests {
             (Ringback::None, InviteFallback::Refer)
         );
         assert!(toml::from_str::<InviteConfig>("ringback = \"music\"").is_err());
+    }
+
+    #[test]
+    fn a_ringback_file_must_be_there_and_playable() {
+        let c: InviteConfig = toml::from_str("ringback = \"file\"").unwrap();
+        let p = c.problems("t");
+        assert!(p[0].contains("needs ringback_file"), "{p:?}");
+        let dir = std::env::temp_dir().join(format!("voxgate-rb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = dir.join("not.wav");
+        std::fs::write(&text, "hello").unwrap();
+        let c: InviteConfig = toml::from_str(&format!(
+            "ringback = \"file\"\nringback_file = {:?}",
+            text.display().to_string()
+        ))
+        .unwrap();
+        let p = c.problems("t");
+        assert!(p[0].contains("not a readable WAV"), "{p:?}");
+        let c = InviteConfig {
+            ringback_file: dir.join("missing.wav").display().to_string(),
+            ..c
+        };
+        assert!(c.problems("t")[0].contains("missing.wav"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -126,6 +126,17 @@ pub fn details(record: &SessionRecord, request: &DetailsRequest) -> Value {
     if request.summary {
         body["summary"] = json!([summarize(record)]);
     }
+    if let Some(lines) = record
+        .escalation
+        .as_ref()
+        .map(|e| &e.assist_transcripts)
+        .filter(|l| !l.is_empty())
+    {
+        body["agentAssist"] = lines
+            .iter()
+            .map(|l| json!({ "role": l.role, "text": l.text, "createdOn": fmt(l.at_ms) }))
+            .collect();
+    }
     body
 }
 
@@ -185,6 +196,7 @@ pub(crate) mod tests {
                 refer_to: None,
                 refer_status: None,
                 agent_legs: Vec::new(),
+                assist_transcripts: Vec::new(),
             }),
             codec: Some("PCMU/8000".into()),
             rtp: None,

@@ -31,8 +31,8 @@ pub use self::credential::{CredentialInfo, NewCredential};
 pub use self::error::StoreError;
 pub use self::metadata::DEFAULT_METADATA_TTL;
 pub use self::record::{
-    AgentLeg, Escalation, EscalationOutcome, IngressKind, Role, RtpCounters, SessionRecord,
-    TranscriptLine,
+    AgentLeg, AssistLine, Escalation, EscalationOutcome, IngressKind, Role, RtpCounters,
+    SessionRecord, TranscriptLine,
 };
 pub use self::redis::RedisStore;
 pub use self::sqlite::SqliteStore;

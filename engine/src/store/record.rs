@@ -94,6 +94,21 @@ pub struct Escalation {
     /// `invite`: every call placed to an agent, in order (the fallback chain).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub agent_legs: Vec<AgentLeg>,
+    /// `invite` with `assist = true`: what the listen-only bot transcribed while the caller
+    /// was with the agent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assist_transcripts: Vec<AssistLine>,
+}
+
+/// A line the listen-only bot (agent assist) transcribed while the caller was with an agent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssistLine {
+    /// Who spoke, as the bot said (`caller`, `agent`…).
+    pub role: String,
+    /// What was said.
+    pub text: String,
+    /// When the bot sent it (unix ms).
+    pub at_ms: i64,
 }
 
 /// One call the `invite` profile placed to an agent.
@@ -222,6 +237,7 @@ mod tests {
             refer_to: Some("sip:agent@cc.example".into()),
             refer_status: None,
             agent_legs: Vec::new(),
+            assist_transcripts: Vec::new(),
         };
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(

@@ -29,6 +29,7 @@ pub struct BotMediaTap {
     to_caller: Recipient<Downstream>,
     owner: Recipient<BotMediaExited>,
     dtmf: Option<Recipient<Dtmf>>,
+    monitor: Option<Recipient<Downstream>>,
 }
 
 impl BotMediaTap {
@@ -45,7 +46,14 @@ impl BotMediaTap {
             to_caller,
             owner,
             dtmf,
+            monitor: None,
         }
+    }
+
+    /// Copies the far side's audio to `monitor` too (agent assist's mixer).
+    pub fn with_monitor(mut self, monitor: Recipient<Downstream>) -> Self {
+        self.monitor = Some(monitor);
+        self
     }
 }
 
@@ -76,6 +84,12 @@ impl Actor for BotMediaTap {
 impl Handler<AudioFrame> for BotMediaTap {
     type Result = ();
     fn handle(&mut self, frame: AudioFrame, _ctx: &mut Context<Self>) {
+        if let Some(monitor) = &self.monitor {
+            // A stack copy of the inline frame: no heap allocation.
+            if monitor.try_send(Downstream(frame.clone())).is_err() {
+                metrics::counter!(FRAMES_DROPPED, "leg" => "assist").increment(1);
+            }
+        }
         if self.to_caller.try_send(Downstream(frame)).is_err() {
             metrics::counter!(FRAMES_DROPPED, "leg" => "bot").increment(1);
         }

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use serde_json::json;
 use voxgate_codecs::AudioFormat;
-use voxgate_engine::config::{InviteConfig, Ringback};
+use voxgate_engine::config::InviteConfig;
 use voxgate_engine::sdp::CodecKind;
 use voxgate_engine::sip::message::typed::hex_encode;
 use voxgate_engine::sip::message::HeaderName;
+use voxgate_engine::sip::transaction::TransportKind;
 
 use crate::bots::sip::{codec_format, codec_kind};
 use crate::calls::escalation::{is_safe_extension_header, resolve_target};
@@ -28,10 +29,10 @@ pub struct AgentPlan {
     pub format: AudioFormat,
     /// How long one target may ring.
     pub ring_timeout: Duration,
-    /// What the caller hears meanwhile.
-    pub ringback: Ringback,
     /// Digest credentials for the agent side's challenge.
     pub credentials: Option<(String, String)>,
+    /// UDP or TCP toward the agent side.
+    pub transport: TransportKind,
 }
 
 impl AgentPlan {
@@ -88,8 +89,12 @@ impl AgentPlan {
             codec: codec_kind(&config.codec),
             format: codec_format(&config.codec),
             ring_timeout: config.ring_timeout(),
-            ringback: config.ringback,
             credentials: config.credentials(),
+            transport: if config.transport.eq_ignore_ascii_case("tcp") {
+                TransportKind::Tcp
+            } else {
+                TransportKind::Udp
+            },
         })
     }
 }

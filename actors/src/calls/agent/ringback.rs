@@ -1,11 +1,17 @@
 //! Ringback for a caller waiting on an agent: a 425 Hz tone, 1 s on and 4 s off (the ITU-T
-//! E.180 cadence most of Europe uses), synthesised and encoded once per agent leg in the agent
-//! leg's format. Playing it costs a stack copy of one preallocated frame per 20 ms tick: the
-//! 50 tone frames and one silence frame are all there is.
+//! E.180 cadence most of Europe uses), or a WAV file in a loop (`ringback = "file"`). Either is
+//! encoded once per agent leg in the agent leg's format, into one byte buffer with the bounds of
+//! each 20 ms frame. Playing it costs a stack copy of one frame per 20 ms tick and nothing on the
+//! heap. A file is read from disk once per node and then shared ([`load_wav`]).
 
+use std::collections::HashMap;
 use std::f64::consts::PI;
+use std::ops::Range;
+use std::sync::{Arc, Mutex, OnceLock};
 
-use voxgate_codecs::{AudioFormat, CodecError, EncodedFrame, Transcoder};
+use voxgate_codecs::wav::Wav;
+use voxgate_codecs::{AudioFormat, ByteOrder, CodecError, EncodedFrame, SampleRate, Transcoder};
+use voxgate_engine::config::InviteConfig;
 
 /// The tone's frequency.
 pub const TONE_HZ: f64 = 425.0;
@@ -20,34 +26,71 @@ const FRAME: usize = 160;
 
 /// The encoded cadence and where playing it has got to.
 pub struct Ringback {
-    tone: Vec<EncodedFrame>,
+    format: AudioFormat,
+    /// The encoded frames, back to back.
+    bytes: Vec<u8>,
+    /// Each frame's bytes.
+    frames: Vec<Range<usize>>,
+    /// Frames per loop: past `frames`, silence.
+    period: usize,
     silence: EncodedFrame,
     next: usize,
 }
 
 impl Ringback {
-    /// The cadence encoded in `format`.
+    /// The tone cadence encoded in `format`.
     pub fn new(format: AudioFormat) -> Result<Ringback, CodecError> {
-        let mut encoder = Transcoder::new(AudioFormat::L16_8K, format)?;
-        let mut pcm = [0i16; FRAME];
+        let tone: Vec<i16> = (0..ON_FRAMES * FRAME)
+            .map(|i| {
+                let t = i as f64 / 8000.0;
+                // |PEAK · sin| < i16::MAX: the cast neither wraps nor saturates.
+                (PEAK * (2.0 * PI * TONE_HZ * t).sin()).round() as i16
+            })
+            .collect();
+        Ringback::encode(format, SampleRate::Hz8000, &tone, ON_FRAMES + OFF_FRAMES)
+    }
+
+    /// A WAV file's samples, in a loop, encoded in `format`.
+    pub fn from_wav(format: AudioFormat, wav: &Wav) -> Result<Ringback, CodecError> {
+        let frames = wav.samples.len().div_ceil(wav.rate.frame_samples());
+        Ringback::encode(format, wav.rate, &wav.samples, frames)
+    }
+
+    /// `pcm` at `rate` cut into 20 ms frames (the last padded with silence) and encoded; a loop
+    /// lasts `period` frames.
+    fn encode(
+        format: AudioFormat,
+        rate: SampleRate,
+        pcm: &[i16],
+        period: usize,
+    ) -> Result<Ringback, CodecError> {
+        let input = AudioFormat::L16 {
+            rate,
+            order: ByteOrder::BigEndian,
+        };
+        let mut encoder = Transcoder::new(input, format)?;
+        let mut frame = EncodedFrame::empty(format);
         let mut encode = |pcm: &[i16]| -> Result<EncodedFrame, CodecError> {
-            let mut frame = EncodedFrame::empty(format);
             let n = encoder.encode_pcm(pcm, frame.buffer_mut())?;
             frame.set_len(n)?;
-            Ok(frame)
+            Ok(frame.clone())
         };
-        let mut tone = Vec::with_capacity(ON_FRAMES);
-        for f in 0..ON_FRAMES {
-            for (i, s) in pcm.iter_mut().enumerate() {
-                let t = (f * FRAME + i) as f64 / 8000.0;
-                // |PEAK · sin| < i16::MAX: the cast neither wraps nor saturates.
-                *s = (PEAK * (2.0 * PI * TONE_HZ * t).sin()).round() as i16;
-            }
-            tone.push(encode(&pcm)?);
+        let n = rate.frame_samples();
+        let (mut bytes, mut frames) = (Vec::new(), Vec::new());
+        let mut padded = vec![0i16; n];
+        for chunk in pcm.chunks(n) {
+            padded[..chunk.len()].copy_from_slice(chunk);
+            padded[chunk.len()..].fill(0);
+            let encoded = encode(&padded)?;
+            frames.push(bytes.len()..bytes.len() + encoded.bytes().len());
+            bytes.extend_from_slice(encoded.bytes());
         }
-        let silence = encode(&[0i16; FRAME])?;
+        let silence = encode(&vec![0i16; n])?;
         Ok(Ringback {
-            tone,
+            format,
+            bytes,
+            frames,
+            period: period.max(1),
             silence,
             next: 0,
         })
@@ -56,10 +99,49 @@ impl Ringback {
     /// The next 20 ms of the cadence.
     pub fn next_frame(&mut self) -> EncodedFrame {
         let i = self.next;
-        self.next = (self.next + 1) % (ON_FRAMES + OFF_FRAMES);
-        // A stack copy of an inline frame: no heap allocation.
-        self.tone.get(i).unwrap_or(&self.silence).clone()
+        self.next = (self.next + 1) % self.period;
+        // A stack copy into an inline frame: no heap allocation.
+        self.frames
+            .get(i)
+            .and_then(|r| self.bytes.get(r.clone()))
+            .and_then(|b| EncodedFrame::from_bytes(self.format, b).ok())
+            .unwrap_or_else(|| self.silence.clone())
     }
+
+    /// What `config` asks the caller to hear, encoded in `format`; `None` for silence.
+    pub fn for_config(config: &InviteConfig, format: AudioFormat) -> Option<Ringback> {
+        use voxgate_engine::config::Ringback as Kind;
+        let made = match config.ringback {
+            Kind::None => return None,
+            Kind::Tone => Ringback::new(format).map_err(|e| e.to_string()),
+            Kind::File => load_wav(config)
+                .and_then(|wav| Ringback::from_wav(format, &wav).map_err(|e| e.to_string())),
+        };
+        made.map_err(|e| tracing::warn!(error = %e, "no ringback; the caller hears silence"))
+            .ok()
+    }
+}
+
+/// `config`'s ringback file, read once per node (the config check has read it at start).
+pub fn load_wav(config: &InviteConfig) -> Result<Arc<Wav>, String> {
+    static FILES: OnceLock<Mutex<HashMap<String, Arc<Wav>>>> = OnceLock::new();
+    let files = FILES.get_or_init(Default::default);
+    let path = config.ringback_file.trim();
+    // A poisoned lock only means another call panicked mid-insert: the map is still usable.
+    let cached = files
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(path)
+        .cloned();
+    if let Some(wav) = cached {
+        return Ok(wav);
+    }
+    let wav = Arc::new(config.ringback_wav()?);
+    files
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(path.to_owned(), Arc::clone(&wav));
+    Ok(wav)
 }
 
 #[cfg(test)]
@@ -101,6 +183,21 @@ mod tests {
             .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
             .count();
         assert!((165..=175).contains(&crossings), "{crossings} crossings");
+    }
+
+    #[test]
+    fn a_wav_file_loops_whole_frames_in_the_agent_format() {
+        // 50 ms at 8 kHz: two whole frames and a padded third, then again.
+        let wav = Wav {
+            rate: SampleRate::Hz8000,
+            samples: vec![8000; 400],
+        };
+        let mut rb = Ringback::from_wav(AudioFormat::Pcmu, &wav).unwrap();
+        let frames: Vec<EncodedFrame> = (0..6).map(|_| rb.next_frame()).collect();
+        assert!(frames.iter().all(|f| f.bytes().len() == FRAME));
+        assert!(rms(&frames[1]) > 6000.0, "{}", rms(&frames[1]));
+        assert!(rms(&frames[2]) < 6000.0, "the padded frame is quieter");
+        assert_eq!(frames[1].bytes(), frames[4].bytes(), "it loops");
     }
 
     #[test]

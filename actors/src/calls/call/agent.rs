@@ -2,12 +2,22 @@
 //! following its reports (bridged, chain failed → fallback, agent hung up → caller's BYE), and
 //! closing its attempts for the session record.
 
-use actix::{AsyncContext, Context, Handler};
-use voxgate_engine::sip::message::HeaderName;
+use actix::{Actor, Addr, AsyncContext, Context, Handler};
+use voxgate_codecs::AudioFormat;
+use voxgate_engine::config::BotKind;
+use voxgate_engine::sdp::SessionDescription;
+use voxgate_engine::sip::message::{HeaderName, Method, Response};
 
 use super::{Call, ReferOutcome};
-use crate::calls::agent::{AgentLeg, AgentOwner, AgentPlan, AgentReport, AgentState};
+use crate::bots::WsBot;
+use crate::calls::agent::{
+    AgentLeg, AgentOwner, AgentPlan, AgentReport, AgentState, AssistMixer, RelayAnswered,
+    RelayReoffer, Ringback,
+};
+use crate::calls::bot_tree::BotLeg;
+use crate::calls::messages::{StopLeg, Transcript};
 use crate::calls::transcoder::SetBotSide;
+use crate::sip::endpoint::SendInDialog;
 
 impl Call {
     /// Starts the agent leg for the pending escalation: the transcoder's bot side becomes the
@@ -34,15 +44,92 @@ impl Call {
             format: plan.format,
             to_bot: agent.clone().recipient(),
         });
-        legs.bot.stop();
+        let assist = self.start_assist(plan.format, &legs.bot);
+        if assist.is_none() {
+            legs.bot.stop();
+        }
         let owner = AgentOwner {
             to_caller: legs.transcoder.clone().recipient(),
             dtmf_to_caller: legs.rtp.clone().recipient(),
             report: ctx.address().recipient(),
+            assist: assist.clone(),
+            relay: ctx.address().recipient(),
         };
-        let leg = AgentLeg::new(plan, self.sip_bot_call(), owner, self.p.sip.clone());
+        self.assist = assist;
+        let ringback = Ringback::for_config(&self.p.trunk.invite, plan.format);
+        let leg = AgentLeg::new(
+            plan,
+            ringback,
+            self.sip_bot_call(),
+            owner,
+            self.p.sip.clone(),
+        );
         self.agent = Some(agent_ctx.run(leg));
         metrics::counter!(crate::metrics::AGENT_CALLS, "outcome" => "started").increment(1);
+    }
+
+    /// `assist = true`: the bot turns listen-only and a mixer of the caller's and the agent's
+    /// audio (in `agent_format`) feeds it. Only a WebSocket bot can listen: others are released.
+    fn start_assist(&self, agent_format: AudioFormat, bot: &BotLeg) -> Option<Addr<AssistMixer>> {
+        let config = self.p.bot.as_ref().filter(|_| self.p.trunk.invite.assist)?;
+        if config.kind != BotKind::Websocket {
+            tracing::info!(call_id = %self.p.call_id, "assist needs a WebSocket bot; bot released");
+            return None;
+        }
+        let bot_format = WsBot::audio_format(config.websocket.format);
+        let to_bot = bot.listen_only()?;
+        match AssistMixer::new(agent_format, bot_format, to_bot) {
+            Ok(mixer) => Some(mixer.start()),
+            Err(e) => {
+                tracing::warn!(call_id = %self.p.call_id, error = %e, "no assist mixer; bot released");
+                None
+            }
+        }
+    }
+
+    /// Stops agent assist's mixer (the bot leg goes with the call's other legs).
+    pub(super) fn stop_assist(&mut self) {
+        if let Some(mixer) = self.assist.take() {
+            mixer.do_send(StopLeg);
+        }
+    }
+
+    /// A bot transcript line: the session's transcript, or once the caller is with the agent
+    /// and the bot only listens, the escalation's assist transcript.
+    pub(super) fn on_transcript(&mut self, msg: Transcript) {
+        if self.assist.is_none() || !self.agent_bridged {
+            crate::calls::record::push_transcript(&mut self.record.transcript, msg);
+            return;
+        }
+        let lines = &mut self.record.assist_transcripts;
+        if lines.len() < crate::calls::record::MAX_TRANSCRIPT_LINES {
+            lines.push(voxgate_engine::store::AssistLine {
+                role: msg.role,
+                text: msg.text,
+                at_ms: crate::calls::record::unix_ms(),
+            });
+        }
+    }
+
+    /// The final answer to our relayed re-INVITE: its agreement goes to the caller's legs.
+    pub(super) fn on_relay_response(&mut self, response: &Response) {
+        let negotiated = (200..300)
+            .contains(&response.status)
+            .then(|| SessionDescription::parse(&response.body).ok())
+            .flatten()
+            .and_then(|answer| self.sdp.as_mut()?.handle_answer(&answer).ok());
+        if let Some(n) = &negotiated {
+            self.apply_caller_media(&n.media);
+        }
+        self.relay_answered(negotiated.is_some());
+    }
+
+    /// Tells the agent leg how the relay went, so that it answers the agent.
+    pub(super) fn relay_answered(&mut self, ok: bool) {
+        self.relaying = false;
+        if let Some(agent) = &self.agent {
+            agent.do_send(RelayAnswered { ok });
+        }
     }
 
     /// The call ends with `outcome`: an agent attempt still open ends with it.
@@ -86,6 +173,7 @@ impl Handler<AgentReport> for Call {
                     metrics::counter!(crate::metrics::AGENT_CALLS, "outcome" => "failed")
                         .increment(1);
                     call.agent = None;
+                    call.stop_assist();
                     call.agent_failure = Some(cause);
                     let esc = call.pending_escalation.clone().unwrap_or_default();
                     call.hand_back(esc.reason, esc.headers, ctx);
@@ -97,6 +185,50 @@ impl Handler<AgentReport> for Call {
                     call.end("AgentHangUp", ctx);
                 }
             }
+        });
+    }
+}
+
+/// The agent re-offered: the caller is offered our side in the same direction.
+impl Handler<RelayReoffer> for Call {
+    type Result = ();
+    fn handle(&mut self, msg: RelayReoffer, ctx: &mut Context<Self>) {
+        if !self.is_over() {
+            self.guarded(ctx, move |call, ctx| call.relay_reoffer(msg, ctx));
+        }
+    }
+}
+
+impl Call {
+    fn relay_reoffer(&mut self, msg: RelayReoffer, ctx: &mut Context<Self>) {
+        if self.relaying {
+            // The last relay is still out: this agent re-offer stays local.
+            if let Some(agent) = &self.agent {
+                agent.do_send(RelayAnswered { ok: false });
+            }
+            return;
+        }
+        let offer = self
+            .sdp
+            .as_mut()
+            .map(|s| s.create_offer(msg.direction))
+            .transpose()
+            .unwrap_or_else(|e| {
+                tracing::warn!(call_id = %self.p.call_id, error = %e, "no re-offer for the caller");
+                None
+            });
+        let (Some(offer), Some(dialog)) = (offer, self.dialog.clone()) else {
+            self.relay_answered(false);
+            return;
+        };
+        tracing::debug!(call_id = %self.p.call_id, direction = ?msg.direction, "relaying the agent's re-INVITE");
+        self.relaying = true;
+        self.p.sip.do_send(SendInDialog {
+            dialog,
+            method: Method::Invite,
+            headers: Vec::new(),
+            body: Some(("application/sdp".into(), offer.to_bytes())),
+            reply_to: Some(ctx.address()),
         });
     }
 }

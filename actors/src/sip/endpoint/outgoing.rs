@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use actix::{Context, Handler, Message, Recipient};
+use actix::{ActorFutureExt, AsyncContext, Context, Handler, Message, Recipient, WrapFuture};
 use rand::RngCore;
 use voxgate_engine::auth::digest;
 use voxgate_engine::sip::dialog::{new_tag, DialogId, DialogState};
@@ -511,6 +511,34 @@ impl SipEndpoint {
 impl Handler<PlaceCall> for SipEndpoint {
     type Result = ();
     fn handle(&mut self, msg: PlaceCall, ctx: &mut Context<Self>) {
+        if msg.transport == TransportKind::Tcp && !self.out.has_tcp(msg.destination) {
+            // Open the connection first; the INVITE goes on it once it is up.
+            let connect = crate::sip::tcp::connect(
+                msg.destination,
+                ctx.address(),
+                self.out.clone(),
+                self.limits.max_message_bytes,
+            );
+            ctx.spawn(
+                connect
+                    .into_actor(self)
+                    .map(move |result, endpoint, ctx| match result {
+                        Ok(()) => {
+                            let now = Instant::now();
+                            endpoint.place_call(now, msg);
+                            endpoint.pump(now, ctx);
+                        }
+                        Err(why) => {
+                            tracing::info!(%why, "outgoing call not placed");
+                            msg.owner.do_send(OutgoingEvent::Failed {
+                                call_id: msg.call_id,
+                                status: 503,
+                            });
+                        }
+                    }),
+            );
+            return;
+        }
         let now = Instant::now();
         self.place_call(now, msg);
         self.pump(now, ctx);
