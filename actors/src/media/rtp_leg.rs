@@ -45,7 +45,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -928,7 +928,7 @@ impl Actor for RtpLeg {
             self.rtcp_reader = true;
             self.spawn_reader(ctx, rtcp, Channel::Rtcp);
         }
-        self.clock_start = Instant::now();
+        self.clock_start = on_shared_grid(Instant::now(), self.period);
         self.frame = 1;
         let first = self.deadline(self.frame);
         ctx.spawn(FrameClock {
@@ -947,6 +947,20 @@ impl Actor for RtpLeg {
             });
         }
     }
+}
+
+/// The latest instant at or before `now` that lies a whole number of `period`s after a
+/// process-wide epoch. Legs whose clocks start there tick together: an arbiter wakes once per
+/// period for all its legs instead of once per leg (profiled: with 300 calls on scattered
+/// phases, thread wake-ups were the largest single cost of relaying a packet). A leg's first
+/// tick comes at most one period after it starts, as before.
+fn on_shared_grid(now: Instant, period: Duration) -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    let since = now.saturating_duration_since(epoch).as_nanos();
+    let period = period.as_nanos().max(1);
+    // The remainder is below one period (≤ 120 ms), so it fits u64 nanoseconds.
+    now - Duration::from_nanos((since % period) as u64)
 }
 
 /// Hands one caller frame to the owner (or straight to a [`DirectBot`] that takes it) without
