@@ -178,6 +178,12 @@ impl DirectBot {
     }
 }
 
+/// The bot wired by [`DirectBot`] is being replaced (the `invite` profile bridges an agent in
+/// its place, behind the transcoder): from now on every caller frame goes to the owner.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct DetachBot;
+
 /// A re-INVITE changed the stream: new remote address, codec, ptime or direction (hold).
 ///
 /// `media.direction` is ours, as in [`NegotiatedMedia`]: when it does not send (the peer's
@@ -1093,6 +1099,14 @@ impl Handler<Downstream> for RtpLeg {
             self.dropped_egress += 1;
             metrics::counter!(FRAMES_DROPPED, "leg" => self.playout_label()).increment(1);
         }
+    }
+}
+
+impl Handler<DetachBot> for RtpLeg {
+    type Result = ();
+
+    fn handle(&mut self, _: DetachBot, _ctx: &mut Context<Self>) {
+        self.direct = None;
     }
 }
 

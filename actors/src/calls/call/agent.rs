@@ -8,6 +8,7 @@ use voxgate_engine::sip::message::HeaderName;
 use super::{Call, ReferOutcome};
 use crate::calls::agent::{AgentLeg, AgentOwner, AgentPlan, AgentReport, AgentState};
 use crate::calls::transcoder::SetBotSide;
+use crate::media::DetachBot;
 
 impl Call {
     /// Starts the agent leg for the pending escalation: the transcoder's bot side becomes the
@@ -30,6 +31,9 @@ impl Call {
         };
         let agent_ctx = Context::<AgentLeg>::new();
         let agent = agent_ctx.address();
+        // A bot wired to the RTP leg directly gets no more caller audio: it all goes through
+        // the transcoder, to the agent.
+        legs.rtp.do_send(DetachBot);
         legs.transcoder.do_send(SetBotSide {
             format: plan.format,
             to_bot: agent.clone().recipient(),
