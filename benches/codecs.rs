@@ -10,7 +10,7 @@ use voxgate_codecs::jitter::{JitterBuffer, JitterConfig, Playout};
 use voxgate_codecs::opus::{OpusDecoder, OpusEncoder, OpusEncoderConfig};
 use voxgate_codecs::resample::Resampler;
 use voxgate_codecs::rfc4733::{DtmfReceiver, TelephoneEvent};
-use voxgate_codecs::{g711, l16, Transcoder};
+use voxgate_codecs::{g711, l16, EncodedFrame, Transcoder};
 
 /// A speech-like test frame: two tones plus a little deterministic noise.
 fn frame(rate: SampleRate, idx: usize) -> Vec<i16> {
@@ -239,6 +239,16 @@ fn dtmf_and_jitter_benches(c: &mut Criterion) {
             let now = t0 + Duration::from_millis(20 * u64::from(seq));
             jb.push(seq, u32::from(seq) * 160, black_box(&pkt), now);
             matches!(jb.pop(), Playout::Frame { .. })
+        })
+    });
+    // What one hop between two legs costs a caller frame: filled from the packet, moved into
+    // a heap envelope (actix boxes every message), read out. Its cost follows the size of
+    // `EncodedFrame`, which every frame in flight carries whatever its payload.
+    g.bench_function("encoded_frame_boxed_160B", |b| {
+        b.iter(|| {
+            let frame = EncodedFrame::from_bytes(AudioFormat::Pcmu, black_box(&pkt)).unwrap();
+            let envelope = black_box(Box::new(frame));
+            envelope.bytes().len()
         })
     });
     g.finish();

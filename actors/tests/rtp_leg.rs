@@ -11,8 +11,9 @@ use tokio::net::UdpSocket;
 use voxgate_actors::calls::messages::{
     AudioFrame, Clear, Dtmf, ExitCause, LegExited, Mark, MarkPlayed, StopLeg,
 };
+use voxgate_actors::calls::transcoder::Downstream;
 use voxgate_actors::media::{
-    bind_rtp_pair, MediaStats, RtpLeg, RtpLegConfig, RtpLegOwner, RtpPair, UpdateMedia,
+    bind_rtp_pair, DirectBot, MediaStats, RtpLeg, RtpLegConfig, RtpLegOwner, RtpPair, UpdateMedia,
 };
 use voxgate_codecs::{AudioFormat, EncodedFrame};
 use voxgate_engine::config::PortRange;
@@ -39,6 +40,7 @@ struct Seen {
     exited: Option<LegExited>,
     /// Order of the end messages: `stats` and `exited`.
     ends: Vec<&'static str>,
+    downstream: Vec<EncodedFrame>,
 }
 
 type Shared = Arc<Mutex<Seen>>;
@@ -53,6 +55,14 @@ impl Handler<AudioFrame> for Owner {
     type Result = ();
     fn handle(&mut self, AudioFrame(f): AudioFrame, _: &mut Context<Self>) {
         self.0.lock().unwrap().frames.push((Instant::now(), f));
+    }
+}
+
+/// Stands in for the transcoder's bot-side input in the direct-bot test.
+impl Handler<Downstream> for Owner {
+    type Result = ();
+    fn handle(&mut self, Downstream(AudioFrame(f)): Downstream, _: &mut Context<Self>) {
+        self.0.lock().unwrap().downstream.push(f);
     }
 }
 
@@ -787,4 +797,91 @@ async fn srtp_both_ways_and_forgeries_dropped() {
     let last = rtcp.last().unwrap();
     assert!(last[last.len() - 14] & 0x80 != 0, "E flag of SRTCP");
     assert!(srtp.unprotect(true, last).is_ok(), "SRTCP authenticates");
+}
+
+/// A bot in the leg's format gets whole 20 ms frames directly; a 30 ms packet goes to the
+/// transcoder to be re-cut. Bot frames in the leg's format are played, others handed to the
+/// transcoder to convert.
+#[actix::test]
+async fn direct_bot_takes_whole_frames_and_the_transcoder_the_rest() {
+    let peer = Peer::new();
+    let pair = bind_rtp_pair(PORTS, LOCALHOST).expect("a free port pair");
+    let leg_rtp = pair.rtp.local_addr().unwrap();
+    let via_transcoder = Shared::default();
+    let transcoder = Owner(Arc::clone(&via_transcoder)).start();
+    let direct = Shared::default();
+    let bot = Owner(Arc::clone(&direct)).start();
+    let leg = RtpLeg::new(
+        pair,
+        RtpLegConfig::new(media(peer.addr()), "leg@test"),
+        RtpLegOwner {
+            frames: transcoder.clone().recipient(),
+            dtmf: transcoder.clone().recipient(),
+            marks: transcoder.clone().recipient(),
+            stats: transcoder.clone().recipient(),
+            exited: transcoder.clone().recipient(),
+        },
+    )
+    .with_direct_bot(DirectBot {
+        to_bot: bot.recipient(),
+        format: AudioFormat::Pcmu,
+        via_transcoder: transcoder.recipient(),
+    })
+    .start();
+    let mut ticker = tokio::time::interval(Duration::from_millis(20));
+    for seq in 0..6u16 {
+        ticker.tick().await;
+        let len = if seq < 4 { 160 } else { 240 };
+        let ts = u32::from(seq) * 160;
+        peer.send(leg_rtp, 0, seq == 0, seq, ts, &vec![seq as u8; len])
+            .await;
+    }
+    let (d, t) = (Arc::clone(&direct), Arc::clone(&via_transcoder));
+    assert!(
+        wait_until(Duration::from_secs(3), || d.lock().unwrap().frames.len()
+            >= 4
+            && t.lock().unwrap().frames.len() >= 2)
+        .await
+    );
+    let firsts = |seen: &Shared| -> Vec<(u8, usize)> {
+        let seen = seen.lock().unwrap();
+        seen.frames
+            .iter()
+            .map(|(_, f)| (f.bytes()[0], f.bytes().len()))
+            .collect()
+    };
+    assert_eq!(
+        firsts(&direct)[..4],
+        [(0, 160), (1, 160), (2, 160), (3, 160)]
+    );
+    assert_eq!(firsts(&via_transcoder)[..2], [(4, 240), (5, 240)]);
+
+    leg.do_send(Downstream(pcmu(7)));
+    let pcma = EncodedFrame::from_bytes(AudioFormat::Pcma, &[9; 160]).unwrap();
+    leg.do_send(Downstream(AudioFrame(pcma)));
+    let p = Arc::clone(&peer);
+    assert!(
+        wait_until(Duration::from_secs(3), || p
+            .log
+            .lock()
+            .unwrap()
+            .rtp
+            .iter()
+            .any(
+                |(_, _, pkt)| pkt.len() == 172 && pkt[12..].iter().all(|&b| b == 7)
+            ))
+        .await,
+        "the bot's PCMU frame was not played"
+    );
+    let t = Arc::clone(&via_transcoder);
+    assert!(
+        wait_until(Duration::from_secs(3), || t
+            .lock()
+            .unwrap()
+            .downstream
+            .iter()
+            .any(|f| f.format() == AudioFormat::Pcma))
+        .await,
+        "the PCMA frame was not handed to the transcoder"
+    );
 }

@@ -6,8 +6,13 @@ use crate::error::{CodecError, Result};
 pub const FRAME_MS: u32 = 20;
 /// Most samples one 20 ms mono frame can hold (48 kHz).
 pub const MAX_FRAME_SAMPLES: usize = 960;
-/// Most bytes one encoded 20 ms frame can hold (fits an Ethernet MTU payload).
-pub const MAX_ENCODED_BYTES: usize = 1500;
+/// Most bytes one encoded frame can hold: 20 ms of L16/16k, the largest format the media path
+/// carries between legs (G.711 and G.722 need 160, L16/8k 320; Opus at 20 ms stays under it up
+/// to 256 kbit/s). Every frame in flight between two legs is an actor envelope holding one
+/// [`EncodedFrame`], so this bound is the frame's memory and copy cost: it was 1,500 bytes
+/// (an MTU) and cost ~28 KiB per call in envelopes and ~10 % of the node's CPU in copies
+/// (docs/performance.md). Larger payloads are cut or concealed where they enter the path.
+pub const MAX_ENCODED_BYTES: usize = 640;
 
 /// The sample rates the media path uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -96,6 +101,17 @@ impl AudioFormat {
             AudioFormat::L16 { rate, .. } => rate,
             AudioFormat::Opus48k => SampleRate::Hz48000,
             AudioFormat::G722 => SampleRate::Hz16000,
+        }
+    }
+
+    /// Bytes of one 20 ms frame for the constant-rate formats; `None` for Opus, whose packets
+    /// vary.
+    pub const fn frame_bytes(self) -> Option<usize> {
+        match self {
+            // One byte per sample; G.722 codes two 16 kHz samples per byte.
+            AudioFormat::Pcmu | AudioFormat::Pcma | AudioFormat::G722 => Some(160),
+            AudioFormat::L16 { rate, .. } => Some(rate.frame_samples() * 2),
+            AudioFormat::Opus48k => None,
         }
     }
 
@@ -225,10 +241,10 @@ impl EncodedFrame {
         let dst = self.bytes.get_mut(..n).ok_or(CodecError::BadLength {
             what: "encoded frame",
             got: n,
-            expected: "at most 1500 bytes",
+            expected: "at most 640 bytes",
         })?;
         dst.copy_from_slice(bytes);
-        // n <= 1500 was checked just above.
+        // n <= 640 was checked just above.
         self.len = n as u16;
         Ok(())
     }
@@ -244,10 +260,10 @@ impl EncodedFrame {
             return Err(CodecError::BadLength {
                 what: "encoded frame",
                 got: len,
-                expected: "at most 1500 bytes",
+                expected: "at most 640 bytes",
             });
         }
-        // len <= 1500 was checked just above.
+        // len <= 640 was checked just above.
         self.len = len as u16;
         Ok(())
     }
@@ -281,7 +297,11 @@ mod tests {
         assert_eq!(SampleRate::Hz48000.frame_samples(), 960);
         assert_eq!(PcmFrame::silence(SampleRate::Hz8000).samples().len(), 160);
         assert!(PcmFrame::from_samples(SampleRate::Hz48000, &[0; 961]).is_err());
-        assert!(EncodedFrame::from_bytes(AudioFormat::Pcmu, &[0; 1501]).is_err());
+        assert!(EncodedFrame::from_bytes(AudioFormat::Pcmu, &[0; MAX_ENCODED_BYTES + 1]).is_err());
+        assert!(EncodedFrame::from_bytes(AudioFormat::L16_16K, &[0; 640]).is_ok());
+        assert_eq!(AudioFormat::L16_16K.frame_bytes(), Some(MAX_ENCODED_BYTES));
+        assert_eq!(AudioFormat::Pcma.frame_bytes(), Some(160));
+        assert_eq!(AudioFormat::Opus48k.frame_bytes(), None);
         let f = EncodedFrame::from_bytes(AudioFormat::Pcmu, &[1, 2, 3]).unwrap();
         assert_eq!(f.bytes(), &[1, 2, 3]);
     }

@@ -5,8 +5,11 @@
 //! drops duplicates and packets that come after their playout slot, reports a missing frame as
 //! [`Playout::Lost`] (the caller runs PLC or repeats/attenuates), handles 16-bit sequence
 //! wrap-around, and adapts its depth between the configured bounds from the RFC 3550
-//! interarrival jitter estimate and late arrivals. Payload storage is one slab allocated at
-//! construction: no allocation per packet.
+//! interarrival jitter estimate and late arrivals. Payload storage is one slab of equal slots
+//! sized for the largest payload seen so far: it is allocated at the first packet and
+//! re-laid out, at least doubling the slot, when a larger one comes (at most a few times per
+//! stream, up to `max_payload`), never per packet. A 20 ms G.711 stream keeps 160-byte slots
+//! although `max_payload` admits 60 ms packets.
 
 use crate::error::{CodecError, Result};
 use std::time::Instant;
@@ -121,7 +124,9 @@ const LATE_DECAY_TICKS: u32 = 250;
 pub struct JitterBuffer {
     cfg: JitterConfig,
     slots: Vec<Slot>,
+    /// `capacity` slots of `slot_bytes` each.
     data: Vec<u8>,
+    slot_bytes: usize,
     state: State,
     /// Extended sequence number to play next.
     next: Option<u64>,
@@ -140,7 +145,7 @@ pub struct JitterBuffer {
 }
 
 impl JitterBuffer {
-    /// Builds a buffer; all storage is allocated here.
+    /// Builds a buffer; payload storage is allocated with the first packet (see the module docs).
     pub fn new(cfg: JitterConfig) -> Result<Self> {
         if cfg.min_depth == 0
             || cfg.min_depth > cfg.max_depth
@@ -156,7 +161,8 @@ impl JitterBuffer {
         }
         Ok(JitterBuffer {
             slots: vec![Slot::default(); cfg.capacity],
-            data: vec![0; cfg.capacity * cfg.max_payload],
+            data: Vec::new(),
+            slot_bytes: 0,
             state: State::Buffering,
             next: None,
             highest: None,
@@ -259,6 +265,23 @@ impl JitterBuffer {
         self.clear();
     }
 
+    /// Re-lays the slab out with slots of at least `need` bytes (`need <= max_payload`),
+    /// keeping what is buffered. Slots at least double, so a stream whose packets creep up
+    /// byte by byte still re-lays it out only a few times.
+    fn grow_slots(&mut self, need: usize) {
+        let old = self.slot_bytes;
+        let new = need.max(old * 2).min(self.cfg.max_payload);
+        let mut data = vec![0; self.cfg.capacity * new];
+        for (i, slot) in self.slots.iter().enumerate() {
+            if slot.occupied {
+                let len = usize::from(slot.len);
+                data[i * new..i * new + len].copy_from_slice(&self.data[i * old..i * old + len]);
+            }
+        }
+        self.data = data;
+        self.slot_bytes = new;
+    }
+
     /// Offers one received packet (`now` is its arrival time).
     pub fn push(&mut self, seq: u16, timestamp: u32, payload: &[u8], now: Instant) -> PushOutcome {
         self.stats.received += 1;
@@ -307,11 +330,14 @@ impl JitterBuffer {
         if self.highest.is_some_and(|h| ext < h) {
             self.stats.reordered += 1;
         }
+        if payload.len() > self.slot_bytes {
+            self.grow_slots(payload.len());
+        }
         let slot = &mut self.slots[idx];
         if !slot.occupied {
             self.buffered += 1;
         }
-        let start = idx * self.cfg.max_payload;
+        let start = idx * self.slot_bytes;
         self.data[start..start + payload.len()].copy_from_slice(payload);
         // payload.len() <= max_payload <= u16::MAX, checked above and in new().
         *slot = Slot {
@@ -371,7 +397,7 @@ impl JitterBuffer {
             self.slots[idx].occupied = false;
             self.buffered -= 1;
             self.stats.played += 1;
-            let start = idx * self.cfg.max_payload;
+            let start = idx * self.slot_bytes;
             Playout::Frame {
                 seq,
                 timestamp: slot.timestamp,
@@ -462,6 +488,30 @@ mod tests {
         // Seq 1 arriving now is late.
         assert_eq!(jb.push(1, 4 * 160, &[0, 1], t0), PushOutcome::Late);
         assert_eq!(jb.stats().late, 1);
+    }
+
+    #[test]
+    fn slots_grow_to_larger_payloads_and_keep_what_is_buffered() {
+        let mut jb = JitterBuffer::new(JitterConfig {
+            max_payload: 480,
+            ..cfg()
+        })
+        .unwrap();
+        let t0 = Instant::now();
+        let small = [7u8; 160];
+        let large = [9u8; 480];
+        assert_eq!(jb.push(10, 0, &small, t0), PushOutcome::Stored);
+        assert_eq!(jb.slot_bytes, 160);
+        assert_eq!(jb.push(11, 160, &large, t0), PushOutcome::Stored);
+        assert_eq!(jb.slot_bytes, 480);
+        assert_eq!(jb.push(12, 320, &[0; 481], t0), PushOutcome::TooLarge);
+        let mut played = Vec::new();
+        for _ in 0..4 {
+            if let Playout::Frame { payload, .. } = jb.pop() {
+                played.push(payload.to_vec());
+            }
+        }
+        assert_eq!(played, [small.to_vec(), large.to_vec()]);
     }
 
     #[test]

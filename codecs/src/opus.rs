@@ -5,11 +5,12 @@
 //! 48 kHz PCM itself; the [`crate::Transcoder`] uses that instead of a separate resampler.
 
 use crate::error::{CodecError, Result};
-use crate::frame::{SampleRate, MAX_ENCODED_BYTES};
+use crate::frame::SampleRate;
 
 /// Largest Opus packet this crate accepts (RFC 6716 caps a frame at 1275 bytes per frame;
-/// we accept up to an MTU payload and let libopus judge).
-pub const MAX_OPUS_PACKET: usize = MAX_ENCODED_BYTES;
+/// we accept up to an MTU payload and let libopus judge). The encoder writes at most the
+/// buffer it is given, so packets made for an [`crate::EncodedFrame`] fit one.
+pub const MAX_OPUS_PACKET: usize = 1500;
 
 /// Encoder settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 //! (8k ↔ 16k for G.711/L16/G.722) go through [`Resampler`] and add its 10 ms delay.
 
 use crate::error::{CodecError, Result};
-use crate::frame::{AudioFormat, ByteOrder, EncodedFrame, PcmFrame, SampleRate, MAX_FRAME_SAMPLES};
+use crate::frame::{AudioFormat, ByteOrder, EncodedFrame, PcmFrame, SampleRate};
 use crate::g711;
 use crate::g722::{G722Decoder, G722Encoder};
 use crate::l16;
@@ -52,8 +52,11 @@ pub struct Transcoder {
     decoder: Decoder,
     encoder: Encoder,
     resampler: Option<Resampler>,
-    decoded: [i16; MAX_FRAME_SAMPLES],
-    resampled: [i16; MAX_FRAME_SAMPLES],
+    /// One frame at `dec_rate`. Sized for this pair, not for 48 kHz: a call keeps two
+    /// transcoders for its whole life, and the 8 kHz ones need a sixth of the space.
+    decoded: Box<[i16]>,
+    /// One frame at `enc_rate` when a resampler runs; empty otherwise.
+    resampled: Box<[i16]>,
     conceal_run: u32,
 }
 
@@ -100,6 +103,7 @@ impl Transcoder {
         } else {
             Some(Resampler::new(dec_rate, enc_rate)?)
         };
+        let resampled_len = resampler.as_ref().map_or(0, |_| enc_rate.frame_samples());
         Ok(Transcoder {
             from,
             to,
@@ -108,8 +112,8 @@ impl Transcoder {
             decoder,
             encoder,
             resampler,
-            decoded: [0; MAX_FRAME_SAMPLES],
-            resampled: [0; MAX_FRAME_SAMPLES],
+            decoded: vec![0; dec_rate.frame_samples()].into_boxed_slice(),
+            resampled: vec![0; resampled_len].into_boxed_slice(),
             conceal_run: 0,
         })
     }

@@ -172,6 +172,16 @@ impl BuiltinBot {
         })
     }
 
+    /// The format the bot speaks on a call whose caller uses `ingress`: the caller's own G.711
+    /// law, so the bridged echo path needs no transcoding (the transcoder passes frames
+    /// through, and the echo is bit-exact), else [`BuiltinBot::FORMAT`].
+    pub fn format_for(ingress: AudioFormat) -> AudioFormat {
+        match ingress {
+            AudioFormat::Pcmu | AudioFormat::Pcma => ingress,
+            _ => Self::FORMAT,
+        }
+    }
+
     /// The bot's audio format.
     pub fn format(&self) -> AudioFormat {
         self.format
@@ -202,7 +212,7 @@ impl BuiltinBot {
                 return;
             }
             let Some(frame) = greeting.frame(next, self.format) else {
-                // Encoded at construction into ≤ 1500-byte frames: cannot happen; skip it.
+                // Encoded at construction into frame-sized pieces: cannot happen; skip it.
                 next += 1;
                 continue;
             };

@@ -10,7 +10,7 @@ use voxgate_engine::config::{BotConfig, BotKind};
 use super::messages::{
     AudioFrame, Clear, Dtmf, Escalate, Hangup, LegExited, Mark, MarkPlayed, StopLeg, Transcript,
 };
-use super::transcoder::TranscoderLeg;
+use super::transcoder::{Downstream, TranscoderLeg};
 use crate::bots::{
     BotOwner, BuiltinBot, ListenOnly, RestartBot, SipBot, SipBotCall, StreamInfo, WsBot,
 };
@@ -84,6 +84,10 @@ pub(crate) struct IngressInputs {
     pub(crate) marks: Recipient<Mark>,
     /// Barge-in.
     pub(crate) clear: Recipient<Clear>,
+    /// Where a bot speaking the ingress format may send its audio directly, skipping the
+    /// transcoder (the ingress hands frames of another format on to it); `None` keeps every
+    /// frame on the transcoder.
+    pub(crate) bot_audio: Option<Recipient<Downstream>>,
 }
 
 /// The supervisor's inputs: what the bot asks for and who is told when a leg exits.
@@ -106,6 +110,9 @@ pub(crate) struct BotSide {
     pub(crate) bot: BotLeg,
     /// Where the ingress reports played marks.
     pub(crate) marks_to_bot: Recipient<MarkPlayed>,
+    /// Set when the bot speaks the ingress format and sends its audio to
+    /// [`IngressInputs::bot_audio`]: the ingress may send it caller frames directly too.
+    pub(crate) direct_bot: Option<Recipient<AudioFrame>>,
 }
 
 /// Starts the transcoder and the bot for `bot` (the builtin bot when `None`), on the current
@@ -120,6 +127,7 @@ pub(crate) fn start(
     info: impl FnOnce(&BotConfig) -> StreamInfo,
 ) -> Result<BotSide, String> {
     let kind = bot.as_ref().map_or(BotKind::Builtin, |b| b.kind);
+    let builtin = !matches!((kind, &bot), (BotKind::Sip | BotKind::Websocket, Some(_)));
     // Addresses are taken before the actors run so each can be given the others' recipients.
     let builtin_ctx = Context::<BuiltinBot>::new();
     let ws_ctx = Context::<WsBot>::new();
@@ -142,12 +150,18 @@ pub(crate) fn start(
         _ => {
             let addr = builtin_ctx.address();
             (
-                BuiltinBot::FORMAT,
+                BuiltinBot::format_for(ingress_format),
                 addr.clone().recipient(),
                 addr.recipient(),
             )
         }
     };
+    // The builtin bot in the caller's format needs no conversion: its frames skip the
+    // transcoder both ways, two actor hops fewer per echoed frame. The transcoder stays in
+    // the tree for marks, for frames of other sizes or formats (the ingress hands those to
+    // it: a caller packetising at 30 ms, a codec changed by re-INVITE) and for control.
+    let direct = builtin && bot_format == ingress_format;
+    let direct_bot = direct.then(|| to_bot.clone());
     let transcoder = TranscoderLeg::new(
         ingress_format,
         bot_format,
@@ -158,8 +172,12 @@ pub(crate) fn start(
     .map_err(|e| format!("transcoder: {e}"))?
     .with_marks(ingress.marks)
     .start();
+    let (bot_audio, direct_bot) = match ingress.bot_audio.filter(|_| direct) {
+        Some(to_ingress) => (to_ingress, direct_bot),
+        None => (transcoder.clone().recipient(), None),
+    };
     let owner = BotOwner {
-        audio: transcoder.clone().recipient(),
+        audio: bot_audio,
         marks: transcoder.clone().recipient(),
         clear: ingress.clear,
         escalate: supervisor.escalate,
@@ -179,7 +197,7 @@ pub(crate) fn start(
         (_, config) => {
             let builtin = BuiltinBot::new(
                 config.map(|b| b.builtin).unwrap_or_default(),
-                BuiltinBot::FORMAT,
+                bot_format,
                 owner,
             )
             .map_err(|e| format!("bot: {e}"))?;
@@ -190,5 +208,6 @@ pub(crate) fn start(
         transcoder,
         bot,
         marks_to_bot,
+        direct_bot,
     })
 }

@@ -48,7 +48,7 @@ use super::restart::RestartBudget;
 use super::transcoder::{SetIngressFormat, TranscoderLeg};
 use crate::bots::{RestartBot, StreamInfo};
 use crate::media::{
-    bind_rtp_pair, MediaStats, RtpLeg, RtpLegConfig, RtpLegOwner, RtpPair, UpdateMedia,
+    bind_rtp_pair, DirectBot, MediaStats, RtpLeg, RtpLegConfig, RtpLegOwner, RtpPair, UpdateMedia,
 };
 use crate::sip::endpoint::{CallGone, Respond, SendInDialog, SipEndpoint, Terminate};
 use crate::state::CallSlot;
@@ -610,6 +610,7 @@ impl Call {
                 audio: rtp_addr.clone().recipient(),
                 marks: rtp_addr.clone().recipient(),
                 clear: rtp_addr.clone().recipient(),
+                bot_audio: Some(rtp_addr.clone().recipient()),
             },
             SupervisorInputs {
                 escalate: me.clone().recipient(),
@@ -642,7 +643,7 @@ impl Call {
         rtp_config.jitter_min_ms = media_config.jitter_min_ms;
         rtp_config.jitter_max_ms = media_config.jitter_max_ms;
         rtp_config.rtcp_interval = Duration::from_secs(media_config.rtcp_interval_secs.max(1));
-        let rtp = RtpLeg::new(
+        let mut rtp = RtpLeg::new(
             pair,
             rtp_config,
             RtpLegOwner {
@@ -653,6 +654,13 @@ impl Call {
                 exited: me.recipient(),
             },
         );
+        if let Some(to_bot) = side.direct_bot {
+            rtp = rtp.with_direct_bot(DirectBot {
+                to_bot,
+                format: ingress_format,
+                via_transcoder: transcoder.clone().recipient(),
+            });
+        }
         rtp_ctx.run(rtp);
         self.legs = Some(Legs {
             rtp: rtp_addr,

@@ -14,6 +14,7 @@
 
 use actix::dev::MessageResponse;
 use actix::{Actor, ActorContext, Context, Handler, Message, Recipient};
+use voxgate_codecs::frame::MAX_ENCODED_BYTES;
 use voxgate_codecs::{AudioFormat, CodecError, EncodedFrame, Transcoder};
 
 use crate::calls::messages::{AudioFrame, ExitCause, LegExited, LegKind, Mark, StopLeg};
@@ -224,20 +225,18 @@ impl TranscoderLeg {
 /// frames. For sample-based codecs (G.711, G.722, L16) the caller's bytes are re-cut into 20 ms
 /// frames here; Opus packets are whole frames and pass as they are.
 struct Reframer {
-    buf: [u8; 4096],
+    /// Room for what is left of the last packet (under one frame) plus a whole
+    /// [`EncodedFrame`], the most one push brings.
+    buf: Box<[u8]>,
     len: usize,
     frame_bytes: usize,
 }
 
 impl Reframer {
     fn for_format(format: AudioFormat) -> Option<Reframer> {
-        let frame_bytes = match format {
-            AudioFormat::Pcmu | AudioFormat::Pcma | AudioFormat::G722 => 160,
-            AudioFormat::L16 { rate, .. } => rate.frame_samples() * 2,
-            _ => return None,
-        };
+        let frame_bytes = format.frame_bytes()?;
         Some(Reframer {
-            buf: [0; 4096],
+            buf: vec![0; frame_bytes + MAX_ENCODED_BYTES].into_boxed_slice(),
             len: 0,
             frame_bytes,
         })

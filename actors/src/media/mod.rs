@@ -8,5 +8,6 @@ mod rtp_leg;
 pub use playout::{PlayoutQueue, PushError};
 pub use ports::{bind_rtp_pair, RtpPair};
 pub use rtp_leg::{
-    MediaStats, RtpLeg, RtpLegConfig, RtpLegOwner, UpdateMedia, DEFAULT_QUEUE_FRAMES,
+    DetachBot, DirectBot, MediaStats, RtpLeg, RtpLegConfig, RtpLegOwner, UpdateMedia,
+    DEFAULT_QUEUE_FRAMES,
 };

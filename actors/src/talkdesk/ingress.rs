@@ -309,6 +309,7 @@ impl TalkdeskIngress {
                 audio: me.clone().recipient(),
                 marks: me.clone().recipient(),
                 clear: me.clone().recipient(),
+                bot_audio: None,
             },
             SupervisorInputs {
                 escalate: me.clone().recipient(),

@@ -17,6 +17,7 @@ use crate::calls::agent::{
 use crate::calls::bot_tree::BotLeg;
 use crate::calls::messages::{StopLeg, Transcript};
 use crate::calls::transcoder::SetBotSide;
+use crate::media::DetachBot;
 use crate::sip::endpoint::SendInDialog;
 
 impl Call {
@@ -40,6 +41,9 @@ impl Call {
         };
         let agent_ctx = Context::<AgentLeg>::new();
         let agent = agent_ctx.address();
+        // A bot wired to the RTP leg directly gets no more caller audio: it all goes through
+        // the transcoder, to the agent.
+        legs.rtp.do_send(DetachBot);
         legs.transcoder.do_send(SetBotSide {
             format: plan.format,
             to_bot: agent.clone().recipient(),
