@@ -20,20 +20,24 @@
 //! - [`run`] with [`Options`]: the library entry; returns a [`Report`].
 
 pub mod call;
+mod driver;
+pub mod frames;
 pub mod generator;
 pub mod media;
 pub mod proc_stat;
 pub mod report;
 pub mod signature;
 pub mod sip;
+pub mod talkdesk;
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
-pub use generator::{run, Options};
+pub use generator::{run, Mode, Options};
 pub use report::Report;
 pub use signature::Law;
+pub use talkdesk::TalkdeskOptions;
 
 /// Why a storm could not run (call failures are not errors: they are in the report).
 #[derive(Debug, thiserror::Error)]
@@ -60,12 +64,24 @@ pub enum CodecArg {
     Pcma,
 }
 
+/// What each call of a storm is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    /// SIP over UDP with RTP media (`--target` is the SIP address).
+    Sip,
+    /// Talkdesk voice streams over WebSocket (`--target` is the node's HTTP address).
+    Talkdesk,
+}
+
 /// `voxgate storm`: generate a call storm against a node or a proxy and check every call.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StormArgs {
-    /// SIP address (UDP) of the node or proxy.
+    /// SIP address (UDP) of the node or proxy; with `--mode talkdesk`, the node's HTTP address.
     #[arg(long)]
     pub target: SocketAddr,
+    /// What each call is: a SIP call with RTP, or a Talkdesk WebSocket stream.
+    #[arg(long, value_enum, default_value = "sip")]
+    pub mode: ModeArg,
     /// Most calls in progress at once.
     #[arg(long, default_value_t = 100)]
     pub calls: usize,
@@ -102,6 +118,22 @@ pub struct StormArgs {
     /// The reason an escalating call expects on the node's BYE.
     #[arg(long, default_value = "TransferToAgent")]
     pub escalate_reason: String,
+    /// Talkdesk mode: the `botId` of the stream URL.
+    #[arg(long, default_value = "demo")]
+    pub bot: String,
+    /// Talkdesk mode: the bot's client id (the token's `appId`).
+    #[arg(long, default_value = "demo-client")]
+    pub client_id: String,
+    /// Talkdesk mode: the bot's client secret, which signs the stream token (HS256).
+    #[arg(long, default_value = "demo-secret")]
+    pub client_secret: String,
+    /// Talkdesk mode: the `accountId` of the stream URL.
+    #[arg(long, default_value = "storm")]
+    pub account_id: String,
+    /// Talkdesk mode: the `ringGroup` an escalating stream expects on the node's `stop`
+    /// (empty: any).
+    #[arg(long, default_value = "agents")]
+    pub ring_group: String,
     /// The node's pid: report its CPU per call and memory next to the storm's.
     #[arg(long)]
     pub node_pid: Option<u32>,
@@ -124,6 +156,16 @@ impl StormArgs {
     /// The options these arguments ask for.
     pub fn options(&self) -> Options {
         Options {
+            mode: match self.mode {
+                ModeArg::Sip => Mode::Sip,
+                ModeArg::Talkdesk => Mode::Talkdesk(TalkdeskOptions {
+                    bot: self.bot.clone(),
+                    client_id: self.client_id.clone(),
+                    client_secret: self.client_secret.clone(),
+                    account_id: self.account_id.clone(),
+                    ring_group: self.ring_group.clone(),
+                }),
+            },
             target: self.target,
             max_concurrent: self.calls,
             rate: self.rate,
