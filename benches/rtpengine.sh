@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # CPU per relayed RTP packet in one run: voxgate vs rtpengine (userspace, no kernel module) vs
 # a bare UDP echo. `voxgate storm` places SIP calls with RTP against a release node, and sends a
-# copy of every RTP packet it sends (--echo-target) to an rtpengine relay allocated over the ng
-# protocol (offer/answer, benches/rtpengine_ng.py); rtpengine forwards it to our bare echo
+# copy of every RTP packet it sends (--echo-target, repeated) to rtpengine: one relay per call,
+# each allocated over the ng protocol (offer/answer, benches/rtpengine_ng.py; one relay for all
+# calls would be one 50×CALLS packets/s stream, which rtpengine's flood guard cuts off:
+# "UDP receive queue exceeded 5 times: discarding packet"); rtpengine forwards it to our bare echo
 # (target/release/udp_echo), which sends it back through rtpengine to the storm. So, per packet:
 #   node       receives it, carries it through the call (jitter buffer, transcoder, bot,
 #              transcoder, playout) and sends the echo: 1 in, 1 out;
@@ -40,27 +42,30 @@ wait_for "$work/echo.out" listening
 echo_addr=$(grep -o 'udp=[0-9.:]*' "$work/echo.out" | cut -d= -f2)
 
 ng=127.0.0.1:$(free_port)
-rtpengine --table=-1 --interface=127.0.0.1 --listen-ng="$ng" --port-min=40000 --port-max=40999 \
+rtpengine --table=-1 --interface=127.0.0.1 --listen-ng="$ng" --port-min=40000 --port-max=44999 \
     --foreground --log-stderr --log-level=5 --endpoint-learning=immediate --num-threads=1 \
     --delete-delay=0 > "$work/rtpengine.log" 2>&1 &
 rte_pid=$!
 # The ng port answers once rtpengine is up; the setup retries until then.
-relay=
 for _ in $(seq 50); do
-  relay=$(python3 benches/rtpengine_ng.py "$ng" setup 127.0.0.1:9 "$echo_addr" 2> /dev/null) && break
+  python3 benches/rtpengine_ng.py "$ng" setup 127.0.0.1:9 "$echo_addr" 1 > /dev/null 2>&1 && break
   sleep 0.1
 done
-[ -n "$relay" ] || { echo "rtpengine did not answer on $ng:" >&2; cat "$work/rtpengine.log" >&2; exit 1; }
+python3 benches/rtpengine_ng.py "$ng" delete 1 > /dev/null 2>&1 || true
+relays=$(python3 benches/rtpengine_ng.py "$ng" setup 127.0.0.1:9 "$echo_addr" "$calls") \
+  || { echo "rtpengine did not answer on $ng:" >&2; cat "$work/rtpengine.log" >&2; exit 1; }
+echo_args=()
+for port in $relays; do echo_args+=(--echo-target "127.0.0.1:$port"); done
 
 stamp
-echo "== rtpengine $(rtpengine --version 2>&1 | head -1) userspace relay 127.0.0.1:$relay → udp_echo $echo_addr"
-echo "== voxgate storm --calls $calls --rate $rate --total $calls --hold ${hold}s --echo-target 127.0.0.1:$relay $*"
+echo "== rtpengine $(rtpengine --version 2>&1 | head -1): $calls userspace relays → udp_echo $echo_addr"
+echo "== voxgate storm --calls $calls --rate $rate --total $calls --hold ${hold}s --echo-target (one relay per call) $*"
 rte0=$(cpu_ticks "$rte_pid")
 out=$(target/release/voxgate storm --target "$sip" --calls "$calls" --rate "$rate" --total "$calls" \
     --duration "$(( calls / rate + 5 ))s" --hold "${hold}s" --node-pid "$node_pid" \
-    --echo-target "127.0.0.1:$relay" --echo-pid "$echo_pid" --quiet --json "$@" || true)
+    "${echo_args[@]}" --echo-pid "$echo_pid" --quiet --json "$@" || true)
 rte1=$(cpu_ticks "$rte_pid")
-python3 benches/rtpengine_ng.py "$ng" delete > /dev/null || true
+python3 benches/rtpengine_ng.py "$ng" delete "$calls" > /dev/null || true
 python3 - "$out" "$(( rte1 - rte0 ))" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])
@@ -73,3 +78,5 @@ print(f"  rtpengine  {rte_s:.2f} s CPU / {e['sent']} packets = {rte_s * 1e6 / ma
 print(f"  udp_echo   {c['echo_cpu_s']:.2f} s CPU / {e['sent']} packets = {c['echo_us_per_packet']:.2f} µs per packet")
 print(f"  storm      {c['storm_cpu_s']:.2f} s CPU")
 PY
+# rtpengine's own complaints (dropped packets, flood guard), if any.
+{ grep -E "ERR|WARN" "$work/rtpengine.log" || true; } | sed 's/^\[[0-9.]*\] /  rtpengine log: /' | sort | uniq -c | head -5

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Drives rtpengine's ng control protocol (bencode dictionaries over UDP, each datagram
-"COOKIE <bencoded dict>") for benches/rtpengine.sh: allocates one relay between side A (the
-storm, which only sends to the relay) and side B (a UDP echo), and prints the port A sends to.
+"COOKIE <bencoded dict>") for benches/rtpengine.sh: allocates COUNT relays (one rtpengine
+call each, as for COUNT phone calls) between side A (the storm, which sends to the relay) and
+side B (a UDP echo), and prints the port A sends to for each, one a line.
 
-    rtpengine_ng.py NG_ADDR setup A_ADDR B_ADDR   -> prints the relay port for A
-    rtpengine_ng.py NG_ADDR delete
+    rtpengine_ng.py NG_ADDR setup A_ADDR B_ADDR COUNT   -> the relay ports for A
+    rtpengine_ng.py NG_ADDR delete COUNT
 """
+import itertools
+import os
 import socket
 import sys
 
-CALL_ID = "voxgate-storm-relay"
+CALL_ID = "voxgate-storm-relay-%d"
 
 
 def bencode(value):
@@ -47,11 +50,15 @@ def bdecode(data, i=0):
     return data[colon + 1:colon + 1 + n], colon + 1 + n
 
 
+COOKIES = itertools.count()
+
+
 def ng(addr, command):
     host, port = addr.rsplit(":", 1)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(3)
-        cookie = b"%d" % len(command)
+        # rtpengine answers a cookie it has seen from its cache: each command gets its own.
+        cookie = b"%d_%d" % (os.getpid(), next(COOKIES))
         s.sendto(cookie + b" " + bencode(command), (host, int(port)))
         reply = s.recv(65536)
     body = reply.split(b" ", 1)[1]
@@ -80,17 +87,20 @@ def media_port(answer):
 def main():
     addr, action = sys.argv[1], sys.argv[2]
     if action == "setup":
-        a, b = sys.argv[3], sys.argv[4]
-        # The offer is A's: rtpengine answers with the port B is to send to.
-        ng(addr, {"command": "offer", "call-id": CALL_ID, "from-tag": "storm",
-                  "sdp": sdp(a, 1), "replace": ["origin", "session-connection"]})
-        # The answer is B's: rtpengine answers with the port A is to send to.
-        answer = ng(addr, {"command": "answer", "call-id": CALL_ID, "from-tag": "storm",
-                           "to-tag": "echo", "sdp": sdp(b, 2),
-                           "replace": ["origin", "session-connection"]})
-        print(media_port(answer))
+        a, b, count = sys.argv[3], sys.argv[4], int(sys.argv[5])
+        for n in range(count):
+            call_id = CALL_ID % n
+            # The offer is A's: rtpengine answers with the port B is to send to.
+            ng(addr, {"command": "offer", "call-id": call_id, "from-tag": "storm",
+                      "sdp": sdp(a, 1), "replace": ["origin", "session-connection"]})
+            # The answer is B's: rtpengine answers with the port A is to send to.
+            answer = ng(addr, {"command": "answer", "call-id": call_id, "from-tag": "storm",
+                               "to-tag": "echo", "sdp": sdp(b, 2),
+                               "replace": ["origin", "session-connection"]})
+            print(media_port(answer))
     elif action == "delete":
-        ng(addr, {"command": "delete", "call-id": CALL_ID, "from-tag": "storm"})
+        for n in range(int(sys.argv[3])):
+            ng(addr, {"command": "delete", "call-id": CALL_ID % n, "from-tag": "storm"})
     else:
         sys.exit(__doc__)
 

@@ -91,7 +91,7 @@ pub struct Options {
     pub node_pid: Option<u32>,
     /// A bare UDP echo that gets a copy of every RTP packet sent (its replies are drained and
     /// counted), to compare CPU per packet in one run.
-    pub echo_target: Option<SocketAddr>,
+    pub echo_target: Vec<SocketAddr>,
     /// The echo's pid, to report its CPU.
     pub echo_pid: Option<u32>,
     /// Show a progress bar on stderr.
@@ -160,8 +160,8 @@ struct Storm {
     events: Events,
     stats: Stats,
     buf: Vec<u8>,
-    /// Socket and address of the bare UDP echo the RTP is mirrored to.
-    mirror: Option<(UdpSocket, SocketAddr)>,
+    /// Socket and addresses of the bare UDP echo (or relays) the RTP is mirrored to.
+    mirror: Option<(UdpSocket, Vec<SocketAddr>)>,
 }
 
 /// Runs a storm to its end and reports.
@@ -181,9 +181,10 @@ pub fn run(opts: Options) -> Result<Report, StormError> {
         did: opts.did.clone(),
     };
     let rtp_port = rtp.local_addr()?.port();
-    let mirror = match opts.echo_target {
-        Some(to) => Some((udp_socket(opts.local_ip)?, to)),
-        None => None,
+    let mirror = if opts.echo_target.is_empty() {
+        None
+    } else {
+        Some((udp_socket(opts.local_ip)?, opts.echo_target.clone()))
     };
     let mut storm = Storm {
         template: FrameTemplate::new(opts.law),
@@ -349,8 +350,10 @@ impl Storm {
                     let remote = media.remote;
                     let packet = media.next_packet(&self.template, now);
                     send_rtp(&self.rtp, packet, remote)?;
-                    if let Some((socket, to)) = &self.mirror {
-                        if send_rtp(socket, packet, *to)? {
+                    if let Some((socket, targets)) = &self.mirror {
+                        // Not empty (see run); the call's serial picks its target.
+                        let to = targets[(call.serial % targets.len() as u64) as usize];
+                        if send_rtp(socket, packet, to)? {
                             self.stats.echo.sent += 1;
                         }
                     }
@@ -609,7 +612,7 @@ mod tests {
             reason_header: "kore-reason".into(),
             escalate_reason: "TransferToAgent".into(),
             node_pid: None,
-            echo_target: None,
+            echo_target: Vec::new(),
             echo_pid: None,
             progress: false,
         }

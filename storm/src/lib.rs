@@ -138,9 +138,10 @@ pub struct StormArgs {
     #[arg(long)]
     pub node_pid: Option<u32>,
     /// A bare UDP echo (`udp_echo`) to mirror every RTP packet to, so that its CPU per packet
-    /// is measured on the same storm as the node's.
+    /// is measured on the same storm as the node's. Repeated: call n mirrors to the
+    /// (n mod count)-th address, e.g. one relay per call (benches/rtpengine.sh).
     #[arg(long)]
-    pub echo_target: Option<SocketAddr>,
+    pub echo_target: Vec<SocketAddr>,
     /// The echo's pid: report its CPU per packet next to the node's.
     #[arg(long)]
     pub echo_pid: Option<u32>,
@@ -183,7 +184,7 @@ impl StormArgs {
             reason_header: self.reason_header.clone(),
             escalate_reason: self.escalate_reason.clone(),
             node_pid: self.node_pid,
-            echo_target: self.echo_target,
+            echo_target: self.echo_target.clone(),
             echo_pid: self.echo_pid,
             progress: !self.quiet,
         }

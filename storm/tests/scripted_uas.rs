@@ -125,7 +125,7 @@ fn options(target: SocketAddr, escalate_share: f64) -> Options {
         reason_header: "kore-reason".into(),
         escalate_reason: "TransferToAgent".into(),
         node_pid: None,
-        echo_target: None,
+        echo_target: Vec::new(),
         echo_pid: None,
         progress: false,
     }

@@ -153,7 +153,7 @@ pub(crate) fn run(opts: Options, td: TalkdeskOptions) -> Result<Report, StormErr
             "Talkdesk streams are µ-law: use --codec PCMU",
         ));
     }
-    if opts.echo_target.is_some() {
+    if !opts.echo_target.is_empty() {
         return Err(StormError::Options(
             "--echo-target mirrors RTP: SIP mode only",
         ));
