@@ -8,9 +8,15 @@
 //! any other call hangs up after its hold time with a BYE that gets its 200. Failures are
 //! counted by kind; setup latency and media round trip go into histograms.
 //!
+//! With `--mode talkdesk` each call is a Talkdesk voice stream instead ([`talkdesk`]): a
+//! WebSocket to the node's `/audiosocket/talkdesk/` with a token signed as Talkdesk signs it,
+//! the same signed frames as base64 `media` events, `dtmf` `0` for the escalating share (the
+//! node's `stop` must say `escalate`) and Talkdesk's `stop` for the others.
+//!
 //! The generator must cost much less than the node it loads, or a storm measures itself:
-//! one thread, one SIP and one RTP socket, one timer wheel paces every call
-//! ([`generator`]), and no allocation per packet ([`media`]).
+//! one thread, one SIP and one RTP socket (or one WebSocket per stream), one timer wheel paces
+//! every call (the driver loop shared by both modes), and no allocation per packet ([`media`],
+//! [`talkdesk::events`]).
 //!
 //! With `--echo-target` every RTP packet is also sent to a bare UDP echo (the `udp_echo`
 //! binary of this crate), so the node's CPU per packet is reported next to the least a program
