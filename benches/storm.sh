@@ -10,6 +10,7 @@
 #   benches/storm.sh CALLS HOLD RATE [ESCALATE_PCT] [-- extra voxgate storm args]
 #   SIPP=1 benches/storm.sh 500 30 100 10
 #   TOTAL=20000 benches/storm.sh 2000 2 1000     # call setups per second: 20,000 calls
+#   benches/storm.sh 300 20 50 10 -- --mode talkdesk   # Talkdesk WebSocket streams instead
 #
 # CALLS is the concurrency cap; TOTAL (default CALLS) the number of calls placed.
 #
@@ -33,6 +34,9 @@ trap 'kill $node_pid $echo_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 node_pid=$!
 for _ in $(seq 100); do grep -q listening "$work/node.out" 2>/dev/null && break; sleep 0.1; done
 sip=$(grep -o 'sip=[0-9.:]*' "$work/node.out" | cut -d= -f2)
+target=$sip
+# Talkdesk streams go to the node's HTTP address.
+case " $* " in *" --mode talkdesk "*) target=$(grep -o 'http=[0-9.:]*' "$work/node.out" | cut -d= -f2) ;; esac
 echo_args=()
 if [ "${ECHO:-0}" = 1 ]; then
   target/release/udp_echo 127.0.0.1:0 > "$work/echo.out" &
@@ -43,7 +47,7 @@ fi
 
 echo "== $(date -u +%FT%TZ)  uptime:$(uptime | sed 's/.*up[^,]*,//')"
 echo "== voxgate storm --calls $calls --rate $rate --total $total --hold ${hold}s --dtmf-escalate $escalate_pct% $*"
-target/release/voxgate storm --target "$sip" --calls "$calls" --rate "$rate" --total "$total" \
+target/release/voxgate storm --target "$target" --calls "$calls" --rate "$rate" --total "$total" \
     --duration "$(( total / rate + 5 ))s" --hold "${hold}s" \
     --dtmf-escalate "$(awk -v p="$escalate_pct" 'BEGIN {print p / 100}')" \
     --node-pid "$node_pid" "${echo_args[@]}" --quiet "$@" || true

@@ -32,8 +32,9 @@ enum Command {
     },
     /// Print the embedded default configuration (a starting point for your own).
     DefaultConfig,
-    /// Generate a call storm (SIP + RTP) against a node or proxy and check every call.
-    Storm(voxgate_storm::StormArgs),
+    /// Generate a call storm (SIP + RTP, or Talkdesk WebSocket streams) against a node or
+    /// proxy and check every call.
+    Storm(Box<voxgate_storm::StormArgs>),
     /// Manage the OAuth2 client credentials of Talkdesk Digital Connect (in the configured store).
     Credentials {
         /// Configuration file naming the store; the embedded default when absent.

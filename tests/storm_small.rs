@@ -6,33 +6,18 @@
 //! BYE reason, and a node that refuses the storm's source address.
 
 mod common;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
+use common::storm::{assert_all_went_right, n};
 use common::{session_records, wait_until, Node, DEFAULT_TOML};
 use serde_json::Value;
 
 fn storm(node: &Node, extra: &[&str]) -> (Output, Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_voxgate"))
-        .arg("storm")
-        .args(["--target", &node.sip.to_string(), "--json", "--quiet"])
-        .args(extra)
-        .output()
-        .expect("run voxgate storm");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "storm printed no JSON report ({e}); stderr:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out, report)
-}
-
-fn n(report: &Value, pointer: &str) -> u64 {
-    report
-        .pointer(pointer)
-        .and_then(Value::as_u64)
-        .unwrap_or_else(|| panic!("{pointer} missing in {report:#}"))
+    let target = node.sip.to_string();
+    let mut args = vec!["--target", target.as_str()];
+    args.extend_from_slice(extra);
+    common::storm::run(&args)
 }
 
 #[test]
@@ -55,23 +40,11 @@ fn fifty_calls_with_media_and_escalations_all_go_right() {
             "0.2",
         ],
     );
-    assert!(out.status.success(), "storm failed: {report:#}");
-    assert_eq!(n(&report, "/attempted"), 50);
-    assert_eq!(n(&report, "/answered"), 50);
-    assert_eq!(n(&report, "/succeeded"), 50, "{report:#}");
-    assert_eq!(n(&report, "/failed"), 0, "{report:#}");
-    assert_eq!(n(&report, "/escalated"), 10);
-    assert_eq!(n(&report, "/hung_up"), 40);
     // 3 s of hold is 150 frames a call; the greeting takes the first ~0.7 s, then the bot
-    // echoes. Demand most of the rest back, each frame with our call's own signature.
-    let echoed = n(&report, "/rtp/echoed");
-    assert!(echoed >= 50 * 90, "only {echoed} frames echoed: {report:#}");
-    assert_eq!(n(&report, "/rtp/foreign"), 0, "audio leaked between calls");
+    // echoes. Demand most of the rest back, each frame with the call's own signature.
+    assert_all_went_right(&out, &report, 50, 10, 90);
     let loss = report["rtp_loss_percent"].as_f64().unwrap();
     assert!(loss < 1.0, "RTP loss {loss} %");
-    let p99 = report["setup_ms"]["p99"].as_f64().expect("setup p99");
-    assert!(p99 > 0.0 && p99 < 5_000.0, "setup p99 {p99} ms");
-    assert!(report["media_rtt_ms"]["p50"].as_f64().expect("rtt p50") > 0.0);
 
     // The node saw the same: 50 sessions, 10 handed back to an agent.
     assert!(

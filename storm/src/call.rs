@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use voxgate_engine::sdp::SessionDescription;
 
+use crate::frames::SignedFrames;
 use crate::media::Media;
 use crate::sip::Dialog;
 
@@ -56,6 +57,20 @@ pub enum Failure {
     NoTelephoneEvent,
     /// Still up when the run's safety deadline passed.
     Unfinished,
+    /// Talkdesk: the TCP connection or the WebSocket handshake failed (no HTTP status).
+    ConnectFailed,
+    /// Talkdesk: an escalating stream got no `stop` from the node in time.
+    NoStop,
+    /// Talkdesk: the node's `stop` carried another command or ring group than expected.
+    WrongStop,
+    /// Talkdesk: the node sent `stop` on a stream that was not escalating.
+    UnexpectedStop,
+    /// Talkdesk: the node closed or dropped the stream before the storm ended it.
+    ClosedEarly,
+    /// Talkdesk: after our `stop` the node did not close the stream in time.
+    CloseTimeout,
+    /// Talkdesk: the node sent a frame that is not one of its events.
+    BadEvent,
 }
 
 impl fmt::Display for Failure {
@@ -73,7 +88,24 @@ impl fmt::Display for Failure {
             Failure::ByeStatus(code) => write!(f, "bye_status_{code}"),
             Failure::NoTelephoneEvent => f.write_str("no_telephone_event"),
             Failure::Unfinished => f.write_str("unfinished"),
+            Failure::ConnectFailed => f.write_str("connect_failed"),
+            Failure::NoStop => f.write_str("no_stop"),
+            Failure::WrongStop => f.write_str("wrong_stop"),
+            Failure::UnexpectedStop => f.write_str("unexpected_stop"),
+            Failure::ClosedEarly => f.write_str("closed_early"),
+            Failure::CloseTimeout => f.write_str("close_timeout"),
+            Failure::BadEvent => f.write_str("bad_event"),
         }
+    }
+}
+
+/// The verdict on the media of a call whose signalling went right: some of its own frames
+/// came back, and none of another call's.
+pub fn media_verdict(frames: Option<&SignedFrames>) -> Result<(), Failure> {
+    match frames {
+        Some(f) if f.foreign > 0 => Err(Failure::WrongContent),
+        Some(f) if f.echoed > 0 => Ok(()),
+        _ => Err(Failure::NoMedia),
     }
 }
 
@@ -114,14 +146,16 @@ pub struct Call {
     pub media: Option<Media>,
 }
 
+impl crate::driver::Serial for Call {
+    fn serial(&self) -> u64 {
+        self.serial
+    }
+}
+
 impl Call {
     /// The verdict on the media of a call whose signalling went right.
     pub fn media_verdict(&self) -> Result<(), Failure> {
-        match &self.media {
-            Some(m) if m.foreign > 0 => Err(Failure::WrongContent),
-            Some(m) if m.echoed > 0 => Ok(()),
-            _ => Err(Failure::NoMedia),
-        }
+        media_verdict(self.media.as_ref().map(|m| &m.frames))
     }
 
     /// Arms the retransmission timer of a request just sent.

@@ -30,23 +30,14 @@ use voxgate_engine::sdp::{
 use voxgate_engine::sip::message::{parse, Limits, Method, Request, Response, SipMessage};
 
 use crate::call::{Call, Failure, Phase, T1, T2};
+use crate::driver::{drive, Load, Slots, HANDBACK_WAIT, HANGUP_TIMEOUT};
 use crate::media::{Media, Received};
-use crate::proc_stat::Process;
-use crate::report::{CpuReport, Report, Stats};
+use crate::report::{Report, Stats};
 use crate::signature::{FrameTemplate, Law};
 use crate::sip::{Dialog, Endpoint};
+use crate::talkdesk::TalkdeskOptions;
 use crate::StormError;
 
-/// The wheel's resolution: each wake-up costs a context switch, so the loop wakes no more
-/// often than this (a packet leaves at most 2 ms off its 20 ms grid, well within any jitter
-/// buffer, and the spacing of one call's packets stays exactly 20 ms on average).
-const TICK: Duration = Duration::from_millis(2);
-/// Slots of the wheel: one turn is one 20 ms packet interval.
-const SLOTS: usize = 10;
-/// How long an escalating call waits for the node's BYE after pressing the digit.
-const BYE_WAIT: Duration = Duration::from_secs(10);
-/// How long our BYE may go unanswered (64 × T1, RFC 3261 Timer F).
-const BYE_TIMEOUT: Duration = Duration::from_secs(32);
 /// Socket buffers asked for (the kernel caps them at net.core.[rw]mem_max).
 const SOCKET_BUFFER: usize = 8 << 20;
 /// The digit the builtin bot escalates on.
@@ -56,10 +47,21 @@ const NONE: u32 = u32::MAX;
 
 const SIP: Token = Token(0);
 
+/// What each call of a storm is.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// A SIP call over UDP with RTP media; `target` is the node's or proxy's SIP address.
+    Sip,
+    /// A Talkdesk voice stream (WebSocket); `target` is the node's HTTP address.
+    Talkdesk(TalkdeskOptions),
+}
+
 /// What a storm does.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Node or proxy SIP address.
+    /// What each call is.
+    pub mode: Mode,
+    /// Node or proxy address: SIP (UDP) in SIP mode, HTTP in Talkdesk mode.
     pub target: SocketAddr,
     /// Most calls in progress at once.
     pub max_concurrent: usize,
@@ -89,7 +91,7 @@ pub struct Options {
     pub node_pid: Option<u32>,
     /// A bare UDP echo that gets a copy of every RTP packet sent (its replies are drained and
     /// counted), to compare CPU per packet in one run.
-    pub echo_target: Option<SocketAddr>,
+    pub echo_target: Vec<SocketAddr>,
     /// The echo's pid, to report its CPU.
     pub echo_pid: Option<u32>,
     /// Show a progress bar on stderr.
@@ -98,13 +100,13 @@ pub struct Options {
 
 impl Options {
     /// Calls the run will start at most, for the progress bar.
-    fn expected_calls(&self) -> u64 {
+    pub(crate) fn expected_calls(&self) -> u64 {
         let by_time = (self.rate * self.duration.as_secs_f64()).ceil() as u64;
         self.total.map_or(by_time, |t| t.min(by_time.max(1)))
     }
 
     /// Whether call number `n` (0-based) escalates: spread evenly, exactly the share.
-    fn escalates(&self, n: u64) -> bool {
+    pub(crate) fn escalates(&self, n: u64) -> bool {
         let p = self.escalate_share.clamp(0.0, 1.0);
         ((n + 1) as f64 * p).floor() > (n as f64 * p).floor()
     }
@@ -151,25 +153,25 @@ struct Storm {
     rtp_port: u16,
     run_id: u32,
     /// Calls by slot; a finished call's slot is reused.
-    calls: Vec<Option<Call>>,
-    free: Vec<u32>,
+    calls: Slots<Call>,
     /// Call slot by the node's RTP source port.
     by_port: Vec<u32>,
-    /// Per wheel slot: (call slot, serial); entries of finished calls are dropped lazily.
-    wheel: Vec<Vec<(u32, u64)>>,
-    tick: u64,
-    active: usize,
-    next_serial: u64,
+    poll: Poll,
+    events: Events,
     stats: Stats,
     buf: Vec<u8>,
-    /// Socket and address of the bare UDP echo the RTP is mirrored to.
-    mirror: Option<(UdpSocket, SocketAddr)>,
+    /// Socket and addresses of the bare UDP echo (or relays) the RTP is mirrored to.
+    mirror: Option<(UdpSocket, Vec<SocketAddr>)>,
 }
 
 /// Runs a storm to its end and reports.
 pub fn run(opts: Options) -> Result<Report, StormError> {
     if opts.rate.is_nan() || opts.rate <= 0.0 || opts.max_concurrent == 0 {
         return Err(StormError::Options("--rate and --calls must be positive"));
+    }
+    if let Mode::Talkdesk(td) = &opts.mode {
+        let td = td.clone();
+        return crate::talkdesk::run(opts, td);
     }
     let sip = udp_socket(opts.local_ip)?;
     let rtp = udp_socket(opts.local_ip)?;
@@ -179,9 +181,10 @@ pub fn run(opts: Options) -> Result<Report, StormError> {
         did: opts.did.clone(),
     };
     let rtp_port = rtp.local_addr()?.port();
-    let mirror = match opts.echo_target {
-        Some(to) => Some((udp_socket(opts.local_ip)?, to)),
-        None => None,
+    let mirror = if opts.echo_target.is_empty() {
+        None
+    } else {
+        Some((udp_socket(opts.local_ip)?, opts.echo_target.clone()))
     };
     let mut storm = Storm {
         template: FrameTemplate::new(opts.law),
@@ -190,174 +193,60 @@ pub fn run(opts: Options) -> Result<Report, StormError> {
         rtp,
         rtp_port,
         run_id: std::process::id(),
-        calls: Vec::new(),
-        free: Vec::new(),
+        calls: Slots::new(),
         by_port: vec![NONE; 1 << 16],
-        wheel: vec![Vec::new(); SLOTS],
-        tick: 0,
-        active: 0,
-        next_serial: 0,
+        poll: Poll::new()?,
+        events: Events::with_capacity(16),
         stats: Stats::default(),
         buf: vec![0u8; 65_536],
         mirror,
         opts,
     };
-    storm.run()
+    storm
+        .poll
+        .registry()
+        .register(&mut storm.sip, SIP, Interest::READABLE)?;
+    let opts = storm.opts.clone();
+    drive(&mut storm, &opts)
+}
+
+impl Load for Storm {
+    type Call = Call;
+
+    fn wait(&mut self, until: Instant) -> Result<(), StormError> {
+        let timeout = until.saturating_duration_since(Instant::now());
+        self.poll.poll(&mut self.events, Some(timeout))?;
+        self.drain_sip()?;
+        self.drain_rtp()
+    }
+
+    fn start_call(&mut self, now: Instant) -> Result<(u32, u64), StormError> {
+        self.place_call(now)
+    }
+
+    fn visit(&mut self, idx: u32, now: Instant) -> Result<(), StormError> {
+        self.visit_call(idx, now)
+    }
+
+    fn slots(&self) -> &Slots<Call> {
+        &self.calls
+    }
+
+    fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    fn abandon(&mut self, slot: u32, now: Instant) {
+        // finish only fails on socket errors, and it sends nothing.
+        let _ = self.finish(slot, Err(Failure::Unfinished), now);
+    }
 }
 
 impl Storm {
-    fn run(&mut self) -> Result<Report, StormError> {
-        let mut poll = Poll::new()?;
-        poll.registry()
-            .register(&mut self.sip, SIP, Interest::READABLE)?;
-        let mut events = Events::with_capacity(16);
-
-        let node = self.opts.node_pid.map(Process::Pid);
-        let echo = self.opts.echo_pid.map(Process::Pid);
-        let storm_cpu0 = Process::OwnProcess.cpu_time().unwrap_or_default();
-        let node_cpu0 = node.and_then(Process::cpu_time);
-        let echo_cpu0 = echo.and_then(Process::cpu_time);
-        let rss_start = node.and_then(Process::rss_kib);
-        let mut rss_peak = rss_start;
-
-        let bar = if self.opts.progress {
-            indicatif::ProgressBar::new(self.opts.expected_calls())
-        } else {
-            indicatif::ProgressBar::hidden()
-        };
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} calls done  {msg}",
-            )
-            // The template is a constant known to be valid.
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-
-        let start = Instant::now();
-        let interval = Duration::from_secs_f64(1.0 / self.opts.rate);
-        let mut next_start = start;
-        let mut next_tick = start;
-        let mut next_sample = start;
-        let mut started_all_at = None;
-        // Whatever goes wrong, the run ends: long enough for the last call's setup, hold,
-        // escalation and BYE.
-        let hard_end = start
-            + self.opts.duration
-            + self.opts.setup_timeout
-            + self.opts.hold
-            + BYE_WAIT
-            + BYE_TIMEOUT;
-
-        loop {
-            let now = Instant::now();
-            let timeout = next_tick.saturating_duration_since(now);
-            poll.poll(&mut events, Some(timeout))?;
-            self.drain_sip()?;
-            self.drain_rtp()?;
-
-            let now = Instant::now();
-            // Start calls on schedule; when the concurrency cap is reached, postpone rather
-            // than burst later.
-            let starting = now < start + self.opts.duration
-                && self.opts.total.is_none_or(|t| self.stats.attempted < t);
-            if starting {
-                while next_start <= now {
-                    if self.active < self.opts.max_concurrent {
-                        self.start_call(now)?;
-                    }
-                    next_start += interval;
-                }
-            } else if started_all_at.is_none() {
-                started_all_at = Some(now);
-            }
-
-            while next_tick <= now {
-                self.turn_wheel(now)?;
-                next_tick += TICK;
-            }
-            // After a stall (the machine was busy), do not replay every missed tick.
-            if now.saturating_duration_since(next_tick) > Duration::from_millis(100) {
-                next_tick = now + TICK;
-            }
-
-            if now >= next_sample {
-                next_sample = now + Duration::from_millis(200);
-                if let Some(rss) = node.and_then(Process::rss_kib) {
-                    rss_peak = rss_peak.max(Some(rss));
-                }
-                bar.set_position(self.stats.succeeded + self.stats.failed());
-                bar.set_message(format!(
-                    "active {}  answered {}  failed {}",
-                    self.active,
-                    self.stats.answered,
-                    self.stats.failed()
-                ));
-            }
-
-            if started_all_at.is_some() && self.active == 0 {
-                break;
-            }
-            if now >= hard_end {
-                self.abandon_all();
-                break;
-            }
-        }
-        bar.finish_and_clear();
-
-        let elapsed = start.elapsed();
-        let window = started_all_at.map_or(elapsed, |t| t.saturating_duration_since(start));
-        let per_call = |cpu: Duration| {
-            (self.stats.call_seconds > 0.0)
-                .then(|| cpu.as_secs_f64() / self.stats.call_seconds * 100.0)
-        };
-        let storm_cpu = Process::OwnProcess
-            .cpu_time()
-            .unwrap_or_default()
-            .saturating_sub(storm_cpu0);
-        let spent = |p: Option<Process>, before: Option<Duration>| {
-            p.and_then(Process::cpu_time)
-                .zip(before)
-                .map(|(b, a)| b.saturating_sub(a))
-        };
-        let node_cpu = spent(node, node_cpu0);
-        let echo_cpu = spent(echo, echo_cpu0);
-        // Each packet the storm sent was received and sent back by the node (and by the echo,
-        // when mirrored): CPU per such relayed packet, in µs.
-        let per_packet = |cpu: Duration, packets: u64| {
-            (packets > 0).then(|| cpu.as_secs_f64() * 1e6 / packets as f64)
-        };
-        let cpu = CpuReport {
-            storm_cpu_s: storm_cpu.as_secs_f64(),
-            node_cpu_s: node_cpu.map(|d| d.as_secs_f64()),
-            storm_percent_per_call: per_call(storm_cpu),
-            node_percent_per_call: node_cpu.and_then(per_call),
-            node_us_per_packet: node_cpu.and_then(|c| per_packet(c, self.stats.rtp.sent)),
-            echo_cpu_s: echo_cpu.map(|d| d.as_secs_f64()),
-            echo_us_per_packet: echo_cpu.and_then(|c| per_packet(c, self.stats.echo.sent)),
-            node_rss_start_kib: rss_start,
-            node_rss_peak_kib: rss_peak,
-            node_rss_per_call_kib: rss_start.zip(rss_peak).and_then(|(a, b)| {
-                (self.stats.peak_active > 0)
-                    .then(|| b.saturating_sub(a) as f64 / self.stats.peak_active as f64)
-            }),
-        };
-        Ok(self.stats.report(elapsed, window, cpu))
-    }
-
-    fn start_call(&mut self, now: Instant) -> Result<(), StormError> {
+    fn place_call(&mut self, now: Instant) -> Result<(u32, u64), StormError> {
         let n = self.stats.attempted;
         self.stats.attempted += 1;
-        let serial = self.next_serial;
-        self.next_serial += 1;
-        let slot = match self.free.pop() {
-            Some(s) => s,
-            None => {
-                self.calls.push(None);
-                // Slots stay far below 2^32: they are bounded by the concurrency.
-                (self.calls.len() - 1) as u32
-            }
-        };
+        let (slot, serial) = self.calls.reserve();
         let call_id = format!("{serial}.{slot}.{}@storm", self.run_id);
         let codec = match self.opts.law {
             Law::Ulaw => CodecKind::Pcmu,
@@ -380,7 +269,7 @@ impl Storm {
             .map_err(|e| StormError::Offer(e.to_string()))?;
         let invite = self.endpoint.invite(&call_id, offer.to_bytes()).to_bytes();
         self.send_sip(&invite)?;
-        self.calls[slot as usize] = Some(Call {
+        let call = Call {
             serial,
             call_id,
             escalate: self.opts.escalates(n),
@@ -397,12 +286,9 @@ impl Storm {
             ack: Vec::new(),
             bye: Vec::new(),
             media: None,
-        });
-        let wheel_slot = ((self.tick + 1) % SLOTS as u64) as usize;
-        self.wheel[wheel_slot].push((slot, serial));
-        self.active += 1;
-        self.stats.peak_active = self.stats.peak_active.max(self.active);
-        Ok(())
+        };
+        self.calls.put(slot, call, &mut self.stats);
+        Ok((slot, serial))
     }
 
     fn send_sip(&self, bytes: &[u8]) -> Result<(), StormError> {
@@ -417,29 +303,9 @@ impl Storm {
         }
     }
 
-    /// Visits the calls of this tick's slot: packets and timers.
-    fn turn_wheel(&mut self, now: Instant) -> Result<(), StormError> {
-        let slot = (self.tick % SLOTS as u64) as usize;
-        self.tick += 1;
-        let mut entries = std::mem::take(&mut self.wheel[slot]);
-        let mut i = 0;
-        while i < entries.len() {
-            let (idx, serial) = entries[i];
-            let live = matches!(&self.calls[idx as usize], Some(c) if c.serial == serial);
-            if live {
-                self.visit(idx, now)?;
-                i += 1;
-            } else {
-                entries.swap_remove(i);
-            }
-        }
-        // Calls started while visiting went into other slots; nothing was added here.
-        self.wheel[slot] = entries;
-        Ok(())
-    }
-
-    fn visit(&mut self, idx: u32, now: Instant) -> Result<(), StormError> {
-        let Some(call) = self.calls[idx as usize].as_mut() else {
+    /// The call's 20 ms visit: its RTP packet and its timers.
+    fn visit_call(&mut self, idx: u32, now: Instant) -> Result<(), StormError> {
+        let Some(call) = self.calls.calls[idx as usize].as_mut() else {
             return Ok(());
         };
         match call.phase {
@@ -450,7 +316,7 @@ impl Storm {
                 if call.phase == Phase::Calling && call.retransmit_due(now, Duration::MAX) {
                     let invite = std::mem::take(&mut call.invite);
                     self.send_sip(&invite)?;
-                    if let Some(call) = self.calls[idx as usize].as_mut() {
+                    if let Some(call) = self.calls.calls[idx as usize].as_mut() {
                         call.invite = invite;
                     }
                 }
@@ -466,15 +332,15 @@ impl Storm {
                         };
                         media.press(ESCALATE_DIGIT);
                         call.phase = Phase::AwaitingBye;
-                        call.deadline = now + BYE_WAIT;
+                        call.deadline = now + HANDBACK_WAIT;
                     } else {
                         call.bye = self.endpoint.bye(&call.call_id, &call.dialog);
                         call.phase = Phase::Hanging;
-                        call.deadline = now + BYE_TIMEOUT;
+                        call.deadline = now + HANGUP_TIMEOUT;
                         call.arm_retransmit(now);
                         let bye = std::mem::take(&mut call.bye);
                         self.send_sip(&bye)?;
-                        if let Some(call) = self.calls[idx as usize].as_mut() {
+                        if let Some(call) = self.calls.calls[idx as usize].as_mut() {
                             call.bye = bye;
                         }
                         return Ok(());
@@ -484,8 +350,10 @@ impl Storm {
                     let remote = media.remote;
                     let packet = media.next_packet(&self.template, now);
                     send_rtp(&self.rtp, packet, remote)?;
-                    if let Some((socket, to)) = &self.mirror {
-                        if send_rtp(socket, packet, *to)? {
+                    if let Some((socket, targets)) = &self.mirror {
+                        // Not empty (see run); the call's serial picks its target.
+                        let to = targets[(call.serial % targets.len() as u64) as usize];
+                        if send_rtp(socket, packet, to)? {
                             self.stats.echo.sent += 1;
                         }
                     }
@@ -498,7 +366,7 @@ impl Storm {
                 if call.retransmit_due(now, T2) {
                     let bye = std::mem::take(&mut call.bye);
                     self.send_sip(&bye)?;
-                    if let Some(call) = self.calls[idx as usize].as_mut() {
+                    if let Some(call) = self.calls.calls[idx as usize].as_mut() {
                         call.bye = bye;
                     }
                 }
@@ -514,11 +382,9 @@ impl Storm {
         verdict: Result<(), Failure>,
         now: Instant,
     ) -> Result<(), StormError> {
-        let Some(call) = self.calls[idx as usize].take() else {
+        let Some(call) = self.calls.take(idx) else {
             return Ok(());
         };
-        self.free.push(idx);
-        self.active -= 1;
         if let Some(answered) = call.answered_at {
             self.stats.call_seconds += now.saturating_duration_since(answered).as_secs_f64();
         }
@@ -530,28 +396,8 @@ impl Storm {
             }
         }
         let verdict = verdict.and_then(|()| call.media_verdict());
-        match verdict {
-            Ok(()) => {
-                self.stats.succeeded += 1;
-                if call.escalate {
-                    self.stats.escalated += 1;
-                } else {
-                    self.stats.hung_up += 1;
-                }
-            }
-            Err(kind) => self.stats.fail(kind),
-        }
+        self.stats.count(verdict, call.escalate);
         Ok(())
-    }
-
-    fn abandon_all(&mut self) {
-        let now = Instant::now();
-        for idx in 0..self.calls.len() {
-            if self.calls[idx].is_some() {
-                // finish only fails on socket errors, and it sends nothing.
-                let _ = self.finish(idx as u32, Err(Failure::Unfinished), now);
-            }
-        }
     }
 
     /// Counts what the bare UDP echo sent back.
@@ -582,7 +428,7 @@ impl Storm {
             if idx == NONE || is_rtcp(&self.buf[..n]) {
                 continue;
             }
-            let Some(media) = self.calls[idx as usize]
+            let Some(media) = self.calls.calls[idx as usize]
                 .as_mut()
                 .and_then(|c| c.media.as_mut())
                 .filter(|m| m.remote == from)
@@ -622,7 +468,7 @@ impl Storm {
         let serial: u64 = parts.next()?.parse().ok()?;
         let slot: u32 = parts.next()?.parse().ok()?;
         let run: u32 = parts.next()?.parse().ok()?;
-        let call = self.calls.get(slot as usize)?.as_ref()?;
+        let call = self.calls.calls.get(slot as usize)?.as_ref()?;
         (run == self.run_id && call.serial == serial).then_some(slot)
     }
 
@@ -634,7 +480,7 @@ impl Storm {
             return Ok(());
         };
         let now = Instant::now();
-        let Some(call) = self.calls[idx as usize].as_mut() else {
+        let Some(call) = self.calls.calls[idx as usize].as_mut() else {
             return Ok(());
         };
         match (cseq.method, r.status) {
@@ -648,7 +494,7 @@ impl Storm {
                     // A retransmitted 2xx: our ACK was lost or is still on its way.
                     let ack = std::mem::take(&mut call.ack);
                     self.send_sip(&ack)?;
-                    if let Some(call) = self.calls[idx as usize].as_mut() {
+                    if let Some(call) = self.calls.calls[idx as usize].as_mut() {
                         call.ack = ack;
                     }
                     return Ok(());
@@ -660,7 +506,7 @@ impl Storm {
                 let ack = std::mem::take(&mut call.ack);
                 self.stats.setup(setup);
                 self.send_sip(&ack)?;
-                let Some(call) = self.calls[idx as usize].as_mut() else {
+                let Some(call) = self.calls.calls[idx as usize].as_mut() else {
                     return Ok(());
                 };
                 call.ack = ack;
@@ -730,7 +576,7 @@ impl Storm {
             return Ok(());
         };
         let now = Instant::now();
-        let Some(call) = self.calls[idx as usize].as_ref() else {
+        let Some(call) = self.calls.calls[idx as usize].as_ref() else {
             return Ok(());
         };
         let reason = r.headers.get_named(&self.opts.reason_header);
@@ -751,6 +597,7 @@ mod tests {
 
     fn opts(share: f64) -> Options {
         Options {
+            mode: Mode::Sip,
             target: "127.0.0.1:5060".parse().unwrap(),
             max_concurrent: 10,
             rate: 10.0,
@@ -765,7 +612,7 @@ mod tests {
             reason_header: "kore-reason".into(),
             escalate_reason: "TransferToAgent".into(),
             node_pid: None,
-            echo_target: None,
+            echo_target: Vec::new(),
             echo_pid: None,
             progress: false,
         }

@@ -8,9 +8,15 @@
 //! any other call hangs up after its hold time with a BYE that gets its 200. Failures are
 //! counted by kind; setup latency and media round trip go into histograms.
 //!
+//! With `--mode talkdesk` each call is a Talkdesk voice stream instead ([`talkdesk`]): a
+//! WebSocket to the node's `/audiosocket/talkdesk/` with a token signed as Talkdesk signs it,
+//! the same signed frames as base64 `media` events, `dtmf` `0` for the escalating share (the
+//! node's `stop` must say `escalate`) and Talkdesk's `stop` for the others.
+//!
 //! The generator must cost much less than the node it loads, or a storm measures itself:
-//! one thread, one SIP and one RTP socket, one timer wheel paces every call
-//! ([`generator`]), and no allocation per packet ([`media`]).
+//! one thread, one SIP and one RTP socket (or one WebSocket per stream), one timer wheel paces
+//! every call (the driver loop shared by both modes), and no allocation per packet ([`media`],
+//! [`talkdesk::events`]).
 //!
 //! With `--echo-target` every RTP packet is also sent to a bare UDP echo (the `udp_echo`
 //! binary of this crate), so the node's CPU per packet is reported next to the least a program
@@ -20,20 +26,24 @@
 //! - [`run`] with [`Options`]: the library entry; returns a [`Report`].
 
 pub mod call;
+mod driver;
+pub mod frames;
 pub mod generator;
 pub mod media;
 pub mod proc_stat;
 pub mod report;
 pub mod signature;
 pub mod sip;
+pub mod talkdesk;
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
-pub use generator::{run, Options};
+pub use generator::{run, Mode, Options};
 pub use report::Report;
 pub use signature::Law;
+pub use talkdesk::TalkdeskOptions;
 
 /// Why a storm could not run (call failures are not errors: they are in the report).
 #[derive(Debug, thiserror::Error)]
@@ -60,12 +70,24 @@ pub enum CodecArg {
     Pcma,
 }
 
+/// What each call of a storm is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    /// SIP over UDP with RTP media (`--target` is the SIP address).
+    Sip,
+    /// Talkdesk voice streams over WebSocket (`--target` is the node's HTTP address).
+    Talkdesk,
+}
+
 /// `voxgate storm`: generate a call storm against a node or a proxy and check every call.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StormArgs {
-    /// SIP address (UDP) of the node or proxy.
+    /// SIP address (UDP) of the node or proxy; with `--mode talkdesk`, the node's HTTP address.
     #[arg(long)]
     pub target: SocketAddr,
+    /// What each call is: a SIP call with RTP, or a Talkdesk WebSocket stream.
+    #[arg(long, value_enum, default_value = "sip")]
+    pub mode: ModeArg,
     /// Most calls in progress at once.
     #[arg(long, default_value_t = 100)]
     pub calls: usize,
@@ -102,13 +124,30 @@ pub struct StormArgs {
     /// The reason an escalating call expects on the node's BYE.
     #[arg(long, default_value = "TransferToAgent")]
     pub escalate_reason: String,
+    /// Talkdesk mode: the `botId` of the stream URL.
+    #[arg(long, default_value = "demo")]
+    pub bot: String,
+    /// Talkdesk mode: the bot's client id (the token's `appId`).
+    #[arg(long, default_value = "demo-client")]
+    pub client_id: String,
+    /// Talkdesk mode: the bot's client secret, which signs the stream token (HS256).
+    #[arg(long, default_value = "demo-secret")]
+    pub client_secret: String,
+    /// Talkdesk mode: the `accountId` of the stream URL.
+    #[arg(long, default_value = "storm")]
+    pub account_id: String,
+    /// Talkdesk mode: the `ringGroup` an escalating stream expects on the node's `stop`
+    /// (empty: any).
+    #[arg(long, default_value = "agents")]
+    pub ring_group: String,
     /// The node's pid: report its CPU per call and memory next to the storm's.
     #[arg(long)]
     pub node_pid: Option<u32>,
     /// A bare UDP echo (`udp_echo`) to mirror every RTP packet to, so that its CPU per packet
-    /// is measured on the same storm as the node's.
+    /// is measured on the same storm as the node's. Repeated: call n mirrors to the
+    /// (n mod count)-th address, e.g. one relay per call (benches/rtpengine.sh).
     #[arg(long)]
-    pub echo_target: Option<SocketAddr>,
+    pub echo_target: Vec<SocketAddr>,
     /// The echo's pid: report its CPU per packet next to the node's.
     #[arg(long)]
     pub echo_pid: Option<u32>,
@@ -124,6 +163,16 @@ impl StormArgs {
     /// The options these arguments ask for.
     pub fn options(&self) -> Options {
         Options {
+            mode: match self.mode {
+                ModeArg::Sip => Mode::Sip,
+                ModeArg::Talkdesk => Mode::Talkdesk(TalkdeskOptions {
+                    bot: self.bot.clone(),
+                    client_id: self.client_id.clone(),
+                    client_secret: self.client_secret.clone(),
+                    account_id: self.account_id.clone(),
+                    ring_group: self.ring_group.clone(),
+                }),
+            },
             target: self.target,
             max_concurrent: self.calls,
             rate: self.rate,
@@ -141,7 +190,7 @@ impl StormArgs {
             reason_header: self.reason_header.clone(),
             escalate_reason: self.escalate_reason.clone(),
             node_pid: self.node_pid,
-            echo_target: self.echo_target,
+            echo_target: self.echo_target.clone(),
             echo_pid: self.echo_pid,
             progress: !self.quiet,
         }

@@ -3,32 +3,17 @@
 //! press, and the receive side that checks what came back.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use voxgate_codecs::rfc4733::DigitPackets;
 use voxgate_engine::rtp::packet::{RtpHeader, RtpPacket, RTP_HEADER_LEN};
 
-use crate::signature::{FrameTemplate, Signature, FRAME_SAMPLES};
+pub use crate::frames::Received;
+use crate::frames::SignedFrames;
+use crate::signature::{FrameTemplate, FRAME_SAMPLES};
 
-/// Sent frames remembered for the round-trip time; an echo older than this many frames
-/// (2.56 s) is counted as echoed but gives no round-trip sample.
-const RING: usize = 128;
 /// RTP timestamp units per 20 ms frame at 8 kHz.
 const FRAME_TS: u32 = 160;
-
-/// What one received packet turned out to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Received {
-    /// One of our frames came back, `rtt` after we sent it (when still remembered).
-    Echo {
-        /// Round-trip time.
-        rtt: Option<Duration>,
-    },
-    /// A frame signed by another call: audio leaked between calls.
-    Foreign,
-    /// Audio without a signature (the greeting, silence) or RTCP.
-    Other,
-}
 
 /// Send and receive state of one call's stream.
 #[derive(Debug)]
@@ -37,23 +22,18 @@ pub struct Media {
     pub remote: SocketAddr,
     payload_type: u8,
     event_payload_type: Option<u8>,
-    tag: u16,
     ssrc: u32,
     seq: u16,
     ts: u32,
-    frame: u16,
     payload: [u8; FRAME_SAMPLES],
     packet: [u8; RTP_HEADER_LEN + FRAME_SAMPLES],
-    sent_at: [Option<(u16, Instant)>; RING],
     dtmf: Option<DigitPackets>,
     /// Frames sent.
     pub sent: u64,
     /// Packets received from the node.
     pub received: u64,
-    /// Our frames that came back.
-    pub echoed: u64,
-    /// Frames of other calls that came back on this call.
-    pub foreign: u64,
+    /// The signed frames sent and the check of what came back.
+    pub frames: SignedFrames,
     first_seq: Option<u16>,
     highest: u32,
 }
@@ -65,19 +45,15 @@ impl Media {
             remote,
             payload_type,
             event_payload_type: event_pt,
-            tag,
             ssrc: 0x5700_0000 | u32::from(tag),
             seq: tag.wrapping_mul(31),
             ts: u32::from(tag) * 1000,
-            frame: 0,
             payload: [0; FRAME_SAMPLES],
             packet: [0; RTP_HEADER_LEN + FRAME_SAMPLES],
-            sent_at: [None; RING],
             dtmf: None,
             sent: 0,
             received: 0,
-            echoed: 0,
-            foreign: 0,
+            frames: SignedFrames::new(tag),
             first_seq: None,
             highest: 0,
         }
@@ -124,14 +100,8 @@ impl Media {
             timestamp: self.ts,
             ssrc: self.ssrc,
         };
-        let sig = Signature {
-            tag: self.tag,
-            frame: self.frame,
-        };
-        self.sent_at[usize::from(self.frame) % RING] = Some((self.frame, now));
-        self.frame = self.frame.wrapping_add(1);
         self.sent += 1;
-        template.write(sig, &mut self.payload);
+        self.frames.next(template, now, &mut self.payload);
         // The buffer is sized for a header and one frame; the payload type comes from an
         // SDP answer we accepted (≤ 127), so building cannot fail.
         let len = header.build(&self.payload, &mut self.packet).unwrap_or(0);
@@ -148,20 +118,7 @@ impl Media {
         if Some(p.payload_type) != Some(self.payload_type) {
             return Received::Other;
         }
-        match template.read(p.payload) {
-            Some(sig) if sig.tag == self.tag => {
-                self.echoed += 1;
-                let rtt = self.sent_at[usize::from(sig.frame) % RING]
-                    .filter(|&(f, _)| f == sig.frame)
-                    .map(|(_, at)| now.saturating_duration_since(at));
-                Received::Echo { rtt }
-            }
-            Some(_) => {
-                self.foreign += 1;
-                Received::Foreign
-            }
-            None => Received::Other,
-        }
+        self.frames.check(template, p.payload, now)
     }
 
     fn track_sequence(&mut self, seq: u16) {
@@ -202,6 +159,7 @@ impl Media {
 mod tests {
     use super::*;
     use crate::signature::Law;
+    use std::time::Duration;
 
     fn echo(packet: &[u8], seq: u16) -> Vec<u8> {
         let p = RtpPacket::parse(packet).unwrap();
@@ -235,7 +193,7 @@ mod tests {
         );
         assert_eq!(a.on_packet(&t, &echo(&pb, 12), later), Received::Foreign);
         assert_eq!(a.on_packet(&t, &[0x80, 200, 0, 0], later), Received::Other);
-        assert_eq!((a.echoed, a.foreign, a.received), (1, 1, 2));
+        assert_eq!((a.frames.echoed, a.frames.foreign, a.received), (1, 1, 2));
         assert_eq!(a.expected(), 3);
         assert_eq!(a.lost(), 1, "sequence 11 never came");
     }

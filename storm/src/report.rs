@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::call::Failure;
+use crate::frames::SignedFrames;
 use crate::media::Media;
 
 /// Running totals of a storm.
@@ -109,6 +110,21 @@ impl Stats {
         *self.failures.entry(kind).or_default() += 1;
     }
 
+    /// Counts a finished call by its verdict.
+    pub fn count(&mut self, verdict: Result<(), Failure>, escalating: bool) {
+        match verdict {
+            Ok(()) if escalating => {
+                self.succeeded += 1;
+                self.escalated += 1;
+            }
+            Ok(()) => {
+                self.succeeded += 1;
+                self.hung_up += 1;
+            }
+            Err(kind) => self.fail(kind),
+        }
+    }
+
     /// Failed calls so far.
     pub fn failed(&self) -> u64 {
         self.failures.values().sum()
@@ -116,12 +132,19 @@ impl Stats {
 
     /// Adds a finished call's stream.
     pub fn add_media(&mut self, m: &Media) {
-        self.rtp.sent += m.sent;
-        self.rtp.received += m.received;
+        self.add_frames(m.sent, m.received, &m.frames);
         self.rtp.expected += m.expected();
         self.rtp.lost += m.lost();
-        self.rtp.echoed += m.echoed;
-        self.rtp.foreign += m.foreign;
+    }
+
+    /// Adds a finished call's frames: `sent` by the storm, `received` from the node, and what
+    /// the check found. A stream without sequence numbers (Talkdesk over TCP) adds nothing to
+    /// `expected` and `lost`.
+    pub fn add_frames(&mut self, sent: u64, received: u64, frames: &SignedFrames) {
+        self.rtp.sent += sent;
+        self.rtp.received += received;
+        self.rtp.echoed += frames.echoed;
+        self.rtp.foreign += frames.foreign;
     }
 
     fn quantile_ms(h: &Histogram<u64>, q: f64) -> Option<f64> {
@@ -138,6 +161,7 @@ impl Stats {
         };
         let window = start_window.as_secs_f64().max(1e-3);
         Report {
+            mode: "sip",
             attempted: self.attempted,
             answered: self.answered,
             succeeded: self.succeeded,
@@ -211,6 +235,9 @@ pub struct CpuReport {
 /// The outcome of a storm.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// `sip` (calls with RTP) or `talkdesk` (WebSocket streams: "answered" is the HTTP 101,
+    /// "rtp" counts `media` frames, and there is no loss: TCP has no sequence gaps to count).
+    pub mode: &'static str,
     /// Calls started.
     pub attempted: u64,
     /// Calls answered (2xx).
@@ -263,7 +290,8 @@ fn pct(v: Option<f64>) -> String {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let row = |f: &mut fmt::Formatter<'_>, k: &str, v: String| writeln!(f, "  {k:<28} {v}");
-        writeln!(f, "voxgate storm summary")?;
+        let talkdesk = self.mode == "talkdesk";
+        writeln!(f, "voxgate storm summary ({})", self.mode)?;
         row(f, "calls attempted", self.attempted.to_string())?;
         row(f, "answered", self.answered.to_string())?;
         row(
@@ -281,7 +309,11 @@ impl fmt::Display for Report {
         let l = &self.setup_ms;
         row(
             f,
-            "setup INVITE→200 p50/p95/p99",
+            if talkdesk {
+                "setup connect→101 p50/p95/p99"
+            } else {
+                "setup INVITE→200 p50/p95/p99"
+            },
             format!("{} / {} / {}", ms(l.p50), ms(l.p95), ms(l.p99)),
         )?;
         let r = &self.media_rtt_ms;
@@ -290,16 +322,24 @@ impl fmt::Display for Report {
             "media round trip p50/p99",
             format!("{} / {}", ms(r.p50), ms(r.p99)),
         )?;
-        row(
-            f,
-            "RTP sent / received",
-            format!("{} / {}", self.rtp.sent, self.rtp.received),
-        )?;
-        row(
-            f,
-            "RTP loss (node → storm)",
-            format!("{} ({:.3} %)", self.rtp.lost, self.rtp_loss_percent),
-        )?;
+        if talkdesk {
+            row(
+                f,
+                "media frames sent / received",
+                format!("{} / {}", self.rtp.sent, self.rtp.received),
+            )?;
+        } else {
+            row(
+                f,
+                "RTP sent / received",
+                format!("{} / {}", self.rtp.sent, self.rtp.received),
+            )?;
+            row(
+                f,
+                "RTP loss (node → storm)",
+                format!("{} ({:.3} %)", self.rtp.lost, self.rtp_loss_percent),
+            )?;
+        }
         row(
             f,
             "frames echoed / foreign",
@@ -334,7 +374,15 @@ impl fmt::Display for Report {
         }
         let us = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.2} µs"));
         if c.node_us_per_packet.is_some() {
-            row(f, "node CPU per RTP packet", us(c.node_us_per_packet))?;
+            row(
+                f,
+                if talkdesk {
+                    "node CPU per media frame"
+                } else {
+                    "node CPU per RTP packet"
+                },
+                us(c.node_us_per_packet),
+            )?;
         }
         if let Some(echo) = c.echo_cpu_s {
             row(

@@ -2,17 +2,23 @@
 //! call and which frame it is, so an echoed frame proves that *this* call's audio came back
 //! (not another call's, not silence, not the greeting) and tells the round-trip time.
 //!
-//! The signature is 48 bits carried by the *sign* of 48 loud samples (`+LEVEL` = 1,
-//! `-LEVEL` = 0): an 8-bit sync pattern, the 16-bit call tag, the 16-bit frame number and an
-//! 8-bit check. Signs survive every G.711 path (µ-law ⇄ linear ⇄ A-law); a bot path that
-//! resamples may smear the square edges, so the check expects a bot that echoes at the ingress
-//! rate, as the builtin bot does. The other 112
-//! samples carry a 440 Hz tone so the stream sounds like audio to anything listening.
+//! The signature is 48 bits carried by the *sign* of 96 loud samples, two per bit (`+LEVEL` =
+//! 1, `-LEVEL` = 0): an 8-bit sync pattern, the 16-bit call tag, the 16-bit frame number and an
+//! 8-bit check. Signs survive every G.711 path (µ-law ⇄ linear ⇄ A-law). Holding each bit for
+//! two samples keeps the pattern below 2 kHz, so it also survives a bot path that resamples
+//! (8 kHz → 16 kHz → 8 kHz for an L16/16k bot): with one sample per bit, alternating bits are a
+//! 4 kHz tone that the resamplers' low-pass filters take away, and calls whose tag had such runs
+//! never read back. A bit is read from the sum of its two samples. The other 64 samples carry a
+//! 440 Hz tone so the stream sounds like audio to anything listening.
 
 use voxgate_codecs::g711;
 
+/// Bits of a signature.
+const BITS: usize = 48;
+/// Samples per bit.
+const SPREAD: usize = 2;
 /// Samples (= G.711 bytes) the signature occupies at the start of a frame.
-pub const SIGNATURE_SAMPLES: usize = 48;
+pub const SIGNATURE_SAMPLES: usize = BITS * SPREAD;
 /// Samples in one 20 ms G.711 frame.
 pub const FRAME_SAMPLES: usize = 160;
 
@@ -107,9 +113,12 @@ impl FrameTemplate {
     /// Writes one 160-byte frame carrying `sig` into `out` (which must hold 160 bytes).
     pub fn write(&self, sig: Signature, out: &mut [u8]) {
         let bits = sig.bits();
-        for (i, code) in out[..SIGNATURE_SAMPLES].iter_mut().enumerate() {
-            let bit = (bits >> (SIGNATURE_SAMPLES - 1 - i)) & 1;
-            *code = if bit == 1 { self.one } else { self.zero };
+        for (i, pair) in out[..SIGNATURE_SAMPLES]
+            .chunks_exact_mut(SPREAD)
+            .enumerate()
+        {
+            let bit = (bits >> (BITS - 1 - i)) & 1;
+            pair.fill(if bit == 1 { self.one } else { self.zero });
         }
         out[SIGNATURE_SAMPLES..FRAME_SAMPLES].copy_from_slice(&self.tone);
     }
@@ -121,12 +130,13 @@ impl FrameTemplate {
             return None;
         }
         let mut bits = 0u64;
-        for &code in &payload[..SIGNATURE_SAMPLES] {
-            let s = self.law.decode(code);
-            if s.unsigned_abs() < (LEVEL / 2) as u16 {
+        for pair in payload[..SIGNATURE_SAMPLES].chunks_exact(SPREAD) {
+            let sum: i32 = pair.iter().map(|&c| i32::from(self.law.decode(c))).sum();
+            // On average at least half the level, or it is no signature.
+            if sum.unsigned_abs() < LEVEL.unsigned_abs() as u32 / 2 * SPREAD as u32 {
                 return None;
             }
-            bits = (bits << 1) | u64::from(s > 0);
+            bits = (bits << 1) | u64::from(sum > 0);
         }
         // Each field is masked to its width, so the casts keep exactly those bits.
         let sync = (bits >> 40) as u8;
@@ -184,7 +194,8 @@ mod tests {
         assert_eq!(t.read(&tone), None, "a loud tone");
         let mut frame = [0u8; FRAME_SAMPLES];
         t.write(Signature { tag: 5, frame: 6 }, &mut frame);
-        frame[30] ^= t.zero ^ t.one; // flip one bit of the frame number
+        frame[60] ^= t.zero ^ t.one; // flip both samples of one bit of the frame number
+        frame[61] ^= t.zero ^ t.one;
         assert_eq!(t.read(&frame), None, "a flipped bit fails the check");
         assert_eq!(t.read(&frame[..10]), None, "too short");
     }

@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use voxgate_engine::sip::message::{parse, HeaderName, Limits, Method, SipMessage};
-use voxgate_storm::{run, Law, Options};
+use voxgate_storm::{run, Law, Mode, Options};
 
 /// What the scripted UAS saw.
 #[derive(Default)]
@@ -110,6 +110,7 @@ fn scripted_uas(reason: &'static str, stop: Arc<AtomicBool>) -> (SocketAddr, Arc
 
 fn options(target: SocketAddr, escalate_share: f64) -> Options {
     Options {
+        mode: Mode::Sip,
         target,
         max_concurrent: 4,
         rate: 20.0,
@@ -124,7 +125,7 @@ fn options(target: SocketAddr, escalate_share: f64) -> Options {
         reason_header: "kore-reason".into(),
         escalate_reason: "TransferToAgent".into(),
         node_pid: None,
-        echo_target: None,
+        echo_target: Vec::new(),
         echo_pid: None,
         progress: false,
     }

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod pki;
+pub mod storm;
 pub mod talkdesk;
 pub mod tone_peer;
 pub mod ws_bot;
