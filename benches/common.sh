@@ -23,5 +23,16 @@ start_node() {
   node_http=$(grep -o 'http=[0-9.:]*' "$dir/node.out" | cut -d= -f2)
 }
 
+# Reads the bench arguments `CALLS HOLD RATE [-- extra voxgate storm args]` into calls, hold,
+# rate (defaults 200, 20, 50) and the array storm_extra.
+storm_args() {
+  calls=${1:-200}
+  hold=${2:-20}
+  rate=${3:-50}
+  shift $(( $# < 3 ? $# : 3 ))
+  [ "${1:-}" = "--" ] && shift
+  storm_extra=("$@")
+}
+
 # The load line printed before each run.
 stamp() { echo "== $(date -u +%FT%TZ)  uptime:$(uptime | sed 's/.*up[^,]*,//')"; }

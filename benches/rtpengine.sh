@@ -22,17 +22,14 @@
 # module is loaded or needed) and one worker thread, on loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-calls=${1:-200}
-hold=${2:-20}
-rate=${3:-50}
-shift $(( $# < 3 ? $# : 3 ))
-[ "${1:-}" = "--" ] && shift
+. benches/common.sh
+storm_args "$@"
+set -- "${storm_extra[@]}"
 command -v rtpengine > /dev/null || { echo "rtpengine not installed (apt-get install rtpengine-daemon)" >&2; exit 1; }
 work=$(mktemp -d)
 node_pid= echo_pid= rte_pid=
 trap 'kill $node_pid $echo_pid $rte_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
-. benches/common.sh
 start_node "$work"
 sip=$node_sip
 

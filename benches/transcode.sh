@@ -17,18 +17,15 @@
 # is bounded by CALLS, HOLD and RATE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-calls=${1:-200}
-hold=${2:-20}
-rate=${3:-50}
-shift $(( $# < 3 ? $# : 3 ))
-[ "${1:-}" = "--" ] && shift
+. benches/common.sh
+storm_args "$@"
+set -- "${storm_extra[@]}"
 bot_bin=$PWD/target/release/examples/ws_echo_bot
 work=$(mktemp -d)
 node_pid=
 bot_pid=
 trap 'kill $node_pid $bot_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
-. benches/common.sh
 # The bot's port: the example does not report a port 0 bind (free_port probes UDP; the TCP
 # port of that number is as good as free on an otherwise idle loopback).
 bot_port=$(free_port)
