@@ -1,9 +1,11 @@
 //! Node-wide state shared by the transports, the call actors and the HTTP handlers.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use voxgate_engine::config::Config;
+use voxgate_codecs::wav::Wav;
+use voxgate_engine::config::{Config, Ringback};
 use voxgate_engine::store::Store;
 
 /// What every part of a node can see: the configuration, whether it drains, how many calls live.
@@ -12,16 +14,40 @@ pub struct NodeState {
     pub config: Arc<Config>,
     /// Where session records and hand-back data go. Blocking: call it off the event loops.
     pub store: Arc<dyn Store>,
+    /// The `invite` trunks' ringback files (`ringback = "file"`) by path, read once at start.
+    pub ringback_files: HashMap<String, Arc<Wav>>,
     draining: AtomicBool,
     active_calls: AtomicUsize,
+}
+
+/// Reads every `ringback = "file"` WAV of `config` once. Validation has already read each one;
+/// a file that has since become unreadable is logged, and its calls ring in silence.
+fn read_ringback_files(config: &Config) -> HashMap<String, Arc<Wav>> {
+    let mut files = HashMap::new();
+    for trunk in &config.trunks {
+        let invite = &trunk.invite;
+        let path = invite.ringback_file.trim();
+        if invite.ringback != Ringback::File || files.contains_key(path) {
+            continue;
+        }
+        match invite.ringback_wav() {
+            Ok(wav) => {
+                files.insert(path.to_owned(), Arc::new(wav));
+            }
+            Err(error) => tracing::warn!(trunk = %trunk.name, %error, "ringback file not read"),
+        }
+    }
+    files
 }
 
 impl NodeState {
     /// Fresh state for a node starting on `config` with `store`.
     pub fn new(config: Config, store: Arc<dyn Store>) -> Arc<NodeState> {
+        let ringback_files = read_ringback_files(&config);
         Arc::new(NodeState {
             config: Arc::new(config),
             store,
+            ringback_files,
             draining: AtomicBool::new(false),
             active_calls: AtomicUsize::new(0),
         })

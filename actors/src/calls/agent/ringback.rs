@@ -2,12 +2,12 @@
 //! E.180 cadence most of Europe uses), or a WAV file in a loop (`ringback = "file"`). Either is
 //! encoded once per agent leg in the agent leg's format, into one byte buffer with the bounds of
 //! each 20 ms frame. Playing it costs a stack copy of one frame per 20 ms tick and nothing on the
-//! heap. A file is read from disk once per node and then shared ([`load_wav`]).
+//! heap. A file is read from disk once, at node start (`NodeState::ringback_files`).
 
 use std::collections::HashMap;
 use std::f64::consts::PI;
 use std::ops::Range;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use voxgate_codecs::wav::Wav;
 use voxgate_codecs::{AudioFormat, ByteOrder, CodecError, EncodedFrame, SampleRate, Transcoder};
@@ -109,39 +109,27 @@ impl Ringback {
     }
 
     /// What `config` asks the caller to hear, encoded in `format`; `None` for silence.
-    pub fn for_config(config: &InviteConfig, format: AudioFormat) -> Option<Ringback> {
+    /// `files` are the node's ringback files, read at start ([`crate::state::NodeState`]).
+    pub fn for_config(
+        config: &InviteConfig,
+        format: AudioFormat,
+        files: &HashMap<String, Arc<Wav>>,
+    ) -> Option<Ringback> {
         use voxgate_engine::config::Ringback as Kind;
         let made = match config.ringback {
             Kind::None => return None,
             Kind::Tone => Ringback::new(format).map_err(|e| e.to_string()),
-            Kind::File => load_wav(config)
-                .and_then(|wav| Ringback::from_wav(format, &wav).map_err(|e| e.to_string())),
+            Kind::File => match files.get(config.ringback_file.trim()) {
+                Some(wav) => Ringback::from_wav(format, wav).map_err(|e| e.to_string()),
+                None => Err(format!(
+                    "ringback_file {:?} was not read at start",
+                    config.ringback_file
+                )),
+            },
         };
         made.map_err(|e| tracing::warn!(error = %e, "no ringback; the caller hears silence"))
             .ok()
     }
-}
-
-/// `config`'s ringback file, read once per node (the config check has read it at start).
-pub fn load_wav(config: &InviteConfig) -> Result<Arc<Wav>, String> {
-    static FILES: OnceLock<Mutex<HashMap<String, Arc<Wav>>>> = OnceLock::new();
-    let files = FILES.get_or_init(Default::default);
-    let path = config.ringback_file.trim();
-    // A poisoned lock only means another call panicked mid-insert: the map is still usable.
-    let cached = files
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(path)
-        .cloned();
-    if let Some(wav) = cached {
-        return Ok(wav);
-    }
-    let wav = Arc::new(config.ringback_wav()?);
-    files
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(path.to_owned(), Arc::clone(&wav));
-    Ok(wav)
 }
 
 #[cfg(test)]

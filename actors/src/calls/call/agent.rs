@@ -60,7 +60,11 @@ impl Call {
             relay: ctx.address().recipient(),
         };
         self.assist = assist;
-        let ringback = Ringback::for_config(&self.p.trunk.invite, plan.format);
+        let ringback = Ringback::for_config(
+            &self.p.trunk.invite,
+            plan.format,
+            &self.p.node.ringback_files,
+        );
         let leg = AgentLeg::new(
             plan,
             ringback,
