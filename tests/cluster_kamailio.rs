@@ -200,21 +200,7 @@ fn two_nodes_behind_kamailio_share_calls_and_store_and_survive_a_drain() {
 
     // Calls through the proxy spread over both nodes, and all of them go right (the
     // escalating ones get the node's BYE through the proxy's Record-Route).
-    let report = storm(
-        proxy,
-        &[
-            "--calls",
-            "20",
-            "--rate",
-            "20",
-            "--total",
-            "20",
-            "--hold",
-            "2s",
-            "--dtmf-escalate",
-            "0.25",
-        ],
-    );
+    let report = storm(proxy, &common::storm::TWENTY_CALLS_FIVE_ESCALATING);
     assert_eq!(report["succeeded"], 20, "{report:#}");
     assert_eq!(report["escalated"], 5, "{report:#}");
     assert!(wait_until(Duration::from_secs(5), || calls_ended(&a)

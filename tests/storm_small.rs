@@ -77,6 +77,28 @@ fn fifty_calls_with_media_and_escalations_all_go_right() {
 }
 
 #[test]
+fn a_storm_over_one_tcp_connection_goes_right_and_the_node_saw_tcp() {
+    let node = Node::start_default();
+    let tcp = [
+        &common::storm::TWENTY_CALLS_FIVE_ESCALATING[..],
+        &["--transport", "tcp"],
+    ]
+    .concat();
+    let (out, report) = storm(&node, &tcp);
+    // The node's escalation BYEs reach us over the same connection (our Contact says
+    // transport=tcp, and the node reuses the connection the calls came in on).
+    assert_all_went_right(&out, &report, 20, 5, 40);
+    assert_eq!(report["transport"], "tcp");
+    // Every request of the storm came over TCP: 20 INVITEs, 20 ACKs, 15 BYEs.
+    let tcp = node.metric(r#"voxgate_sip_messages_received_total{kind="request",transport="tcp"}"#);
+    let udp = node.metric(r#"voxgate_sip_messages_received_total{kind="request",transport="udp"}"#);
+    assert!(
+        tcp >= 55.0 && udp == 0.0,
+        "requests over TCP {tcp}, over UDP {udp}"
+    );
+}
+
+#[test]
 fn the_storm_reports_wrong_bye_reasons_and_refusals_as_failures() {
     let node = Node::start_default();
     let (out, report) = storm(

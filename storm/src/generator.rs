@@ -20,7 +20,7 @@ use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::time::{Duration, Instant};
 
 use mio::net::UdpSocket;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Poll, Token};
 use socket2::{Domain, Protocol, Socket, Type};
 use voxgate_engine::rtp::packet::is_rtcp;
 use voxgate_engine::sdp::{
@@ -35,6 +35,7 @@ use crate::media::{Media, Received};
 use crate::report::{Report, Stats};
 use crate::signature::{FrameTemplate, Law};
 use crate::sip::{Dialog, Endpoint};
+use crate::sip_link::{SipLink, Transport};
 use crate::talkdesk::TalkdeskOptions;
 use crate::StormError;
 
@@ -50,7 +51,8 @@ const SIP: Token = Token(0);
 /// What each call of a storm is.
 #[derive(Debug, Clone)]
 pub enum Mode {
-    /// A SIP call over UDP with RTP media; `target` is the node's or proxy's SIP address.
+    /// A SIP call (over UDP or TCP) with RTP media; `target` is the node's or proxy's SIP
+    /// address.
     Sip,
     /// A Talkdesk voice stream (WebSocket); `target` is the node's HTTP address.
     Talkdesk(TalkdeskOptions),
@@ -61,8 +63,10 @@ pub enum Mode {
 pub struct Options {
     /// What each call is.
     pub mode: Mode,
-    /// Node or proxy address: SIP (UDP) in SIP mode, HTTP in Talkdesk mode.
+    /// Node or proxy address: SIP in SIP mode, HTTP in Talkdesk mode.
     pub target: SocketAddr,
+    /// The SIP transport (SIP mode).
+    pub transport: Transport,
     /// Most calls in progress at once.
     pub max_concurrent: usize,
     /// New calls per second.
@@ -148,7 +152,7 @@ struct Storm {
     opts: Options,
     endpoint: Endpoint,
     template: FrameTemplate,
-    sip: UdpSocket,
+    sip: SipLink,
     rtp: UdpSocket,
     rtp_port: u16,
     run_id: u32,
@@ -173,12 +177,19 @@ pub fn run(opts: Options) -> Result<Report, StormError> {
         let td = td.clone();
         return crate::talkdesk::run(opts, td);
     }
-    let sip = udp_socket(opts.local_ip)?;
+    let sip = match opts.transport {
+        Transport::Udp => SipLink::Udp {
+            socket: udp_socket(opts.local_ip)?,
+            target: opts.target,
+        },
+        Transport::Tcp => SipLink::connect_tcp(opts.target)?,
+    };
     let rtp = udp_socket(opts.local_ip)?;
     let endpoint = Endpoint {
         local: sip.local_addr()?,
         target: opts.target,
         did: opts.did.clone(),
+        transport: opts.transport,
     };
     let rtp_port = rtp.local_addr()?.port();
     let mirror = if opts.echo_target.is_empty() {
@@ -202,12 +213,14 @@ pub fn run(opts: Options) -> Result<Report, StormError> {
         mirror,
         opts,
     };
-    storm
-        .poll
-        .registry()
-        .register(&mut storm.sip, SIP, Interest::READABLE)?;
+    storm.sip.register(storm.poll.registry(), SIP)?;
     let opts = storm.opts.clone();
-    drive(&mut storm, &opts)
+    let mut report = drive(&mut storm, &opts)?;
+    report.transport = match opts.transport {
+        Transport::Udp => "udp",
+        Transport::Tcp => "tcp",
+    };
+    Ok(report)
 }
 
 impl Load for Storm {
@@ -216,6 +229,7 @@ impl Load for Storm {
     fn wait(&mut self, until: Instant) -> Result<(), StormError> {
         let timeout = until.saturating_duration_since(Instant::now());
         self.poll.poll(&mut self.events, Some(timeout))?;
+        self.sip.flush(self.poll.registry())?;
         self.drain_sip()?;
         self.drain_rtp()
     }
@@ -291,20 +305,18 @@ impl Storm {
         Ok((slot, serial))
     }
 
-    fn send_sip(&self, bytes: &[u8]) -> Result<(), StormError> {
-        match self.sip.send_to(bytes, self.opts.target) {
-            Ok(_) => Ok(()),
-            // A full send buffer loses the datagram like the network would: the
-            // retransmission timers cover it.
-            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(()),
-            // The peer's port answered ICMP unreachable on an earlier datagram.
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+    fn send_sip(&mut self, bytes: &[u8]) -> Result<(), StormError> {
+        self.sip.send(bytes, self.poll.registry())
+    }
+
+    /// Whether requests are retransmitted (UDP only: a stream delivers them or fails).
+    fn retransmits(&self) -> bool {
+        self.sip.transport() == Transport::Udp
     }
 
     /// The call's 20 ms visit: its RTP packet and its timers.
     fn visit_call(&mut self, idx: u32, now: Instant) -> Result<(), StormError> {
+        let retransmits = self.retransmits();
         let Some(call) = self.calls.calls[idx as usize].as_mut() else {
             return Ok(());
         };
@@ -313,7 +325,10 @@ impl Storm {
                 if now >= call.deadline {
                     return self.finish(idx, Err(Failure::SetupTimeout), now);
                 }
-                if call.phase == Phase::Calling && call.retransmit_due(now, Duration::MAX) {
+                if call.phase == Phase::Calling
+                    && retransmits
+                    && call.retransmit_due(now, Duration::MAX)
+                {
                     let invite = std::mem::take(&mut call.invite);
                     self.send_sip(&invite)?;
                     if let Some(call) = self.calls.calls[idx as usize].as_mut() {
@@ -363,7 +378,7 @@ impl Storm {
                 if now >= call.deadline {
                     return self.finish(idx, Err(Failure::ByeTimeout), now);
                 }
-                if call.retransmit_due(now, T2) {
+                if retransmits && call.retransmit_due(now, T2) {
                     let bye = std::mem::take(&mut call.bye);
                     self.send_sip(&bye)?;
                     if let Some(call) = self.calls.calls[idx as usize].as_mut() {
@@ -445,11 +460,8 @@ impl Storm {
 
     fn drain_sip(&mut self) -> Result<(), StormError> {
         loop {
-            let n = match self.sip.recv_from(&mut self.buf) {
-                Ok((n, _)) => n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
-                Err(e) => return Err(e.into()),
+            let Some(n) = self.sip.next_message(&mut self.buf, self.poll.registry())? else {
+                return Ok(());
             };
             // Anything that does not parse is not ours to answer: a UAC ignores it.
             let Ok(msg) = parse(&self.buf[..n], &Limits::DEFAULT) else {
@@ -599,6 +611,7 @@ mod tests {
         Options {
             mode: Mode::Sip,
             target: "127.0.0.1:5060".parse().unwrap(),
+            transport: Transport::Udp,
             max_concurrent: 10,
             rate: 10.0,
             duration: Duration::from_secs(2),

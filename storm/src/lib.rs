@@ -34,6 +34,7 @@ pub mod proc_stat;
 pub mod report;
 pub mod signature;
 pub mod sip;
+pub mod sip_link;
 pub mod talkdesk;
 
 use std::net::{IpAddr, SocketAddr};
@@ -43,6 +44,7 @@ use std::time::Duration;
 pub use generator::{run, Mode, Options};
 pub use report::Report;
 pub use signature::Law;
+pub use sip_link::Transport;
 pub use talkdesk::TalkdeskOptions;
 
 /// Why a storm could not run (call failures are not errors: they are in the report).
@@ -70,10 +72,19 @@ pub enum CodecArg {
     Pcma,
 }
 
+/// The SIP transport of a storm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TransportArg {
+    /// One UDP socket; INVITE and BYE retransmitted on RFC 3261's timers.
+    Udp,
+    /// One TCP connection carrying every call, as a trunk does.
+    Tcp,
+}
+
 /// What each call of a storm is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ModeArg {
-    /// SIP over UDP with RTP media (`--target` is the SIP address).
+    /// SIP (UDP or TCP, `--transport`) with RTP media (`--target` is the SIP address).
     Sip,
     /// Talkdesk voice streams over WebSocket (`--target` is the node's HTTP address).
     Talkdesk,
@@ -82,9 +93,12 @@ pub enum ModeArg {
 /// `voxgate storm`: generate a call storm against a node or a proxy and check every call.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StormArgs {
-    /// SIP address (UDP) of the node or proxy; with `--mode talkdesk`, the node's HTTP address.
+    /// SIP address of the node or proxy; with `--mode talkdesk`, the node's HTTP address.
     #[arg(long)]
     pub target: SocketAddr,
+    /// SIP transport (SIP mode): `udp`, or `tcp` (one connection for all calls).
+    #[arg(long, value_enum, default_value = "udp")]
+    pub transport: TransportArg,
     /// What each call is: a SIP call with RTP, or a Talkdesk WebSocket stream.
     #[arg(long, value_enum, default_value = "sip")]
     pub mode: ModeArg,
@@ -174,6 +188,10 @@ impl StormArgs {
                 }),
             },
             target: self.target,
+            transport: match self.transport {
+                TransportArg::Udp => Transport::Udp,
+                TransportArg::Tcp => Transport::Tcp,
+            },
             max_concurrent: self.calls,
             rate: self.rate,
             duration: self.duration,

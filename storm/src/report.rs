@@ -162,6 +162,7 @@ impl Stats {
         let window = start_window.as_secs_f64().max(1e-3);
         Report {
             mode: "sip",
+            transport: "udp",
             attempted: self.attempted,
             answered: self.answered,
             succeeded: self.succeeded,
@@ -238,6 +239,8 @@ pub struct Report {
     /// `sip` (calls with RTP) or `talkdesk` (WebSocket streams: "answered" is the HTTP 101,
     /// "rtp" counts `media` frames, and there is no loss: TCP has no sequence gaps to count).
     pub mode: &'static str,
+    /// What carried the signalling: `udp` or `tcp` (SIP), `websocket` (Talkdesk).
+    pub transport: &'static str,
     /// Calls started.
     pub attempted: u64,
     /// Calls answered (2xx).
@@ -291,7 +294,11 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let row = |f: &mut fmt::Formatter<'_>, k: &str, v: String| writeln!(f, "  {k:<28} {v}");
         let talkdesk = self.mode == "talkdesk";
-        writeln!(f, "voxgate storm summary ({})", self.mode)?;
+        writeln!(
+            f,
+            "voxgate storm summary ({} over {})",
+            self.mode, self.transport
+        )?;
         row(f, "calls attempted", self.attempted.to_string())?;
         row(f, "answered", self.answered.to_string())?;
         row(

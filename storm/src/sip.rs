@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 
+use crate::sip_link::Transport;
 use voxgate_engine::sip::message::{
     Contact, HeaderName, Method, NameAddr, Request, Response, SipMessage,
 };
@@ -17,6 +18,8 @@ pub struct Endpoint {
     pub target: SocketAddr,
     /// The dialled number (Request-URI user part).
     pub did: String,
+    /// UDP or TCP (Via, Contact).
+    pub transport: Transport,
 }
 
 /// What a call's dialog needs after the 200 OK: the peer's To (with its tag), the remote
@@ -68,6 +71,11 @@ fn token(call_id: &str) -> &str {
 }
 
 impl Endpoint {
+    /// Our Contact: where the node sends its in-dialog requests (its BYE).
+    fn contact(&self) -> String {
+        format!("<sip:storm@{}{}>", self.local, self.transport.uri_param())
+    }
+
     fn from_header(call_id: &str) -> String {
         format!("<sip:storm@storm.invalid>;tag={}", token(call_id))
     }
@@ -83,7 +91,11 @@ impl Endpoint {
         let mut r = Request::new(method.clone(), uri);
         r.headers.push(
             HeaderName::Via,
-            format!("SIP/2.0/UDP {};branch=z9hG4bK{branch};rport", self.local),
+            format!(
+                "SIP/2.0/{} {};branch=z9hG4bK{branch};rport",
+                self.transport.via_name(),
+                self.local
+            ),
         );
         r.headers.push(HeaderName::MaxForwards, "70");
         r.headers
@@ -98,8 +110,7 @@ impl Endpoint {
         let uri = format!("sip:{}@{}", self.did, self.target);
         let mut r = self.base(&Method::Invite, uri.clone(), call_id, token(call_id), 1);
         r.headers.push(HeaderName::To, format!("<{uri}>"));
-        r.headers
-            .push(HeaderName::Contact, format!("<sip:storm@{}>", self.local));
+        r.headers.push(HeaderName::Contact, self.contact());
         r.headers.push(HeaderName::ContentType, "application/sdp");
         r.body = sdp;
         r
@@ -167,6 +178,7 @@ pub fn tag_of(value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sip_link::Transport;
     use voxgate_engine::sip::message::{parse, Limits};
 
     fn endpoint() -> Endpoint {
@@ -174,6 +186,7 @@ mod tests {
             local: "127.0.0.1:5070".parse().unwrap(),
             target: "127.0.0.1:5060".parse().unwrap(),
             did: "+15550100".into(),
+            transport: Transport::Udp,
         }
     }
 

@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use voxgate_engine::sip::message::{parse, HeaderName, Limits, Method, SipMessage};
-use voxgate_storm::{run, Law, Mode, Options};
+use voxgate_storm::{run, Law, Mode, Options, Transport};
 
 /// What the scripted UAS saw.
 #[derive(Default)]
@@ -112,6 +112,7 @@ fn options(target: SocketAddr, escalate_share: f64) -> Options {
     Options {
         mode: Mode::Sip,
         target,
+        transport: Transport::Udp,
         max_concurrent: 4,
         rate: 20.0,
         duration: Duration::from_secs(2),

@@ -21,6 +21,20 @@ pub fn run(args: &[&str]) -> (Output, Value) {
     (out, report)
 }
 
+/// A small storm: 20 calls at 20/s, each held 2 s, 5 of them (a quarter) pressing `0`.
+pub const TWENTY_CALLS_FIVE_ESCALATING: [&str; 10] = [
+    "--calls",
+    "20",
+    "--rate",
+    "20",
+    "--total",
+    "20",
+    "--hold",
+    "2s",
+    "--dtmf-escalate",
+    "0.25",
+];
+
 /// The number at `pointer` in a report.
 pub fn n(report: &Value, pointer: &str) -> u64 {
     report

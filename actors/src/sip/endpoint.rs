@@ -188,7 +188,8 @@ impl SipEndpoint {
         };
         match message {
             SipMessage::Request(req) => {
-                metrics::counter!(crate::metrics::SIP_RECEIVED, "kind" => "request").increment(1);
+                metrics::counter!(crate::metrics::SIP_RECEIVED, "kind" => "request", "transport" => origin.kind.label())
+                    .increment(1);
                 match self.screen.gate(now, origin.source.ip(), &req) {
                     Gate::Pass => {}
                     Gate::Drop => return,
@@ -228,7 +229,8 @@ impl SipEndpoint {
                 }
             }
             SipMessage::Response(resp) => {
-                metrics::counter!(crate::metrics::SIP_RECEIVED, "kind" => "response").increment(1);
+                metrics::counter!(crate::metrics::SIP_RECEIVED, "kind" => "response", "transport" => origin.kind.label())
+                    .increment(1);
                 if let Err(e) = self.transactions.handle_response(now, resp) {
                     tracing::debug!(error = %e, "response dropped");
                 }

@@ -19,6 +19,17 @@ pub enum Kind {
     Tls,
 }
 
+impl Kind {
+    /// The metrics label of the transport.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Udp => "udp",
+            Kind::Tcp => "tcp",
+            Kind::Tls => "tls",
+        }
+    }
+}
+
 /// Where an inbound message came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Origin {

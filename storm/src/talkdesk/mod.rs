@@ -198,6 +198,7 @@ pub(crate) fn run(opts: Options, td: TalkdeskOptions) -> Result<Report, StormErr
     let opts = storm.opts.clone();
     let mut report = drive(&mut storm, &opts)?;
     report.mode = "talkdesk";
+    report.transport = "websocket";
     Ok(report)
 }
 
