@@ -99,6 +99,53 @@ fn a_storm_over_one_tcp_connection_goes_right_and_the_node_saw_tcp() {
 }
 
 #[test]
+fn an_opus_storm_is_checked_by_each_calls_tone() {
+    let node = Node::start_default();
+    let (out, report) = storm(
+        &node,
+        &[
+            "--codec",
+            "OPUS",
+            "--calls",
+            "10",
+            "--rate",
+            "20",
+            "--total",
+            "10",
+            "--hold",
+            "3s",
+            "--dtmf-escalate",
+            "0.2",
+        ],
+    );
+    // 3 s is 150 frames, 135 of them tone; the greeting takes the first ~0.7 s and each
+    // cycle's onset a frame or two. The round trip is measured on the tone's gaps.
+    assert_all_went_right(&out, &report, 10, 2, 50);
+    // The node really decoded and encoded Opus: its records name the codec.
+    assert!(
+        wait_until(Duration::from_secs(10), || session_records(&node).len()
+            == 10),
+        "node recorded {} sessions",
+        session_records(&node).len()
+    );
+    let records = session_records(&node);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.codec.as_deref() == Some("opus/48000/2")),
+        "codecs: {:?}",
+        records.iter().map(|r| r.codec.clone()).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.end_reason == "TransferToAgent")
+            .count(),
+        2
+    );
+}
+
+#[test]
 fn the_storm_reports_wrong_bye_reasons_and_refusals_as_failures() {
     let node = Node::start_default();
     let (out, report) = storm(

@@ -31,12 +31,13 @@ use voxgate_engine::sip::message::{parse, Limits, Method, Request, Response, Sip
 
 use crate::call::{Call, Failure, Phase, T1, T2};
 use crate::driver::{drive, Load, Slots, HANDBACK_WAIT, HANGUP_TIMEOUT};
-use crate::media::{Media, Received};
+use crate::media::{Media, Received, Source};
 use crate::report::{Report, Stats};
 use crate::signature::{FrameTemplate, Law};
 use crate::sip::{Dialog, Endpoint};
 use crate::sip_link::{SipLink, Transport};
 use crate::talkdesk::TalkdeskOptions;
+use crate::tones::OpusBank;
 use crate::StormError;
 
 /// Socket buffers asked for (the kernel caps them at net.core.[rw]mem_max).
@@ -56,6 +57,15 @@ pub enum Mode {
     Sip,
     /// A Talkdesk voice stream (WebSocket); `target` is the node's HTTP address.
     Talkdesk(TalkdeskOptions),
+}
+
+/// The codec a storm's SIP calls offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    /// PCMU or PCMA, frames signed per call and frame.
+    G711(Law),
+    /// Opus, a tone pair per call.
+    Opus,
 }
 
 /// What a storm does.
@@ -80,7 +90,7 @@ pub struct Options {
     /// Share of calls (0..=1) that press the escalation digit.
     pub escalate_share: f64,
     /// The codec offered.
-    pub law: Law,
+    pub codec: Codec,
     /// Dialled number.
     pub did: String,
     /// Local address to bind (its IP goes into Via, Contact and SDP).
@@ -151,7 +161,7 @@ fn send_rtp(socket: &UdpSocket, packet: &[u8], to: SocketAddr) -> Result<bool, S
 struct Storm {
     opts: Options,
     endpoint: Endpoint,
-    template: FrameTemplate,
+    source: Source,
     sip: SipLink,
     rtp: UdpSocket,
     rtp_port: u16,
@@ -198,7 +208,10 @@ pub fn run(opts: Options) -> Result<Report, StormError> {
         Some((udp_socket(opts.local_ip)?, opts.echo_target.clone()))
     };
     let mut storm = Storm {
-        template: FrameTemplate::new(opts.law),
+        source: match opts.codec {
+            Codec::G711(law) => Source::Signed(FrameTemplate::new(law)),
+            Codec::Opus => Source::Tones(OpusBank::new()?),
+        },
         endpoint,
         sip,
         rtp,
@@ -262,9 +275,10 @@ impl Storm {
         self.stats.attempted += 1;
         let (slot, serial) = self.calls.reserve();
         let call_id = format!("{serial}.{slot}.{}@storm", self.run_id);
-        let codec = match self.opts.law {
-            Law::Ulaw => CodecKind::Pcmu,
-            Law::Alaw => CodecKind::Pcma,
+        let codec = match self.opts.codec {
+            Codec::G711(Law::Ulaw) => CodecKind::Pcmu,
+            Codec::G711(Law::Alaw) => CodecKind::Pcma,
+            Codec::Opus => CodecKind::Opus,
         };
         let policy = AnswerPolicy {
             codecs: vec![codec],
@@ -363,7 +377,7 @@ impl Storm {
                 }
                 if let Some(media) = call.media.as_mut() {
                     let remote = media.remote;
-                    let packet = media.next_packet(&self.template, now);
+                    let packet = media.next_packet(&self.source, now);
                     send_rtp(&self.rtp, packet, remote)?;
                     if let Some((socket, targets)) = &self.mirror {
                         // Not empty (see run); the call's serial picks its target.
@@ -451,7 +465,7 @@ impl Storm {
                 continue;
             };
             if let Received::Echo { rtt: Some(rtt) } =
-                media.on_packet(&self.template, &self.buf[..n], Instant::now())
+                media.on_packet(&self.source, &self.buf[..n], Instant::now())
             {
                 self.stats.rtt(rtt);
             }
@@ -535,12 +549,17 @@ impl Storm {
                     return self.finish(idx, Err(Failure::BadAnswer), now);
                 };
                 let tag = (call.serial & 0xFFFF) as u16;
-                call.media = Some(Media::new(
+                let event = neg
+                    .telephone_event
+                    .as_ref()
+                    .map(|e| (e.payload_type, e.clock_rate));
+                call.media = Some(Media::for_source(
+                    &self.source,
                     remote,
                     neg.codec.payload_type,
-                    neg.telephone_event_pt(),
+                    event,
                     tag,
-                ));
+                )?);
                 call.phase = Phase::Up;
                 call.hold_until = now + self.opts.hold;
                 self.by_port[usize::from(remote.port())] = idx;
@@ -618,7 +637,7 @@ mod tests {
             total: None,
             hold: Duration::from_secs(1),
             escalate_share: share,
-            law: Law::Ulaw,
+            codec: Codec::G711(Law::Ulaw),
             did: "+1".into(),
             local_ip: "127.0.0.1".parse().unwrap(),
             setup_timeout: Duration::from_secs(1),

@@ -36,12 +36,13 @@ pub mod signature;
 pub mod sip;
 pub mod sip_link;
 pub mod talkdesk;
+pub mod tones;
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
-pub use generator::{run, Mode, Options};
+pub use generator::{run, Codec, Mode, Options};
 pub use report::Report;
 pub use signature::Law;
 pub use sip_link::Transport;
@@ -59,6 +60,9 @@ pub enum StormError {
     /// Our own SDP offer could not be built.
     #[error("SDP offer: {0}")]
     Offer(String),
+    /// The storm's own audio could not be encoded or decoded.
+    #[error("codec: {0}")]
+    Codec(String),
 }
 
 /// The codec a storm offers.
@@ -70,6 +74,9 @@ pub enum CodecArg {
     /// G.711 A-law.
     #[value(name = "PCMA", alias = "pcma")]
     Pcma,
+    /// Opus (48 kHz RTP clock; each call plays its own pair of tones, see `tones`).
+    #[value(name = "OPUS", alias = "opus")]
+    Opus,
 }
 
 /// The SIP transport of a storm.
@@ -198,9 +205,10 @@ impl StormArgs {
             total: self.total,
             hold: self.hold,
             escalate_share: self.dtmf_escalate,
-            law: match self.codec {
-                CodecArg::Pcmu => Law::Ulaw,
-                CodecArg::Pcma => Law::Alaw,
+            codec: match self.codec {
+                CodecArg::Pcmu => Codec::G711(Law::Ulaw),
+                CodecArg::Pcma => Codec::G711(Law::Alaw),
+                CodecArg::Opus => Codec::Opus,
             },
             did: self.did.clone(),
             local_ip: self.local_ip,

@@ -11,9 +11,34 @@ use voxgate_engine::rtp::packet::{RtpHeader, RtpPacket, RTP_HEADER_LEN};
 pub use crate::frames::Received;
 use crate::frames::SignedFrames;
 use crate::signature::{FrameTemplate, FRAME_SAMPLES};
+use crate::tones::{OpusBank, ToneStream, MAX_PACKET};
+use crate::StormError;
 
-/// RTP timestamp units per 20 ms frame at 8 kHz.
-const FRAME_TS: u32 = 160;
+/// Largest audio payload of a frame (G.711: 160 bytes; Opus: capped by the storm's bitrate).
+const MAX_PAYLOAD: usize = if FRAME_SAMPLES > MAX_PACKET {
+    FRAME_SAMPLES
+} else {
+    MAX_PACKET
+};
+
+/// What a storm's calls send and how what comes back is checked.
+#[derive(Debug)]
+pub enum Source {
+    /// G.711 frames signed per call and frame ([`crate::signature`]).
+    Signed(FrameTemplate),
+    /// Opus packets of a tone pair per call ([`crate::tones`]).
+    Tones(OpusBank),
+}
+
+impl Source {
+    /// RTP clock units per 20 ms frame.
+    fn frame_ts(&self) -> u32 {
+        match self {
+            Source::Signed(_) => 160,
+            Source::Tones(_) => 960,
+        }
+    }
+}
 
 /// Send and receive state of one call's stream.
 #[derive(Debug)]
@@ -26,8 +51,14 @@ pub struct Media {
     seq: u16,
     ts: u32,
     payload: [u8; FRAME_SAMPLES],
-    packet: [u8; RTP_HEADER_LEN + FRAME_SAMPLES],
+    packet: [u8; RTP_HEADER_LEN + MAX_PAYLOAD],
     dtmf: Option<DigitPackets>,
+    /// RTP clock units per frame.
+    frame_ts: u32,
+    /// The telephone-event clock rate.
+    event_clock: u32,
+    /// An Opus call's tones and decoder.
+    tones: Option<Box<ToneStream>>,
     /// Frames sent.
     pub sent: u64,
     /// Packets received from the node.
@@ -39,7 +70,7 @@ pub struct Media {
 }
 
 impl Media {
-    /// A stream to `remote` with the negotiated payload types; `tag` signs its frames.
+    /// A G.711 stream to `remote` with the negotiated payload types; `tag` signs its frames.
     pub fn new(remote: SocketAddr, payload_type: u8, event_pt: Option<u8>, tag: u16) -> Media {
         Media {
             remote,
@@ -49,14 +80,35 @@ impl Media {
             seq: tag.wrapping_mul(31),
             ts: u32::from(tag) * 1000,
             payload: [0; FRAME_SAMPLES],
-            packet: [0; RTP_HEADER_LEN + FRAME_SAMPLES],
+            packet: [0; RTP_HEADER_LEN + MAX_PAYLOAD],
             dtmf: None,
+            frame_ts: 160,
+            event_clock: 8_000,
+            tones: None,
             sent: 0,
             received: 0,
             frames: SignedFrames::new(tag),
             first_seq: None,
             highest: 0,
         }
+    }
+
+    /// A stream sending what `source` says: signed G.711 frames, or an Opus call's tones
+    /// (`event_clock`: the negotiated telephone-event clock rate).
+    pub fn for_source(
+        source: &Source,
+        remote: SocketAddr,
+        payload_type: u8,
+        event: Option<(u8, u32)>,
+        tag: u16,
+    ) -> Result<Media, StormError> {
+        let mut media = Media::new(remote, payload_type, event.map(|(pt, _)| pt), tag);
+        media.frame_ts = source.frame_ts();
+        media.event_clock = event.map_or(8_000, |(_, clock)| clock);
+        if let Source::Tones(_) = source {
+            media.tones = Some(Box::new(ToneStream::new(tag)?));
+        }
+        Ok(media)
     }
 
     /// Whether telephone-event was negotiated.
@@ -66,13 +118,13 @@ impl Media {
 
     /// Starts pressing `digit` (100 ms, RFC 4733): the next packets are its events.
     pub fn press(&mut self, digit: char) {
-        // 100 ms at 8 kHz in 20 ms steps is within every limit DigitPackets checks.
-        self.dtmf = DigitPackets::new(digit, self.ts, 100, 20, 8_000, 10).ok();
+        // 100 ms in 20 ms steps at 8 or 48 kHz is within every limit DigitPackets checks.
+        self.dtmf = DigitPackets::new(digit, self.ts, 100, 20, self.event_clock, 10).ok();
     }
 
     /// Writes the next 20 ms packet (an audio frame, or a key press in progress) and returns
     /// it for sending.
-    pub fn next_packet(&mut self, template: &FrameTemplate, now: Instant) -> &[u8] {
+    pub fn next_packet(&mut self, source: &Source, now: Instant) -> &[u8] {
         self.seq = self.seq.wrapping_add(1);
         if let (Some(pt), Some(digits)) = (self.event_payload_type, self.dtmf.as_mut()) {
             if let Some(p) = digits.next() {
@@ -90,9 +142,9 @@ impl Media {
             }
             self.dtmf = None;
             // The digit's 100 ms of timestamps have passed (5 packets, 3 ends on top).
-            self.ts = self.ts.wrapping_add(FRAME_TS * 5);
+            self.ts = self.ts.wrapping_add(self.frame_ts * 5);
         }
-        self.ts = self.ts.wrapping_add(FRAME_TS);
+        self.ts = self.ts.wrapping_add(self.frame_ts);
         let header = RtpHeader {
             payload_type: self.payload_type,
             marker: self.sent == 0,
@@ -101,15 +153,23 @@ impl Media {
             ssrc: self.ssrc,
         };
         self.sent += 1;
-        self.frames.next(template, now, &mut self.payload);
-        // The buffer is sized for a header and one frame; the payload type comes from an
-        // SDP answer we accepted (≤ 127), so building cannot fail.
-        let len = header.build(&self.payload, &mut self.packet).unwrap_or(0);
+        let payload: &[u8] = match (source, self.tones.as_mut()) {
+            (Source::Tones(bank), Some(tones)) => tones.next(bank, now),
+            (Source::Signed(template), _) => {
+                self.frames.next(template, now, &mut self.payload);
+                &self.payload
+            }
+            // A stream made for another source (not done by the generator): send nothing.
+            (Source::Tones(_), None) => &[],
+        };
+        // The buffer is sized for a header and the largest payload; the payload type comes
+        // from an SDP answer we accepted (≤ 127), so building cannot fail.
+        let len = header.build(payload, &mut self.packet).unwrap_or(0);
         &self.packet[..len]
     }
 
     /// Accounts one packet the node sent on this call.
-    pub fn on_packet(&mut self, template: &FrameTemplate, buf: &[u8], now: Instant) -> Received {
+    pub fn on_packet(&mut self, source: &Source, buf: &[u8], now: Instant) -> Received {
         let Ok(p) = RtpPacket::parse(buf) else {
             return Received::Other;
         };
@@ -118,7 +178,13 @@ impl Media {
         if Some(p.payload_type) != Some(self.payload_type) {
             return Received::Other;
         }
-        self.frames.check(template, p.payload, now)
+        match (source, self.tones.as_mut()) {
+            (Source::Tones(bank), Some(tones)) => {
+                tones.check(bank, p.payload, now, &mut self.frames)
+            }
+            (Source::Signed(template), _) => self.frames.check(template, p.payload, now),
+            (Source::Tones(_), None) => Received::Other,
+        }
     }
 
     fn track_sequence(&mut self, seq: u16) {
@@ -178,7 +244,7 @@ mod tests {
 
     #[test]
     fn own_frames_come_back_as_echoes_with_rtt_and_loss_counts_gaps() {
-        let t = FrameTemplate::new(Law::Ulaw);
+        let t = Source::Signed(FrameTemplate::new(Law::Ulaw));
         let mut a = Media::new("127.0.0.1:4000".parse().unwrap(), 0, Some(101), 1);
         let mut b = Media::new("127.0.0.1:4002".parse().unwrap(), 0, Some(101), 2);
         let now = Instant::now();
@@ -200,7 +266,7 @@ mod tests {
 
     #[test]
     fn a_key_press_sends_events_then_audio_resumes() {
-        let t = FrameTemplate::new(Law::Ulaw);
+        let t = Source::Signed(FrameTemplate::new(Law::Ulaw));
         let mut m = Media::new("127.0.0.1:4000".parse().unwrap(), 0, Some(101), 3);
         let now = Instant::now();
         m.next_packet(&t, now);

@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use voxgate_engine::sip::message::{parse, HeaderName, Limits, Method, SipMessage};
-use voxgate_storm::{run, Law, Mode, Options, Transport};
+use voxgate_storm::{run, Codec, Law, Mode, Options, Transport};
 
 /// What the scripted UAS saw.
 #[derive(Default)]
@@ -119,7 +119,7 @@ fn options(target: SocketAddr, escalate_share: f64) -> Options {
         total: Some(2),
         hold: Duration::from_millis(600),
         escalate_share,
-        law: Law::Ulaw,
+        codec: Codec::G711(Law::Ulaw),
         did: "+15550100".into(),
         local_ip: "127.0.0.1".parse().unwrap(),
         setup_timeout: Duration::from_secs(5),

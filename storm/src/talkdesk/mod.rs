@@ -32,7 +32,7 @@ use tungstenite::{Message, WebSocket};
 use crate::call::{media_verdict, Failure};
 use crate::driver::{drive, Load, Serial, Slots, HANDBACK_WAIT, HANGUP_TIMEOUT};
 use crate::frames::{Received, SignedFrames};
-use crate::generator::Options;
+use crate::generator::{Codec, Options};
 use crate::report::{Report, Stats};
 use crate::signature::{FrameTemplate, Law, FRAME_SAMPLES};
 use crate::StormError;
@@ -148,7 +148,7 @@ struct Storm {
 
 /// Runs a Talkdesk storm against the node's HTTP address `opts.target`.
 pub(crate) fn run(opts: Options, td: TalkdeskOptions) -> Result<Report, StormError> {
-    if opts.law != Law::Ulaw {
+    if opts.codec != Codec::G711(Law::Ulaw) {
         return Err(StormError::Options(
             "Talkdesk streams are µ-law: use --codec PCMU",
         ));
