@@ -9,8 +9,10 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use common::pki::{tls_server_relay, Pki};
 use common::tone_peer::{ulaw_tone_level, TonePeer};
 use common::ws_bot;
 use common::{
@@ -713,25 +715,102 @@ fn a_ringback_file_that_is_not_16_bit_mono_is_refused_at_config_load() {
     );
 }
 
-#[test]
-fn the_agent_is_called_over_tcp_when_the_trunk_says_so() {
-    let tcp = r#"      <ereg regexp="SIP/2.0/TCP" search_in="hdr" header="Via:" check_it="true" assign_to="tcp"/>"#;
-    let (_dir, agent) = agent_sipp(
+/// A SIPp agent on TCP (`-t t1`) whose INVITE's Via must say `SIP/2.0/{transport}`; it rings
+/// 300 ms, answers, and hangs up a second later.
+fn stream_agent(transport: &str) -> (tempfile::TempDir, SippBot) {
+    let via = format!(
+        r#"      <ereg regexp="SIP/2.0/{transport}" search_in="hdr" header="Via:" check_it="true" assign_to="via"/>"#
+    );
+    agent_sipp(
         300,
         &agent_hangs_up_after(1000),
         "[media_port]",
-        (tcp, ",tcp"),
+        (&via, ",via"),
         "",
         &["-t", "t1"],
-    );
+    )
+}
+
+/// A caller escalates through `node` to `agent`, which answers and hangs up: both SIPps go
+/// right and the record has the one answered agent leg.
+fn the_agent_answers_and_hangs_up(node: &Node, agent: SippBot) {
+    caller_expects_the_agents_bye(node);
+    assert_ok("the agent", &agent.finish(Duration::from_secs(10)), node);
+    let esc = record(node).escalation.expect("escalation recorded");
+    assert_eq!(common::agent_causes(&esc), [("agent-hangup", Some(200))]);
+}
+
+#[test]
+fn the_agent_is_called_over_tcp_when_the_trunk_says_so() {
+    let (_dir, agent) = stream_agent("TCP");
     let text = config(&[agent.addr], 10).replacen("transport = \"udp\"", "transport = \"tcp\"", 1);
     let node = Node::start(&text);
-    caller_expects_the_agents_bye(&node);
-    assert_ok(
-        "the TCP agent",
-        &agent.finish(Duration::from_secs(10)),
-        &node,
+    the_agent_answers_and_hangs_up(&node, agent);
+}
+
+#[test]
+fn the_agent_is_called_over_tls_and_checked_and_shown_the_nodes_certificate() {
+    let (_dir, agent) = stream_agent("TLS");
+    // SIPp has no TLS here: a TLS server of the test, demanding a client certificate from the
+    // test CA, stands in front of it.
+    let pki = Pki::new();
+    let (relay, carried) = tls_server_relay(agent.addr, pki.server(true));
+    let path = |name| pki.path(name).display().to_string();
+    let text = config(&[relay], 10).replacen(
+        "transport = \"udp\"\ntls_ca = \"\"\ntls_server_name = \"\"\ntls_cert = \"\"\ntls_key = \"\"\n",
+        &format!(
+            "transport = \"tls\"\ntls_ca = \"{}\"\ntls_server_name = \"\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            path("ca.pem"),
+            path("client.pem"),
+            path("client.key")
+        ),
+        1,
     );
+    assert!(text.contains("\ntransport = \"tls\""), "default.toml moved");
+    let node = Node::start(&text);
+    the_agent_answers_and_hangs_up(&node, agent);
+    assert!(
+        carried.client_certificate.load(Ordering::SeqCst),
+        "the node showed no certificate"
+    );
+    let (up, down) = (
+        carried.up.load(Ordering::SeqCst),
+        carried.down.load(Ordering::SeqCst),
+    );
+    assert!(up > 500 && down > 500, "carried {up} bytes up, {down} down");
+}
+
+#[test]
+fn an_agent_whose_certificate_does_not_chain_to_tls_ca_is_not_bridged() {
+    // The agent side's certificate comes from one test CA, the node trusts another's; the
+    // handshake fails before anything reaches the (unused) plain side.
+    let (theirs, ours) = (Pki::new(), Pki::new());
+    let unused: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let (relay, carried) = tls_server_relay(unused, theirs.server(false));
+    let text = config(&[relay], 10).replacen(
+        "transport = \"udp\"\ntls_ca = \"\"\n",
+        &format!(
+            "transport = \"tls\"\ntls_ca = \"{}\"\n",
+            ours.path("ca.pem").display()
+        ),
+        1,
+    );
+    assert!(text.contains("\ntransport = \"tls\""), "default.toml moved");
+    let node = Node::start(&text);
+    let (_dir, path) = expect_bye_scenario("TransferToAgent", &play_pcap("dtmf_2833_0.pcap"));
+    Sipp::with_scenario_file(&path, node.sip).run_ok();
     let esc = record(&node).escalation.expect("escalation recorded");
-    assert_eq!(common::agent_causes(&esc), [("agent-hangup", Some(200))]);
+    assert!(
+        matches!(esc.outcome, EscalationOutcome::FellBack { .. }),
+        "{:?}",
+        esc.outcome
+    );
+    assert_eq!(esc.agent_legs.len(), 1, "{:?}", esc.agent_legs);
+    assert_eq!(esc.agent_legs[0].cause, "refused");
+    assert!(esc.agent_legs[0].answer_ms.is_none());
+    assert!(
+        carried.refused.load(Ordering::SeqCst),
+        "the relay's handshake must fail: {:?}",
+        esc.agent_legs
+    );
 }

@@ -11,6 +11,7 @@
 mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -295,39 +296,10 @@ fn tls_relay(
     let relay = std::thread::spawn(move || {
         let (mut plain, _) = listener.accept().expect("SIPp connects");
         let mut secure = tls_connect(tls, config).expect("TLS to the node");
-        let tick = Some(Duration::from_millis(5));
-        plain.set_read_timeout(tick).unwrap();
-        secure.sock.set_read_timeout(tick).unwrap();
-        let idle = |e: &std::io::Error| {
-            matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            )
-        };
-        let (mut up, mut down) = (0, 0);
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            match plain.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    secure.write_all(&buf[..n]).unwrap();
-                    secure.flush().unwrap();
-                    up += n;
-                }
-                Err(e) if idle(&e) => {}
-                Err(_) => break,
-            }
-            match secure.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    plain.write_all(&buf[..n]).unwrap();
-                    down += n;
-                }
-                Err(e) if idle(&e) => {}
-                Err(_) => break,
-            }
-        }
-        (up, down)
+        let sock = secure.sock.try_clone().unwrap();
+        let (up, down) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        common::pki::pump(&mut plain, &mut secure, &sock, (&up, &down));
+        (up.into_inner(), down.into_inner())
     });
     (addr, relay)
 }

@@ -16,6 +16,9 @@ pub struct NodeState {
     pub store: Arc<dyn Store>,
     /// The `invite` trunks' ringback files (`ringback = "file"`) by path, read once at start.
     pub ringback_files: HashMap<String, Arc<Wav>>,
+    /// The TLS client configurations of the `invite` trunks that call agents over TLS, by
+    /// trunk name, loaded once at start.
+    pub agent_tls: HashMap<String, Arc<rustls::ClientConfig>>,
     draining: AtomicBool,
     active_calls: AtomicUsize,
 }
@@ -40,14 +43,34 @@ fn read_ringback_files(config: &Config) -> HashMap<String, Arc<Wav>> {
     files
 }
 
+/// Loads the TLS client configuration of every `invite` trunk with `transport = "tls"`.
+/// Validation has checked the files exist; one that does not load is logged, and that trunk's
+/// agent calls fail (and fall back) until it is fixed.
+fn load_agent_tls(config: &Config) -> HashMap<String, Arc<rustls::ClientConfig>> {
+    let mut configs = HashMap::new();
+    for trunk in config.trunks.iter().filter(|t| t.invite.uses_tls()) {
+        match crate::sip::tls::agent_client_config(&trunk.invite) {
+            Ok(c) => {
+                configs.insert(trunk.name.clone(), c);
+            }
+            Err(error) => {
+                tracing::error!(trunk = %trunk.name, %error, "agent TLS configuration not loaded")
+            }
+        }
+    }
+    configs
+}
+
 impl NodeState {
     /// Fresh state for a node starting on `config` with `store`.
     pub fn new(config: Config, store: Arc<dyn Store>) -> Arc<NodeState> {
         let ringback_files = read_ringback_files(&config);
+        let agent_tls = load_agent_tls(&config);
         Arc::new(NodeState {
             config: Arc::new(config),
             store,
             ringback_files,
+            agent_tls,
             draining: AtomicBool::new(false),
             active_calls: AtomicUsize::new(0),
         })

@@ -1,9 +1,11 @@
 //! A throw-away PKI for the TLS tests, made with `openssl` at test time: a CA, a server
 //! certificate for 127.0.0.1/localhost and a client certificate, and rustls clients trusting it.
 
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
@@ -191,6 +193,134 @@ impl Pki {
     pub fn connect(&self, addr: SocketAddr) -> TlsStream {
         tls_connect(addr, self.client(false)).expect("TLS handshake with the node")
     }
+}
+
+impl Pki {
+    /// A server with the test server certificate (127.0.0.1, localhost), demanding a client
+    /// certificate from the test CA when `require_client`.
+    pub fn server(&self, require_client: bool) -> Arc<rustls::ServerConfig> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .unwrap();
+        let builder = if require_client {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_file_iter(self.path("ca.pem")).unwrap() {
+                roots.add(c.unwrap()).unwrap();
+            }
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
+                    .build()
+                    .unwrap();
+            builder.with_client_cert_verifier(verifier)
+        } else {
+            builder.with_no_client_auth()
+        };
+        let certs = CertificateDer::pem_file_iter(self.path("server.pem"))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(self.path("server.key")).unwrap();
+        Arc::new(builder.with_single_cert(certs, key).unwrap())
+    }
+}
+
+/// Carries bytes both ways between a plain TCP connection and a TLS stream over `secure_sock`
+/// until either side closes, counting them in `counts` (plain → secure, secure → plain) as it
+/// goes. Both sockets get a 5 ms read timeout, so each side is polled in turn.
+pub fn pump<S: Read + Write>(
+    plain: &mut TcpStream,
+    secure: &mut S,
+    secure_sock: &TcpStream,
+    (up, down): (&AtomicUsize, &AtomicUsize),
+) {
+    let tick = Some(std::time::Duration::from_millis(5));
+    plain.set_read_timeout(tick).unwrap();
+    secure_sock.set_read_timeout(tick).unwrap();
+    let idle = |e: &std::io::Error| {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        )
+    };
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match plain.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if secure
+                    .write_all(&buf[..n])
+                    .and_then(|()| secure.flush())
+                    .is_err()
+                {
+                    break;
+                }
+                up.fetch_add(n, Ordering::SeqCst);
+            }
+            Err(e) if idle(&e) => {}
+            Err(_) => break,
+        }
+        match secure.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if plain.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+                down.fetch_add(n, Ordering::SeqCst);
+            }
+            Err(e) if idle(&e) => {}
+            Err(_) => break,
+        }
+    }
+}
+
+/// What a [`tls_server_relay`] has seen so far.
+#[derive(Debug, Default)]
+pub struct Carried {
+    /// Bytes from the TLS client to the plain side.
+    pub up: AtomicUsize,
+    /// Bytes from the plain side to the TLS client.
+    pub down: AtomicUsize,
+    /// The client showed a certificate (a server demanding one also checked its chain).
+    pub client_certificate: AtomicBool,
+    /// The handshake failed.
+    pub refused: AtomicBool,
+}
+
+/// A TLS server on loopback (`config`) for one connection, carried as plain TCP to `plain`:
+/// a TLS peer in front of a TCP-only one (SIPp). Returns its address and what it has carried,
+/// updated as it goes; the relay thread ends when either side closes.
+pub fn tls_server_relay(
+    plain: SocketAddr,
+    config: Arc<rustls::ServerConfig>,
+) -> (SocketAddr, Arc<Carried>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let carried = Arc::new(Carried::default());
+    let seen = Arc::clone(&carried);
+    std::thread::spawn(move || {
+        let Ok((tcp, _)) = listener.accept() else {
+            return;
+        };
+        let _ = tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+        let conn = rustls::ServerConnection::new(config).unwrap();
+        let mut secure = rustls::StreamOwned::new(conn, tcp);
+        while secure.conn.is_handshaking() {
+            if secure.conn.complete_io(&mut secure.sock).is_err() {
+                seen.refused.store(true, Ordering::SeqCst);
+                return;
+            }
+        }
+        seen.client_certificate
+            .store(secure.conn.peer_certificates().is_some(), Ordering::SeqCst);
+        let Ok(mut to) = TcpStream::connect(plain) else {
+            return;
+        };
+        let sock = secure.sock.try_clone().unwrap();
+        // Seen from the TLS client: what it sends goes to the plain side.
+        pump(&mut to, &mut secure, &sock, (&seen.down, &seen.up));
+    });
+    (addr, carried)
 }
 
 /// A client TLS stream over TCP.

@@ -173,6 +173,7 @@ impl SipBot {
             from_user: "voxgate".into(),
             destination,
             transport: TransportKind::Udp,
+            tls: None,
             headers,
             sdp_offer: offer.to_bytes(),
             credentials: None,

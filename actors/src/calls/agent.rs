@@ -198,6 +198,7 @@ impl AgentLeg {
 
     fn dial(&mut self, target: &str, ctx: &mut Context<Self>) -> Result<(), String> {
         let destination: SocketAddr = dial::resolve_uri(target)?;
+        let tls = self.plan.tls_dial(target)?;
         let (pair, session, offer) = dial::offer_media(&self.call, destination, self.plan.codec)?;
         let call_id = dial::new_call_id();
         tracing::debug!(%target, %call_id, "calling the agent");
@@ -211,6 +212,7 @@ impl AgentLeg {
             },
             destination,
             transport: self.plan.transport,
+            tls,
             headers: self.plan.headers.clone(),
             sdp_offer: offer.to_bytes(),
             credentials: self.plan.credentials.clone(),

@@ -11,7 +11,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use voxgate_engine::sip::message::{FrameResult, Framer, Limits};
 
+use tokio_rustls::TlsConnector;
+
 use super::endpoint::{Inbound, SipEndpoint};
+use super::tls::TlsDial;
 use super::transport::{Certified, Kind, Origin, Outbound};
 
 /// Messages queued for one connection's writer before further ones are dropped.
@@ -39,11 +42,13 @@ pub(crate) async fn accept_loop(
     }
 }
 
-/// Opens a connection to `peer` for a call the node places over TCP and serves it as an
-/// accepted one (its requests and responses reach the endpoint, sends to `peer` use it); returns
-/// once it is registered with `outbound`.
+/// Opens a connection to `peer` for a call the node places over TCP, or over TLS when `tls`
+/// says how (the handshake checks the peer's certificate), and serves it as an accepted one
+/// (its requests and responses reach the endpoint, sends to `peer` use it); returns once it is
+/// registered with `outbound`.
 pub(crate) async fn connect(
     peer: SocketAddr,
+    tls: Option<TlsDial>,
     endpoint: Addr<SipEndpoint>,
     outbound: Outbound,
     max_message_bytes: usize,
@@ -52,23 +57,53 @@ pub(crate) async fn connect(
         .await
         .map_err(|_| format!("TCP connect to {peer}: no answer"))?
         .map_err(|e| format!("TCP connect to {peer}: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let local = stream
+        .local_addr()
+        .map_err(|e| format!("TCP connection to {peer}: {e}"))?;
     let framer = stream_framer(max_message_bytes);
-    actix::spawn(serve_connection(
-        stream,
+    let link = |kind| Link {
+        kind,
         peer,
-        endpoint,
-        outbound.clone(),
-        framer,
-    ));
+        local,
+        certified: Certified::default(),
+    };
+    let kind = match tls {
+        None => {
+            actix::spawn(serve_stream(
+                stream,
+                link(Kind::Tcp),
+                endpoint,
+                outbound.clone(),
+                framer,
+            ));
+            Kind::Tcp
+        }
+        Some(dial) => {
+            let handshake = TlsConnector::from(dial.config).connect(dial.server_name, stream);
+            let secure = actix_rt::time::timeout(CONNECT_TIMEOUT, handshake)
+                .await
+                .map_err(|_| format!("TLS handshake with {peer}: no answer"))?
+                .map_err(|e| format!("TLS handshake with {peer}: {e}"))?;
+            actix::spawn(serve_stream(
+                secure,
+                link(Kind::Tls),
+                endpoint,
+                outbound.clone(),
+                framer,
+            ));
+            Kind::Tls
+        }
+    };
     // The connection registers itself before its first read; the task runs on this arbiter,
     // so a few yields let it get there.
     for _ in 0..64 {
-        if outbound.has_tcp(peer) {
+        if outbound.has_stream(peer, kind) {
             return Ok(());
         }
         actix_rt::task::yield_now().await;
     }
-    Err(format!("TCP connection to {peer} closed at once"))
+    Err(format!("connection to {peer} closed at once"))
 }
 
 /// How long opening a connection toward a peer may take.
@@ -157,7 +192,7 @@ pub(crate) async fn serve_stream<S>(
         local,
         certified,
     } = link;
-    let id = outbound.add_tcp(peer, tx.clone(), certified);
+    let id = outbound.add_tcp(peer, kind, tx.clone(), certified);
     let write_task = actix::spawn(async move {
         while let Some(bytes) = rx.recv().await {
             if writer.write_all(&bytes).await.is_err() {

@@ -14,11 +14,11 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::danger::ClientCertVerifier;
 use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
-use voxgate_engine::config::{Config, TrunkConfig, TrunkTls};
+use voxgate_engine::config::{Config, InviteConfig, TrunkConfig, TrunkTls};
 
 use super::endpoint::SipEndpoint;
 use super::tcp::{accept_capped, serve_stream, stream_framer, Link};
@@ -113,6 +113,66 @@ pub fn load_server_config(
     let config = builder
         .with_single_cert(certs, private)
         .map_err(|e| bad(cert_key, cert, &e))?;
+    Ok(Arc::new(config))
+}
+
+/// How the node dials a peer over TLS: its client configuration and the name the peer's
+/// certificate must carry (also sent as SNI).
+#[derive(Clone)]
+pub struct TlsDial {
+    /// Roots that sign the peer's certificate, and the node's own client certificate if any.
+    pub config: Arc<ClientConfig>,
+    /// The name the peer's certificate must carry.
+    pub server_name: ServerName<'static>,
+}
+
+impl std::fmt::Debug for TlsDial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsDial")
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsDial {
+    /// Dialling with `config` a peer whose certificate must name `name` (a DNS name or an IP
+    /// address, as a URI's host gives it; IPv6 brackets are dropped).
+    pub fn new(config: Arc<ClientConfig>, name: &str) -> Result<TlsDial, String> {
+        let name = name.trim().trim_start_matches('[').trim_end_matches(']');
+        let server_name = ServerName::try_from(name.to_owned())
+            .map_err(|e| format!("TLS server name {name:?}: {e}"))?;
+        Ok(TlsDial {
+            config,
+            server_name,
+        })
+    }
+}
+
+/// The client configuration of an `invite` trunk that calls its agents over TLS: the agent
+/// side's certificate must chain to `tls_ca`; `tls_cert`/`tls_key` are shown when it asks for
+/// a client certificate. Errors name the file at fault.
+pub fn agent_client_config(invite: &InviteConfig) -> std::io::Result<Arc<ClientConfig>> {
+    let roots = load_roots("[trunks.invite] tls_ca", invite.tls_ca.trim())?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| std::io::Error::other(format!("[trunks.invite] TLS: {e}")))?
+        .with_root_certificates(roots);
+    let (cert, key) = (invite.tls_cert.trim(), invite.tls_key.trim());
+    let config = if cert.is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        let what = "[trunks.invite] tls_cert";
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+            .map_err(|e| bad(what, cert, &e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad(what, cert, &e))?;
+        let private = PrivateKeyDer::from_pem_file(key)
+            .map_err(|e| bad("[trunks.invite] tls_key", key, &e))?;
+        builder
+            .with_client_auth_cert(chain, private)
+            .map_err(|e| bad(what, cert, &e))?
+    };
     Ok(Arc::new(config))
 }
 

@@ -54,6 +54,8 @@ pub struct Outbound {
 #[derive(Debug)]
 struct TcpConn {
     peer: SocketAddr,
+    /// TCP or TLS.
+    kind: Kind,
     tx: mpsc::Sender<Vec<u8>>,
     certified: Certified,
 }
@@ -80,11 +82,12 @@ impl Outbound {
         }
     }
 
-    /// Registers a TCP connection's writer and the trunks its client certificate satisfied,
-    /// and returns its id.
+    /// Registers a TCP or TLS connection's writer and the trunks its client certificate
+    /// satisfied, and returns its id.
     pub(crate) fn add_tcp(
         &self,
         peer: SocketAddr,
+        kind: Kind,
         tx: mpsc::Sender<Vec<u8>>,
         certified: Certified,
     ) -> u64 {
@@ -93,6 +96,7 @@ impl Outbound {
             id,
             TcpConn {
                 peer,
+                kind,
                 tx,
                 certified,
             },
@@ -107,9 +111,11 @@ impl Outbound {
             .unwrap_or_default()
     }
 
-    /// Whether a live TCP connection to `peer` is registered.
-    pub(crate) fn has_tcp(&self, peer: SocketAddr) -> bool {
-        self.lock_tcp().values().any(|c| c.peer == peer)
+    /// Whether a live connection of `kind` (TCP or TLS) to `peer` is registered.
+    pub(crate) fn has_stream(&self, peer: SocketAddr, kind: Kind) -> bool {
+        self.lock_tcp()
+            .values()
+            .any(|c| c.peer == peer && c.kind == kind)
     }
 
     /// Forgets a closed TCP connection.
@@ -123,7 +129,8 @@ impl Outbound {
         self.tcp.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Sends bytes: on the given TCP connection (or any live one to `dest`), else by UDP.
+    /// Sends bytes: on the given connection (or any live one of that transport to `dest`),
+    /// else by UDP.
     /// Never blocks; a full socket or queue drops the message and counts it, as UDP would.
     pub fn send(&self, kind: Kind, dest: SocketAddr, connection: Option<u64>, bytes: Vec<u8>) {
         match kind {
@@ -136,7 +143,7 @@ impl Outbound {
                 let conns = self.lock_tcp();
                 let conn = connection
                     .and_then(|id| conns.get(&id))
-                    .or_else(|| conns.values().find(|c| c.peer == dest));
+                    .or_else(|| conns.values().find(|c| c.peer == dest && c.kind == kind));
                 match conn {
                     Some(c) if c.tx.try_send(bytes).is_ok() => {}
                     _ => metrics::counter!(crate::metrics::SEND_ERRORS).increment(1),

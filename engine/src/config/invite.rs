@@ -43,9 +43,20 @@ pub struct InviteConfig {
     pub host: String,
     /// Its port.
     pub port: u16,
-    /// Transport toward it (and toward URI targets): `"udp"` or `"tcp"` (the node opens the
-    /// connection, or reuses one open to the same address).
+    /// Transport toward it (and toward URI targets): `"udp"`, `"tcp"` or `"tls"` (the node
+    /// opens the connection, or reuses one of that transport open to the same address).
     pub transport: String,
+    /// `transport = "tls"`: PEM file of the CA certificates the agent side's server certificate
+    /// must chain to (required with TLS).
+    pub tls_ca: String,
+    /// `transport = "tls"`: the name the agent side's certificate must carry, sent as SNI
+    /// (empty: `host`, or each URI target's host).
+    pub tls_server_name: String,
+    /// `transport = "tls"`: a client certificate (PEM chain) the node shows when the agent side
+    /// asks for one (mutual TLS); empty: none is shown.
+    pub tls_cert: String,
+    /// The private key (PEM) of `tls_cert`.
+    pub tls_key: String,
     /// The one codec offered to the agent (`PCMU`, `PCMA`, `opus`, `G722`); the caller's codec is
     /// transcoded to it when they differ.
     pub codec: String,
@@ -80,6 +91,10 @@ impl Default for InviteConfig {
             host: String::new(),
             port: 5060,
             transport: "udp".into(),
+            tls_ca: String::new(),
+            tls_server_name: String::new(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
             codec: "PCMU".into(),
             ring_timeout_secs: 30,
             ringback: Ringback::Tone,
@@ -116,6 +131,43 @@ impl InviteConfig {
         voxgate_codecs::wav::read(&bytes).map_err(|e| format!("ringback_file {path:?}: {e}"))
     }
 
+    /// Whether the agent side is called over TLS.
+    pub fn uses_tls(&self) -> bool {
+        self.transport.eq_ignore_ascii_case("tls")
+    }
+
+    /// What is wrong with the TLS settings (their PEM contents are checked when the node
+    /// starts, where rustls reads them).
+    fn tls_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let set = |v: &str| !v.trim().is_empty();
+        if !self.uses_tls() {
+            if set(&self.tls_ca) || set(&self.tls_cert) || set(&self.tls_key) {
+                problems.push("tls_ca, tls_cert and tls_key need transport = \"tls\"".into());
+            }
+            return problems;
+        }
+        if !set(&self.tls_ca) {
+            problems.push("transport = \"tls\" needs tls_ca (the agent side's CA, PEM)".into());
+        }
+        if set(&self.tls_cert) != set(&self.tls_key) {
+            problems.push("tls_cert and tls_key go together".into());
+        }
+        if !set(&self.tls_server_name) && self.host.trim().is_empty() && self.targets.is_empty() {
+            problems.push("transport = \"tls\" needs host, targets or tls_server_name".into());
+        }
+        for (key, path) in [
+            ("tls_ca", &self.tls_ca),
+            ("tls_cert", &self.tls_cert),
+            ("tls_key", &self.tls_key),
+        ] {
+            if set(path) && std::fs::metadata(path.trim()).is_err() {
+                problems.push(format!("{key} {:?} cannot be read", path.trim()));
+            }
+        }
+        problems
+    }
+
     /// Configuration problems, described for `check-config`.
     pub(super) fn problems(&self, trunk: &str) -> Vec<String> {
         let mut problems = Vec::new();
@@ -129,15 +181,20 @@ impl InviteConfig {
                 "trunk `{trunk}`: [trunks.invite] ring_timeout_secs must be between 1 and 600"
             ));
         }
-        if !["udp", "tcp"]
+        if !["udp", "tcp", "tls"]
             .iter()
             .any(|t| t.eq_ignore_ascii_case(&self.transport))
         {
             problems.push(format!(
-                "trunk `{trunk}`: [trunks.invite] transport must be \"udp\" or \"tcp\" (got {:?})",
+                "trunk `{trunk}`: [trunks.invite] transport must be \"udp\", \"tcp\" or \"tls\" (got {:?})",
                 self.transport
             ));
         }
+        problems.extend(
+            self.tls_problems()
+                .into_iter()
+                .map(|p| format!("trunk `{trunk}`: [trunks.invite] {p}")),
+        );
         if !super::KNOWN_CODECS
             .iter()
             .any(|k| k.eq_ignore_ascii_case(&self.codec))
@@ -202,5 +259,40 @@ mod tests {
         };
         assert!(c.problems("t")[0].contains("missing.wav"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn tls_toward_the_agent_needs_its_ca_and_a_name() {
+        let problems = |text: &str| {
+            toml::from_str::<InviteConfig>(text)
+                .unwrap()
+                .problems("t")
+                .join("\n")
+        };
+        let p = problems("transport = \"tls\"");
+        assert!(
+            p.contains("needs tls_ca") && p.contains("tls_server_name"),
+            "{p}"
+        );
+        let p = problems("transport = \"tcp\"\ntls_ca = \"/x\"");
+        assert!(p.contains("need transport = \"tls\""), "{p}");
+        let p = problems(
+            "transport = \"TLS\"\nhost = \"sbc\"\ntls_ca = \"/no/such/ca.pem\"\ntls_cert = \"/c\"",
+        );
+        assert!(
+            p.contains("tls_ca \"/no/such/ca.pem\" cannot be read"),
+            "{p}"
+        );
+        assert!(p.contains("tls_cert and tls_key go together"), "{p}");
+        let ca = std::env::temp_dir().join(format!("voxgate-ca-{}.pem", std::process::id()));
+        std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let c: InviteConfig = toml::from_str(&format!(
+            "transport = \"tls\"\nhost = \"sbc.example\"\ntls_ca = {:?}",
+            ca.display().to_string()
+        ))
+        .unwrap();
+        assert!(c.uses_tls());
+        assert!(c.problems("t").is_empty(), "{:?}", c.problems("t"));
+        std::fs::remove_file(&ca).unwrap();
     }
 }

@@ -2,6 +2,7 @@
 //! escalation: the chain of Request-URIs, the INVITE's headers (session id, configured ones,
 //! the bot's extension headers, the RFC 7433 `User-to-User`). Pure, so it is unit-tested here.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
@@ -9,12 +10,13 @@ use voxgate_codecs::AudioFormat;
 use voxgate_engine::config::InviteConfig;
 use voxgate_engine::sdp::CodecKind;
 use voxgate_engine::sip::message::typed::hex_encode;
-use voxgate_engine::sip::message::HeaderName;
+use voxgate_engine::sip::message::{HeaderName, SipUri};
 use voxgate_engine::sip::transaction::TransportKind;
 
 use crate::bots::sip::{codec_format, codec_kind};
 use crate::calls::escalation::{is_safe_extension_header, resolve_target};
 use crate::calls::messages::Escalate;
+use crate::sip::tls::TlsDial;
 
 /// One agent hand-back's dialling plan.
 #[derive(Debug, Clone)]
@@ -31,8 +33,13 @@ pub struct AgentPlan {
     pub ring_timeout: Duration,
     /// Digest credentials for the agent side's challenge.
     pub credentials: Option<(String, String)>,
-    /// UDP or TCP toward the agent side.
+    /// UDP, TCP or TLS toward the agent side.
     pub transport: TransportKind,
+    /// TLS: the trunk's client configuration (set by the call from the node's, see
+    /// [`AgentPlan::with_tls`]).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// TLS: the name the agent side's certificate must carry (empty: each target's host).
+    pub tls_server_name: String,
 }
 
 impl AgentPlan {
@@ -90,12 +97,43 @@ impl AgentPlan {
             format: codec_format(&config.codec),
             ring_timeout: config.ring_timeout(),
             credentials: config.credentials(),
-            transport: if config.transport.eq_ignore_ascii_case("tcp") {
+            transport: if config.uses_tls() {
+                TransportKind::Tls
+            } else if config.transport.eq_ignore_ascii_case("tcp") {
                 TransportKind::Tcp
             } else {
                 TransportKind::Udp
             },
+            tls: None,
+            tls_server_name: config.tls_server_name.trim().to_owned(),
         })
+    }
+
+    /// The plan with the trunk's TLS client configuration (the node's, loaded at start).
+    pub fn with_tls(mut self, tls: Option<Arc<rustls::ClientConfig>>) -> AgentPlan {
+        self.tls = tls;
+        self
+    }
+
+    /// How to dial `target` over TLS: `None` on UDP and TCP; an error when the trunk's TLS
+    /// configuration did not load or the name to check is not a DNS name or address.
+    pub fn tls_dial(&self, target: &str) -> Result<Option<TlsDial>, String> {
+        if self.transport != TransportKind::Tls {
+            return Ok(None);
+        }
+        let config = self
+            .tls
+            .clone()
+            .ok_or("the trunk's TLS configuration is not loaded")?;
+        let name = if self.tls_server_name.is_empty() {
+            SipUri::parse(target)
+                .map_err(|e| format!("URI {target:?}: {e}"))?
+                .host
+                .to_string()
+        } else {
+            self.tls_server_name.clone()
+        };
+        TlsDial::new(config, &name).map(Some)
     }
 }
 

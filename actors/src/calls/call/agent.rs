@@ -26,7 +26,8 @@ impl Call {
     /// caller gets the fallback instead (the caller of this returns to run it).
     pub(super) fn start_agent(&mut self, ctx: &mut Context<Self>) {
         let esc = self.pending_escalation.clone().unwrap_or_default();
-        let plan = AgentPlan::new(&self.p.trunk.invite, &esc, &self.session_id);
+        let plan = AgentPlan::new(&self.p.trunk.invite, &esc, &self.session_id)
+            .map(|plan| plan.with_tls(self.p.node.agent_tls.get(&self.p.trunk.name).cloned()));
         let (plan, legs) = match (plan, self.legs.as_ref()) {
             (Ok(plan), Some(legs)) => (plan, legs),
             (Err(why), _) => {

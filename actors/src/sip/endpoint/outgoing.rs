@@ -19,6 +19,7 @@ use voxgate_engine::sip::transaction::{
 };
 
 use super::SipEndpoint;
+use crate::sip::transport::Kind;
 
 /// Place a call: send an INVITE out of any dialog toward `destination`.
 #[derive(Message)]
@@ -34,6 +35,8 @@ pub struct PlaceCall {
     pub destination: SocketAddr,
     /// The transport toward it.
     pub transport: TransportKind,
+    /// TLS: how to open the connection (the transport is TLS exactly when this is set).
+    pub tls: Option<crate::sip::tls::TlsDial>,
     /// Extra headers (name, value).
     pub headers: Vec<(HeaderName, String)>,
     /// The SDP offer.
@@ -511,10 +514,29 @@ impl SipEndpoint {
 impl Handler<PlaceCall> for SipEndpoint {
     type Result = ();
     fn handle(&mut self, msg: PlaceCall, ctx: &mut Context<Self>) {
-        if msg.transport == TransportKind::Tcp && !self.out.has_tcp(msg.destination) {
+        let stream = match msg.transport {
+            TransportKind::Udp => None,
+            TransportKind::Tcp => Some(Kind::Tcp),
+            TransportKind::Tls => Some(Kind::Tls),
+        };
+        if let Some(kind) = stream.filter(|&k| !self.out.has_stream(msg.destination, k)) {
             // Open the connection first; the INVITE goes on it once it is up.
+            let tls = if kind == Kind::Tls {
+                msg.tls.clone()
+            } else {
+                None
+            };
+            if kind == Kind::Tls && tls.is_none() {
+                tracing::info!("outgoing TLS call without a TLS configuration; not placed");
+                msg.owner.do_send(OutgoingEvent::Failed {
+                    call_id: msg.call_id,
+                    status: 503,
+                });
+                return;
+            }
             let connect = crate::sip::tcp::connect(
                 msg.destination,
+                tls,
                 ctx.address(),
                 self.out.clone(),
                 self.limits.max_message_bytes,
