@@ -130,6 +130,8 @@ pub struct WsBot {
     conn: Conn,
     generation: u64,
     stream_sid: String,
+    /// `stream_sid` as a JSON string literal, for the `media` events.
+    quoted_sid: String,
     sequence: u64,
     chunk: u64,
     out: VecDeque<Out>,
@@ -172,6 +174,7 @@ impl WsBot {
             conn: Conn::Idle,
             generation: 0,
             stream_sid: String::new(),
+            quoted_sid: String::new(),
             sequence: 0,
             chunk: 0,
             out: VecDeque::new(),
@@ -320,6 +323,7 @@ impl WsBot {
             heard: false,
         };
         self.stream_sid = format!("MZ{}g{gen}", self.info.call_sid);
+        self.quoted_sid = super::ws_media::quoted(&self.stream_sid);
         self.sequence = 0;
         self.chunk = 0;
         self.send(&ToBot::Connected(ws::Connected::default()));
@@ -693,13 +697,15 @@ impl Handler<AudioFrame> for WsBot {
         self.chunk += 1;
         match self.config.format {
             WsAudioFormat::Mulaw => {
-                let media = ws::Media::inbound(payload, self.chunk, (self.chunk - 1) * 20);
-                let (sequence_number, stream_sid) = self.envelope();
-                self.send(&ToBot::Media {
-                    sequence_number,
-                    stream_sid,
-                    media,
-                });
+                self.sequence += 1;
+                let json = super::ws_media::inbound_media(
+                    self.sequence,
+                    &self.quoted_sid,
+                    self.chunk,
+                    (self.chunk - 1) * 20,
+                    payload,
+                );
+                self.write(WsMessage::Text(json.into()));
             }
             WsAudioFormat::L16 => {
                 self.write(WsMessage::Binary(Bytes::copy_from_slice(payload)));
