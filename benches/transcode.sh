@@ -14,13 +14,17 @@
 #   benches/transcode.sh 200 20 50 -- --mode talkdesk        # Talkdesk ingress instead of SIP
 #
 # Needs `cargo build --release --bin voxgate --example ws_echo_bot`. Loopback only; each run
-# is bounded by CALLS, HOLD and RATE.
+# is bounded by CALLS, HOLD and RATE. Other binaries, e.g. a kept "before" build for a
+# back-to-back comparison: NODE_BIN (the node), STORM_BIN (the storm), BOT_BIN (the echo bot).
+# PERF_OUT=/tmp/p: also `perf record -F 499 -g` the node for PERF_SECONDS (12) once all calls
+# are up, into /tmp/p.KIND (`perf report -i /tmp/p.ws-l16 --no-children`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/common.sh
 storm_args "$@"
 set -- "${storm_extra[@]}"
-bot_bin=$PWD/target/release/examples/ws_echo_bot
+bot_bin=${BOT_BIN:-$PWD/target/release/examples/ws_echo_bot}
+storm_bin=${STORM_BIN:-$PWD/target/release/voxgate}
 work=$(mktemp -d)
 node_pid=
 bot_pid=
@@ -50,8 +54,12 @@ for kind in ${BOTS:-builtin ws-mulaw ws-l16}; do
   case " $* " in *" --mode talkdesk "*) target=$node_http ;; esac
   echo "== bot: $kind"; stamp
   echo "== voxgate storm --calls $calls --rate $rate --total $calls --hold ${hold}s $*"
+  if [ -n "${PERF_OUT:-}" ]; then
+    (sleep $(( calls / rate + 2 )) && perf record -q -F 499 -g -p "$node_pid" \
+        -o "$PERF_OUT.$kind" -- sleep "${PERF_SECONDS:-12}" > /dev/null 2>&1) &
+  fi
   bot0=$(cpu_ticks "$bot_pid")
-  "$PWD/target/release/voxgate" storm --target "$target" --calls "$calls" --rate "$rate" \
+  "$storm_bin" storm --target "$target" --calls "$calls" --rate "$rate" \
       --total "$calls" --duration "$(( calls / rate + 5 ))s" --hold "${hold}s" \
       --node-pid "$node_pid" --quiet "$@" || true
   bot1=$(cpu_ticks "$bot_pid")

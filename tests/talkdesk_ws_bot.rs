@@ -2,13 +2,16 @@
 //! passes through untouched, so the caller's tone comes back byte for byte; the bot's `transfer`
 //! becomes the final `stop` with the bot's `ringGroup` variable; and when the bot is killed
 //! mid-call it is restarted within its budget, then the caller is escalated with `BotFailure`.
+//! With an `audio/l16` bot the bot leg resamples µ-law 8 kHz ⇄ L16 16 kHz itself, behind the
+//! call's pass-through transcoder (a Talkdesk stream has no direct bot path): the tone comes
+//! back at its pitch.
 
 mod common;
 use std::time::Duration;
 
 use common::talkdesk::{assert_bot_failure_escalation, latest_record, Stream};
 use common::ws_bot::{config, Bot};
-use common::{tone_frame, wait_until, Node};
+use common::{tone_frame, ulaw_rms, wait_until, Node};
 
 #[test]
 fn reference_bot_echo_and_transfer() {
@@ -39,6 +42,33 @@ fn reference_bot_echo_and_transfer() {
         r.escalation.map(|e| e.reason).as_deref(),
         Some("BotSaysAgent")
     );
+}
+
+#[test]
+fn l16_bot_hears_and_answers_at_the_callers_pitch() {
+    let bot = Bot::start(&[]);
+    let node = Node::start(&config(bot.addr, "audio/l16"));
+    let mut s = Stream::open_demo(&node, "+15550100", "");
+    s.start("MZl16");
+    s.play(100, tone_frame);
+    s.pump(Duration::from_millis(300));
+    let media = s.media_payloads();
+    let loud: Vec<&Vec<u8>> = media.iter().filter(|p| ulaw_rms(p) > 2000.0).collect();
+    assert!(
+        loud.len() >= 80,
+        "{} loud of {} frames",
+        loud.len(),
+        media.len()
+    );
+    // 440 Hz crosses zero 17.6 times in 20 ms: the tone came back, not noise or a wrong rate.
+    for p in &loud[5..loud.len() - 5] {
+        let signs: Vec<bool> = p
+            .iter()
+            .map(|&b| voxgate_codecs::g711::ulaw_decode_sample(b) >= 0)
+            .collect();
+        let crossings = signs.windows(2).filter(|w| w[0] != w[1]).count();
+        assert!((16..=19).contains(&crossings), "{crossings} zero crossings");
+    }
 }
 
 #[test]

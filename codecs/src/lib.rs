@@ -10,7 +10,8 @@
 //! - [`l16`]: big-endian (RTP) and little-endian (WebSocket) linear PCM.
 //! - [`g722`]: G.722 64 kbit/s, own allocation-free implementation.
 //! - [`opus`]: [`opus::OpusEncoder`] / [`opus::OpusDecoder`] with FEC, DTX and PLC.
-//! - [`resample::Resampler`]: 8k ↔ 16k ↔ 48k on exact frames (rubato `Fft`), 10 ms delay.
+//! - [`resample::Resampler`]: 8k ↔ 16k ↔ 48k on exact frames: 8k ↔ 16k by our half-band FIR
+//!   ([`halfband`], 2 ms delay), the 48 kHz pairs by rubato `Fft` (10 ms).
 //! - [`rfc4733`]: telephone-event payloads, [`rfc4733::DtmfReceiver`] and
 //!   [`rfc4733::DigitPackets`].
 //! - [`jitter::JitterBuffer`]: sans-IO adaptive playout buffer.
@@ -22,6 +23,7 @@ pub mod error;
 pub mod frame;
 pub mod g711;
 pub mod g722;
+pub mod halfband;
 pub mod jitter;
 pub mod l16;
 pub mod opus;

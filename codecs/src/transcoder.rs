@@ -4,7 +4,8 @@
 //! in [`Transcoder::new`]; converting a frame allocates nothing (proved for every pair by
 //! `tests/transcoder_no_alloc.rs`). Opus never needs the resampler: libopus decodes to and
 //! encodes from the other side's PCM rate directly (8, 16 or 48 kHz). Other rate changes
-//! (8k ↔ 16k for G.711/L16/G.722) go through [`Resampler`] and add its 10 ms delay.
+//! (8k ↔ 16k for G.711/L16/G.722) go through [`Resampler`] and add its delay: 2 ms for
+//! 8k ↔ 16k (our half-band FIR), see [`crate::resample`].
 
 use crate::error::{CodecError, Result};
 use crate::frame::{AudioFormat, ByteOrder, EncodedFrame, PcmFrame, SampleRate};
@@ -373,7 +374,7 @@ mod tests {
         assert!(t.transcode(&[], &mut out).is_err());
         assert!(t.transcode(&[0xFF; 160], &mut out[..639]).is_err());
         assert_eq!(t.transcode(&[0xFF; 160], &mut out).unwrap(), 640);
-        assert_eq!(t.resampler_delay(), 160);
+        assert_eq!(t.resampler_delay(), 32);
         assert!(t.encode_pcm(&[0; 100], &mut out).is_err());
         assert_eq!(t.encode_pcm(&[0; 160], &mut out).unwrap(), 640);
         let mut o = Transcoder::new(AudioFormat::Opus48k, AudioFormat::Pcmu).unwrap();

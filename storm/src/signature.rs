@@ -124,13 +124,18 @@ impl FrameTemplate {
     }
 
     /// Reads the signature of a received payload: `None` when the payload carries none
-    /// (greeting, silence, comfort noise, a frame damaged on the way).
+    /// (greeting, silence, comfort noise, a frame damaged on the way). The signature is looked
+    /// for at every offset where it fits: a bot path that filters the audio delays it by a few
+    /// samples (8 kHz → 16 kHz → 8 kHz through the half-band resamplers: 32 samples, 4 ms).
     pub fn read(&self, payload: &[u8]) -> Option<Signature> {
-        if payload.len() < SIGNATURE_SAMPLES {
-            return None;
-        }
+        let last = payload.len().checked_sub(SIGNATURE_SAMPLES)?;
+        (0..=last).find_map(|at| self.read_at(&payload[at..at + SIGNATURE_SAMPLES]))
+    }
+
+    /// Reads a signature that starts at the first sample of `samples`.
+    fn read_at(&self, samples: &[u8]) -> Option<Signature> {
         let mut bits = 0u64;
-        for pair in payload[..SIGNATURE_SAMPLES].chunks_exact(SPREAD) {
+        for pair in samples.chunks_exact(SPREAD) {
             let sum: i32 = pair.iter().map(|&c| i32::from(self.law.decode(c))).sum();
             // On average at least half the level, or it is no signature.
             if sum.unsigned_abs() < LEVEL.unsigned_abs() as u32 / 2 * SPREAD as u32 {
@@ -164,16 +169,33 @@ mod tests {
         }
     }
 
+    fn signed_frame(t: &FrameTemplate, tag: u16, n: u16) -> (Signature, [u8; FRAME_SAMPLES]) {
+        let sig = Signature { tag, frame: n };
+        let mut frame = [0u8; FRAME_SAMPLES];
+        t.write(sig, &mut frame);
+        (sig, frame)
+    }
+
+    /// A signature delayed within the frame (by a resampling bot path) is still read.
+    #[test]
+    fn delayed_signatures_are_found() {
+        let t = FrameTemplate::new(Law::Ulaw);
+        let (sig, frame) = signed_frame(&t, 0x0BAD, 321);
+        for delay in [1, 7, 32, FRAME_SAMPLES - SIGNATURE_SAMPLES] {
+            let mut late = [0xFFu8; FRAME_SAMPLES];
+            late[delay..].copy_from_slice(&frame[..FRAME_SAMPLES - delay]);
+            assert_eq!(t.read(&late), Some(sig), "delay {delay}");
+        }
+        let mut too_late = [0xFFu8; FRAME_SAMPLES];
+        too_late[80..].copy_from_slice(&frame[..80]);
+        assert_eq!(t.read(&too_late), None, "cut by the frame's end");
+    }
+
     #[test]
     fn signs_survive_transcoding_between_laws() {
         let u = FrameTemplate::new(Law::Ulaw);
         let a = FrameTemplate::new(Law::Alaw);
-        let sig = Signature {
-            tag: 77,
-            frame: 4242,
-        };
-        let mut frame = [0u8; FRAME_SAMPLES];
-        u.write(sig, &mut frame);
+        let (sig, frame) = signed_frame(&u, 77, 4242);
         let transcoded: Vec<u8> = frame
             .iter()
             .map(|&c| g711::alaw_encode_sample(g711::ulaw_decode_sample(c)))

@@ -7,6 +7,7 @@ pub mod builtin;
 pub mod greeting;
 pub mod sip;
 pub mod websocket;
+mod ws_media;
 
 pub use builtin::{BotOwner, BuiltinBot};
 pub use sip::{SipBot, SipBotCall};

@@ -20,6 +20,11 @@
 //!   queue (which answers its own marks).
 //! - A malformed text frame from the bot is logged and counted, never fatal: one bad message
 //!   does not cost the caller the bot.
+//! - The leg converts between the caller's format and the stream's itself
+//!   ([`WsBot::converting_for`]): caller frames come straight from the RTP leg and the bot's
+//!   audio goes straight back to it, one actor hop (an envelope, a channel, a task wake-up) fewer
+//!   each way than through the transcoder leg. Frames already in the stream's format (the agent
+//!   assist mixer's) pass as they are.
 //! - [`ListenOnly`] (agent assist, the `invite` profile's `assist = true`) keeps the leg beside
 //!   the agent: it is sent the call's audio, while what the bot sends back as audio, marks,
 //!   `clear`, `transfer` and `hangup` is dropped (logged); only its `transcript` events go on.
@@ -40,7 +45,8 @@ use awc::BoxedSocket;
 use bytes::Bytes;
 use futures_util::stream::SplitSink;
 use futures_util::StreamExt;
-use voxgate_codecs::{AudioFormat, EncodedFrame};
+use voxgate_codecs::frame::MAX_ENCODED_BYTES;
+use voxgate_codecs::{AudioFormat, CodecError, EncodedFrame, Transcoder};
 use voxgate_engine::config::{WebsocketBotConfig, WsAudioFormat};
 use voxgate_engine::ws::{self, FromBot, ToBot};
 
@@ -50,7 +56,7 @@ use crate::calls::messages::{
     StopLeg, Transcript,
 };
 use crate::calls::transcoder::Downstream;
-use crate::metrics::FRAMES_DROPPED;
+use crate::metrics::{FRAMES_DROPPED, TRANSCODE_ERRORS};
 
 /// Bot frames sent on in one go, well under a default actix mailbox (16).
 pub const BURST: usize = 8;
@@ -108,6 +114,13 @@ enum Conn {
     },
 }
 
+/// Both directions of conversion between the caller's format and the stream's.
+struct StreamCodec {
+    ingress: AudioFormat,
+    up: Transcoder,
+    down: Transcoder,
+}
+
 /// The WebSocket bot leg.
 pub struct WsBot {
     config: WebsocketBotConfig,
@@ -117,12 +130,19 @@ pub struct WsBot {
     conn: Conn,
     generation: u64,
     stream_sid: String,
+    /// `stream_sid` as a JSON string literal, for the `media` events.
+    quoted_sid: String,
     sequence: u64,
     chunk: u64,
     out: VecDeque<Out>,
     /// The bytes of the queued `Out::Audio` frames, in order.
     out_audio: VecDeque<u8>,
     partial: Vec<u8>,
+    /// A bot frame taken from the queue (and converted) that a full mailbox refused: the next
+    /// pump sends it first, so conversion state never sees a frame twice.
+    pending: Option<EncodedFrame>,
+    /// Set by [`WsBot::converting_for`] when the caller's format is not the stream's.
+    codec: Option<Box<StreamCodec>>,
     pump_scheduled: bool,
     /// The bot transferred or hung up: a closed socket is then no failure.
     done: bool,
@@ -154,16 +174,95 @@ impl WsBot {
             conn: Conn::Idle,
             generation: 0,
             stream_sid: String::new(),
+            quoted_sid: String::new(),
             sequence: 0,
             chunk: 0,
             out: VecDeque::new(),
             out_audio: VecDeque::new(),
             partial: Vec::new(),
+            pending: None,
+            codec: None,
             pump_scheduled: false,
             done: false,
             listen_only: false,
             stopping: false,
             closing: None,
+        }
+    }
+
+    /// The leg takes caller frames in `ingress` and sends the bot's audio back in it,
+    /// converting to and from the stream's format itself; fails when no codec path exists.
+    pub fn converting_for(mut self, ingress: AudioFormat) -> Result<Self, CodecError> {
+        self.codec = if ingress == self.format {
+            None
+        } else {
+            Some(Box::new(StreamCodec {
+                ingress,
+                up: Transcoder::new(ingress, self.format)?,
+                down: Transcoder::new(self.format, ingress)?,
+            }))
+        };
+        Ok(self)
+    }
+
+    /// The audio of a caller frame in the stream's format, in `buf` unless it is there as is:
+    /// converted, concealed (a lost frame, when converting) or silence (a lost frame).
+    fn stream_payload<'a>(
+        &mut self,
+        frame: &'a EncodedFrame,
+        buf: &'a mut [u8; MAX_ENCODED_BYTES],
+    ) -> Option<&'a [u8]> {
+        let bytes = frame.bytes();
+        if frame.format() == self.format && !bytes.is_empty() {
+            return Some(bytes);
+        }
+        let result = match self.codec.as_deref_mut() {
+            Some(c) if bytes.is_empty() => c.up.conceal(buf),
+            Some(c) if frame.format() == c.ingress => c.up.transcode(bytes, buf),
+            None if bytes.is_empty() => {
+                // A lost caller frame: silence, so that the bot's clock keeps running.
+                let n = self.frame_bytes().min(buf.len());
+                buf[..n].fill(self.silence_byte());
+                Ok(n)
+            }
+            _ => Err(CodecError::BadConfig("frame format differs from the leg's")),
+        };
+        match result {
+            Ok(n) => Some(&buf[..n]),
+            Err(e) => {
+                transcode_error("up", &e);
+                None
+            }
+        }
+    }
+
+    /// Takes the next frame's bytes off the audio queue, converted to the caller's format.
+    fn next_bot_frame(&mut self) -> Option<EncodedFrame> {
+        let n = self
+            .frame_bytes()
+            .min(self.out_audio.len())
+            .min(MAX_ENCODED_BYTES);
+        let mut buf = [0u8; MAX_ENCODED_BYTES];
+        let (head, tail) = self.out_audio.as_slices();
+        let from_head = head.len().min(n);
+        buf[..from_head].copy_from_slice(&head[..from_head]);
+        buf[from_head..n].copy_from_slice(&tail[..n - from_head]);
+        self.out_audio.drain(..n);
+        let Some(codec) = self.codec.as_deref_mut() else {
+            // Frame-sized by construction; a frame that does not fit is skipped.
+            return EncodedFrame::from_bytes(self.format, &buf[..n]).ok();
+        };
+        let mut out = EncodedFrame::empty(codec.ingress);
+        match codec
+            .down
+            .transcode(&buf[..n], out.buffer_mut())
+            .and_then(|len| out.set_len(len))
+        {
+            Ok(()) => Some(out),
+            Err(e) => {
+                transcode_error("down", &e);
+                None
+            }
         }
     }
 
@@ -224,6 +323,7 @@ impl WsBot {
             heard: false,
         };
         self.stream_sid = format!("MZ{}g{gen}", self.info.call_sid);
+        self.quoted_sid = super::ws_media::quoted(&self.stream_sid);
         self.sequence = 0;
         self.chunk = 0;
         self.send(&ToBot::Connected(ws::Connected::default()));
@@ -290,6 +390,7 @@ impl WsBot {
         self.out.clear();
         self.out_audio.clear();
         self.partial.clear();
+        self.pending = None;
         if self.done {
             tracing::debug!(%why, "bot connection ended after its hand-back");
             return;
@@ -355,6 +456,7 @@ impl WsBot {
             FromBot::Clear { .. } => {
                 self.partial.clear();
                 self.out_audio.clear();
+                self.pending = None;
                 let queued = std::mem::take(&mut self.out);
                 self.owner.clear.do_send(Clear);
                 for item in queued {
@@ -465,29 +567,30 @@ impl WsBot {
                     if sent == BURST {
                         break;
                     }
-                    let n = self.frame_bytes().min(self.out_audio.len());
-                    let mut buf = [0u8; 640];
-                    let n = n.min(buf.len());
-                    for (dst, src) in buf.iter_mut().zip(self.out_audio.iter()) {
-                        *dst = *src;
-                    }
-                    let Ok(frame) = EncodedFrame::from_bytes(self.format, &buf[..n]) else {
-                        // Frame-sized by construction; a frame that does not fit is skipped.
-                        self.out_audio.drain(..n);
-                        self.out.pop_front();
-                        continue;
+                    let frame = match self.pending.take() {
+                        Some(frame) => frame,
+                        None => match self.next_bot_frame() {
+                            Some(frame) => frame,
+                            None => {
+                                self.out.pop_front();
+                                continue;
+                            }
+                        },
                     };
                     match self.owner.audio.try_send(Downstream(AudioFrame(frame))) {
                         Ok(()) => {
                             sent += 1;
-                            self.out_audio.drain(..n);
                             self.out.pop_front();
                         }
-                        Err(SendError::Full(_)) => break,
+                        Err(SendError::Full(Downstream(AudioFrame(frame)))) => {
+                            self.pending = Some(frame);
+                            break;
+                        }
                         // The audio path is gone: the call is stopping us.
                         Err(SendError::Closed(_)) => {
                             self.out.clear();
                             self.out_audio.clear();
+                            self.pending = None;
                             return;
                         }
                     }
@@ -511,6 +614,11 @@ impl WsBot {
             mark: ws::Mark { name },
         });
     }
+}
+
+fn transcode_error(direction: &'static str, e: &CodecError) {
+    metrics::counter!(TRANSCODE_ERRORS, "direction" => direction).increment(1);
+    tracing::debug!(direction, error = %e, "bot frame dropped");
 }
 
 fn bad_message(why: &str) {
@@ -582,26 +690,22 @@ impl Handler<AudioFrame> for WsBot {
         if !matches!(self.conn, Conn::Open { .. }) || (self.done && !self.listen_only) {
             return;
         }
-        let bytes = msg.0.bytes();
-        let mut lost = [0u8; 640];
-        let payload: &[u8] = if bytes.is_empty() {
-            // A lost caller frame: send silence so the bot's clock keeps running.
-            let n = self.frame_bytes().min(lost.len());
-            lost[..n].fill(self.silence_byte());
-            &lost[..n]
-        } else {
-            bytes
+        let mut buf = [0u8; MAX_ENCODED_BYTES];
+        let Some(payload) = self.stream_payload(&msg.0, &mut buf) else {
+            return;
         };
         self.chunk += 1;
         match self.config.format {
             WsAudioFormat::Mulaw => {
-                let media = ws::Media::inbound(payload, self.chunk, (self.chunk - 1) * 20);
-                let (sequence_number, stream_sid) = self.envelope();
-                self.send(&ToBot::Media {
-                    sequence_number,
-                    stream_sid,
-                    media,
-                });
+                self.sequence += 1;
+                let json = super::ws_media::inbound_media(
+                    self.sequence,
+                    &self.quoted_sid,
+                    self.chunk,
+                    (self.chunk - 1) * 20,
+                    payload,
+                );
+                self.write(WsMessage::Text(json.into()));
             }
             WsAudioFormat::L16 => {
                 self.write(WsMessage::Binary(Bytes::copy_from_slice(payload)));
@@ -644,6 +748,7 @@ impl Handler<ListenOnly> for WsBot {
         self.out.clear();
         self.out_audio.clear();
         self.partial.clear();
+        self.pending = None;
     }
 }
 

@@ -141,11 +141,10 @@ pub(crate) fn start(
             (format, addr.clone().recipient(), addr.recipient())
         }
         BotKind::Websocket => {
-            let format = bot.as_ref().map_or(AudioFormat::Pcmu, |b| {
-                WsBot::audio_format(b.websocket.format)
-            });
+            // The WebSocket bot converts between the caller's format and its stream's itself
+            // (`WsBot::converting_for`): to the rest of the tree it speaks the caller's format.
             let addr = ws_ctx.address();
-            (format, addr.clone().recipient(), addr.recipient())
+            (ingress_format, addr.clone().recipient(), addr.recipient())
         }
         _ => {
             let addr = builtin_ctx.address();
@@ -156,11 +155,13 @@ pub(crate) fn start(
             )
         }
     };
-    // The builtin bot in the caller's format needs no conversion: its frames skip the
+    // The builtin bot in the caller's format and the WebSocket bot (which converts itself)
+    // need no conversion here: their frames skip the
     // transcoder both ways, two actor hops fewer per echoed frame. The transcoder stays in
     // the tree for marks, for frames of other sizes or formats (the ingress hands those to
     // it: a caller packetising at 30 ms, a codec changed by re-INVITE) and for control.
-    let direct = builtin && bot_format == ingress_format;
+    let websocket = matches!((kind, &bot), (BotKind::Websocket, Some(_)));
+    let direct = (builtin || websocket) && bot_format == ingress_format;
     let direct_bot = direct.then(|| to_bot.clone());
     let transcoder = TranscoderLeg::new(
         ingress_format,
@@ -192,7 +193,10 @@ pub(crate) fn start(
         }
         (BotKind::Websocket, Some(config)) => {
             let info = info(&config);
-            BotLeg::Websocket(ws_ctx.run(WsBot::new(config.websocket, info, owner)))
+            let bot = WsBot::new(config.websocket, info, owner)
+                .converting_for(ingress_format)
+                .map_err(|e| format!("bot: {e}"))?;
+            BotLeg::Websocket(ws_ctx.run(bot))
         }
         (_, config) => {
             let builtin = BuiltinBot::new(
