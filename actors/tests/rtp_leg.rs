@@ -885,3 +885,42 @@ async fn direct_bot_takes_whole_frames_and_the_transcoder_the_rest() {
         "the PCMA frame was not handed to the transcoder"
     );
 }
+
+/// The leg reads its socket once per 20 ms tick; the RFC 3550 jitter estimate must still see
+/// when each packet arrived. A peer at 10 ms ptime sends two packets per tick: read-time
+/// arrivals would put both at the tick (transit differences of ±10 ms, jitter near 10 ms),
+/// kernel arrival stamps keep the estimate near the sender's own pacing jitter.
+#[actix::test]
+async fn jitter_estimate_uses_arrival_times_not_tick_reads() {
+    let peer = Peer::new();
+    let h = start_leg(RtpLegConfig::new(media(peer.addr()), "leg@test"));
+    let start = tokio::time::Instant::now();
+    let packets = 60u16;
+    for seq in 0..packets {
+        // An absolute schedule: one late wake-up does not shift the ones after it.
+        tokio::time::sleep_until(start + Duration::from_millis(10) * u32::from(seq)).await;
+        peer.send(
+            h.leg_rtp,
+            0,
+            seq == 0,
+            seq,
+            u32::from(seq) * 80,
+            &[0xff; 80],
+        )
+        .await;
+    }
+    h.leg.do_send(StopLeg);
+    assert!(
+        h.seen_within(Duration::from_secs(3), |s| s.stats.is_some())
+            .await
+    );
+    let seen = h.seen.lock().unwrap();
+    let stats = seen.stats.as_ref().unwrap();
+    assert_eq!(stats.packets_received, u64::from(packets));
+    assert!(
+        stats.jitter_max_ms < 5.0,
+        "jitter {:.2} ms (mean {:.2} ms): arrivals quantised to the tick",
+        stats.jitter_max_ms,
+        stats.jitter_mean_ms
+    );
+}

@@ -1,6 +1,7 @@
 //! Media: RTP/RTCP port allocation from the configured range, and the RTP leg actor that
 //! carries a SIP call's audio ([`RtpLeg`]).
 
+mod batch_recv;
 mod playout;
 mod ports;
 mod rtp_leg;

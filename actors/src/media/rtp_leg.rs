@@ -10,10 +10,17 @@
 //!   serviced on the same tick;
 //! - owner → [`AudioFrame`] / [`Mark`] / [`Clear`] / [`Dtmf`] / [`UpdateMedia`] / [`StopLeg`].
 //!
-//! The media path allocates nothing per packet: datagrams are read into one buffer owned by
-//! the reader and handled in place (no message per datagram), the clock is one `Sleep` that is
-//! reset to the next deadline, and packets are built in a buffer inside the actor. The only
-//! allocation per frame is the actor envelope of the [`AudioFrame`] sent to the owner.
+//! The sockets are read on the frame tick, not on every datagram: at the start of each tick
+//! the leg drains them with batched `recvmmsg` calls ([`BatchReceiver`]), every datagram
+//! stamped by the kernel on arrival, so the jitter estimate, the jitter buffer and DTMF timing
+//! see real arrival times while the node wakes once per tick instead of once per packet (the
+//! sockets are not registered with the reactor). A packet that arrived before a tick is in the
+//! jitter buffer when that tick pops a frame, as it would be if it had been read at once.
+//!
+//! The media path allocates nothing per packet: datagrams are read into per-thread buffers and
+//! handled in place (no message per datagram), the clock is one `Sleep` that is reset to the
+//! next deadline, and packets are built in a buffer inside the actor. The only allocation per
+//! frame is the actor envelope of the [`AudioFrame`] sent to the owner.
 //!
 //! Drops are counted in `voxgate_media_frames_dropped_total`: `leg="ingress"` when the owner's
 //! mailbox was full, `leg="ingress_playout"` when the outgoing queue refused a frame (full: the
@@ -45,15 +52,14 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use actix::dev::SendError;
 use actix::fut::ActorFuture;
 use actix::prelude::*;
-use tokio::io::ReadBuf;
-use tokio::net::UdpSocket;
+use std::net::UdpSocket;
 use voxgate_codecs::frame::MAX_ENCODED_BYTES;
 use voxgate_codecs::jitter::{JitterBuffer, JitterConfig, Playout};
 use voxgate_codecs::rfc4733::{char_to_event, DtmfEvent, DtmfReceiver, Tone};
@@ -65,6 +71,7 @@ use voxgate_engine::rtp::{
 };
 use voxgate_engine::sdp::{CodecKind, NegotiatedMedia};
 
+use super::batch_recv::{enable_timestamps, BatchReceiver, DrainClock};
 use super::playout::{PlayoutQueue, PushError};
 use super::ports::RtpPair;
 use crate::calls::messages::{
@@ -73,13 +80,12 @@ use crate::calls::messages::{
 use crate::calls::transcoder::Downstream;
 use crate::metrics::{FRAMES_DROPPED, SEND_ERRORS, SRTP_REJECTED};
 
-/// Largest datagram read; longer ones are truncated (and then fail to parse or are cut audio).
-const RECV_BUF: usize = 2048;
 /// Room for an RTP header (with CSRCs and extension the sender never writes) plus the largest
 /// encoded frame, and for any RTCP compound the session builds.
 const SEND_BUF: usize = 1600;
-/// Datagrams handled per wake-up of a reader before it yields to the other actors.
-const READ_BUDGET: usize = 32;
+/// Datagrams read from one socket per tick, at most; the rest waits in the socket for the next
+/// tick (a call brings about one per tick).
+const READ_BUDGET: usize = 64;
 /// Ticks run back to back when the arbiter was late; beyond that the clock skips ahead.
 const MAX_CATCH_UP: u64 = 5;
 /// A digit whose end packets never came is reported after this long without event packets.
@@ -237,11 +243,12 @@ pub struct MediaStats {
 pub struct RtpLeg {
     config: RtpLegConfig,
     owner: RtpLegOwner,
-    /// The sockets as passed in, until `started` registers them with this arbiter's reactor.
+    /// The sockets as passed in, until `started` takes them out of the reactor.
     pair: Option<RtpPair>,
-    rtp: Option<Arc<UdpSocket>>,
-    rtcp: Option<Arc<UdpSocket>>,
-    rtcp_reader: bool,
+    rtp: Option<UdpSocket>,
+    rtcp: Option<UdpSocket>,
+    /// When the sockets were last drained: nothing read later arrived before it.
+    last_drain: Instant,
     session: RtpSession,
     /// Counters of streams replaced by a codec change.
     prior: Option<SessionStats>,
@@ -402,7 +409,7 @@ fn merge(prior: &SessionStats, current: &SessionStats) -> SessionStats {
 }
 
 /// Receive errors that concern one datagram (ICMP feedback, signals), not the socket.
-fn transient(e: &io::Error) -> bool {
+pub(super) fn transient(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::ConnectionRefused
@@ -415,10 +422,13 @@ fn transient(e: &io::Error) -> bool {
     )
 }
 
-/// Moves a socket to the reactor of the current runtime (the arbiter the leg runs on), so its
-/// readiness is polled by the thread that reads it.
-fn register_here(socket: UdpSocket) -> io::Result<UdpSocket> {
-    UdpSocket::from_std(socket.into_std()?)
+/// Takes a socket out of the reactor it was bound on (the leg reads it on its tick, see the
+/// module documentation), still non-blocking, with kernel receive timestamps on.
+fn unregistered(socket: tokio::net::UdpSocket) -> io::Result<UdpSocket> {
+    let socket = socket.into_std()?;
+    socket.set_nonblocking(true)?;
+    enable_timestamps(&socket)?;
+    Ok(socket)
 }
 
 impl RtpLeg {
@@ -455,7 +465,7 @@ impl RtpLeg {
             pair: Some(pair),
             rtp: None,
             rtcp: None,
-            rtcp_reader: false,
+            last_drain: now,
             session,
             prior: None,
             format: setup.format,
@@ -544,6 +554,9 @@ impl RtpLeg {
             return;
         }
         self.exited = true;
+        // What arrived since the last tick still counts (the sockets are read on the tick).
+        // A socket that failed has nothing more to give: its error is the cause reported.
+        let _ = self.drain_sockets(&mut BatchReceiver::new());
         self.session.close(Instant::now());
         self.drain_transmits();
         self.owner.stats.do_send(self.stats());
@@ -581,7 +594,7 @@ impl RtpLeg {
                 }
             },
         };
-        if let Err(e) = socket.try_send_to(bytes, t.destination) {
+        if let Err(e) = socket.send_to(bytes, t.destination) {
             metrics::counter!(SEND_ERRORS).increment(1);
             tracing::trace!(error = %e, to = %t.destination, "RTP send failed");
         }
@@ -593,9 +606,43 @@ impl RtpLeg {
         }
     }
 
-    /// One datagram from a socket, handled in place.
-    fn on_datagram(&mut self, channel: Channel, from: SocketAddr, bytes: &[u8]) {
-        let now = Instant::now();
+    /// The tick's read of the sockets (see [`RtpLeg::drain_sockets`]); a socket failure ends
+    /// the leg.
+    fn read_sockets(&mut self, receiver: &mut BatchReceiver, ctx: &mut Context<Self>) {
+        if let Err(e) = self.drain_sockets(receiver) {
+            self.finish(ctx, ExitCause::Failed(format!("RTP socket: {e}")));
+        }
+    }
+
+    /// Reads what waits on the sockets (RTCP's only without rtcp-mux), handling each datagram
+    /// at its arrival time.
+    fn drain_sockets(&mut self, receiver: &mut BatchReceiver) -> io::Result<()> {
+        let clock = DrainClock::now(self.last_drain);
+        self.last_drain = clock.mono();
+        for channel in [Channel::Rtp, Channel::Rtcp] {
+            if channel == Channel::Rtcp && self.config.media.rtcp_mux {
+                continue;
+            }
+            let slot = match channel {
+                Channel::Rtcp => &mut self.rtcp,
+                _ => &mut self.rtp,
+            };
+            // Out of `self` while its datagrams are handled (they need `&mut self`), then back.
+            let Some(socket) = slot.take() else { continue };
+            let result = receiver.drain(&socket, &clock, READ_BUDGET, |from, bytes, at| {
+                self.on_datagram(channel, from, bytes, at);
+            });
+            match channel {
+                Channel::Rtcp => self.rtcp = Some(socket),
+                _ => self.rtp = Some(socket),
+            }
+            result?;
+        }
+        Ok(())
+    }
+
+    /// One datagram from a socket, handled in place; `now` is when it arrived.
+    fn on_datagram(&mut self, channel: Channel, from: SocketAddr, bytes: &[u8], now: Instant) {
         let plain;
         let bytes = match self.srtp.as_mut() {
             None => bytes,
@@ -826,14 +873,6 @@ impl RtpLeg {
         }
     }
 
-    fn spawn_reader(&mut self, ctx: &mut Context<Self>, socket: Arc<UdpSocket>, channel: Channel) {
-        ctx.spawn(Reader {
-            socket,
-            channel,
-            buf: Box::new([0; RECV_BUF]),
-        });
-    }
-
     fn update_media(&mut self, media: NegotiatedMedia, ctx: &mut Context<Self>) {
         let now = Instant::now();
         let old = &self.config.media;
@@ -877,12 +916,6 @@ impl RtpLeg {
             self.jitter_ssrc = None;
             self.dtmf_rx = DtmfReceiver::new();
             self.close_open_digit();
-            if !media.rtcp_mux && !self.rtcp_reader {
-                if let Some(rtcp) = self.rtcp.clone() {
-                    self.rtcp_reader = true;
-                    self.spawn_reader(ctx, rtcp, Channel::Rtcp);
-                }
-            }
         } else {
             if media.remote_rtp != old.remote_rtp {
                 self.session.set_remote(media.remote_rtp, None);
@@ -919,26 +952,23 @@ impl Actor for RtpLeg {
         let Some(pair) = self.pair.take() else {
             return;
         };
-        let sockets = register_here(pair.rtp).and_then(|rtp| Ok((rtp, register_here(pair.rtcp)?)));
-        let (rtp, rtcp) = match sockets {
-            Ok((rtp, rtcp)) => (Arc::new(rtp), Arc::new(rtcp)),
-            Err(e) => {
+        let (rtp, rtcp) = match (unregistered(pair.rtp), unregistered(pair.rtcp)) {
+            (Ok(rtp), Ok(rtcp)) => (rtp, rtcp),
+            (Err(e), _) | (_, Err(e)) => {
                 self.finish(ctx, ExitCause::Failed(format!("RTP socket: {e}")));
                 return;
             }
         };
-        self.rtp = Some(Arc::clone(&rtp));
-        self.rtcp = Some(Arc::clone(&rtcp));
-        self.spawn_reader(ctx, rtp, Channel::Rtp);
-        if !self.config.media.rtcp_mux {
-            self.rtcp_reader = true;
-            self.spawn_reader(ctx, rtcp, Channel::Rtcp);
-        }
-        self.clock_start = on_shared_grid(Instant::now(), self.period);
+        self.rtp = Some(rtp);
+        self.rtcp = Some(rtcp);
+        let now = Instant::now();
+        self.last_drain = now;
+        self.clock_start = on_shared_grid(now, self.period);
         self.frame = 1;
         let first = self.deadline(self.frame);
         ctx.spawn(FrameClock {
             sleep: Box::pin(tokio::time::sleep_until(first.into())),
+            receiver: BatchReceiver::new(),
         });
     }
 
@@ -991,50 +1021,11 @@ fn send_frame(
     }
 }
 
-/// Reads one socket until it fails or the leg stops, handing each datagram to the leg in place.
-struct Reader {
-    socket: Arc<UdpSocket>,
-    channel: Channel,
-    buf: Box<[u8; RECV_BUF]>,
-}
-
-impl ActorFuture<RtpLeg> for Reader {
-    type Output = ();
-
-    fn poll(
-        self: Pin<&mut Self>,
-        leg: &mut RtpLeg,
-        ctx: &mut Context<RtpLeg>,
-        task: &mut TaskContext<'_>,
-    ) -> Poll<()> {
-        let this = self.get_mut();
-        for _ in 0..READ_BUDGET {
-            if leg.exited {
-                return Poll::Ready(());
-            }
-            let mut read = ReadBuf::new(&mut this.buf[..]);
-            match this.socket.poll_recv_from(task, &mut read) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Ok(from)) => {
-                    let len = read.filled().len();
-                    leg.on_datagram(this.channel, from, &this.buf[..len]);
-                }
-                Poll::Ready(Err(e)) if transient(&e) => {}
-                Poll::Ready(Err(e)) => {
-                    leg.finish(ctx, ExitCause::Failed(format!("RTP socket: {e}")));
-                    return Poll::Ready(());
-                }
-            }
-        }
-        // Budget spent with datagrams still waiting: yield, come back at once.
-        task.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
-
-/// The leg's one timer: sleeps to the next frame deadline, runs the leg, re-arms.
+/// The leg's one timer: sleeps to the next frame deadline, reads the sockets, runs the leg,
+/// re-arms. It holds the leg's receive headers, which must stay on the leg's thread.
 struct FrameClock {
     sleep: Pin<Box<tokio::time::Sleep>>,
+    receiver: BatchReceiver,
 }
 
 impl ActorFuture<RtpLeg> for FrameClock {
@@ -1049,6 +1040,9 @@ impl ActorFuture<RtpLeg> for FrameClock {
         loop {
             if self.sleep.as_mut().poll(task).is_pending() {
                 return Poll::Pending;
+            }
+            if !leg.exited {
+                leg.read_sockets(&mut self.receiver, ctx);
             }
             match leg.on_clock(ctx) {
                 Some(next) => self.sleep.as_mut().reset(next.into()),
