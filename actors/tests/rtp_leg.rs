@@ -13,7 +13,8 @@ use voxgate_actors::calls::messages::{
 };
 use voxgate_actors::calls::transcoder::Downstream;
 use voxgate_actors::media::{
-    bind_rtp_pair, DirectBot, MediaStats, RtpLeg, RtpLegConfig, RtpLegOwner, RtpPair, UpdateMedia,
+    bind_rtp_pair, DirectBot, FrameRing, MediaStats, RtpLeg, RtpLegConfig, RtpLegOwner, RtpPair,
+    UpdateMedia,
 };
 use voxgate_codecs::{AudioFormat, EncodedFrame};
 use voxgate_engine::config::PortRange;
@@ -799,9 +800,9 @@ async fn srtp_both_ways_and_forgeries_dropped() {
     assert!(srtp.unprotect(true, last).is_ok(), "SRTCP authenticates");
 }
 
-/// A bot in the leg's format gets whole 20 ms frames directly; a 30 ms packet goes to the
-/// transcoder to be re-cut. Bot frames in the leg's format are played, others handed to the
-/// transcoder to convert.
+/// A bot in the leg's format gets whole 20 ms frames directly through its ring; a 30 ms
+/// packet goes to the transcoder to be re-cut. Bot frames from the return ring are played in
+/// order with marks; frames of another format are handed to the transcoder to convert.
 #[actix::test]
 async fn direct_bot_takes_whole_frames_and_the_transcoder_the_rest() {
     let peer = Peer::new();
@@ -809,8 +810,8 @@ async fn direct_bot_takes_whole_frames_and_the_transcoder_the_rest() {
     let leg_rtp = pair.rtp.local_addr().unwrap();
     let via_transcoder = Shared::default();
     let transcoder = Owner(Arc::clone(&via_transcoder)).start();
-    let direct = Shared::default();
-    let bot = Owner(Arc::clone(&direct)).start();
+    let to_bot = FrameRing::new(AudioFormat::Pcmu, 160, 16);
+    let from_bot = FrameRing::new(AudioFormat::Pcmu, 160, 16);
     let leg = RtpLeg::new(
         pair,
         RtpLegConfig::new(media(peer.addr()), "leg@test"),
@@ -823,8 +824,8 @@ async fn direct_bot_takes_whole_frames_and_the_transcoder_the_rest() {
         },
     )
     .with_direct_bot(DirectBot {
-        to_bot: bot.recipient(),
-        format: AudioFormat::Pcmu,
+        to_bot: Arc::clone(&to_bot),
+        from_bot: Arc::clone(&from_bot),
         via_transcoder: transcoder.recipient(),
     })
     .start();
@@ -836,27 +837,42 @@ async fn direct_bot_takes_whole_frames_and_the_transcoder_the_rest() {
         peer.send(leg_rtp, 0, seq == 0, seq, ts, &vec![seq as u8; len])
             .await;
     }
-    let (d, t) = (Arc::clone(&direct), Arc::clone(&via_transcoder));
+    let t = Arc::clone(&via_transcoder);
+    let mut direct = Vec::new();
     assert!(
-        wait_until(Duration::from_secs(3), || d.lock().unwrap().frames.len()
-            >= 4
-            && t.lock().unwrap().frames.len() >= 2)
+        wait_until(Duration::from_secs(3), || {
+            while let Some(f) = to_bot.pop_with(|b| (b.first().copied(), b.len())) {
+                direct.push(f);
+            }
+            direct.len() >= 4 && t.lock().unwrap().frames.len() >= 2
+        })
         .await
     );
-    let firsts = |seen: &Shared| -> Vec<(u8, usize)> {
-        let seen = seen.lock().unwrap();
-        seen.frames
-            .iter()
-            .map(|(_, f)| (f.bytes()[0], f.bytes().len()))
-            .collect()
-    };
     assert_eq!(
-        firsts(&direct)[..4],
-        [(0, 160), (1, 160), (2, 160), (3, 160)]
+        direct[..4],
+        [
+            (Some(0), 160),
+            (Some(1), 160),
+            (Some(2), 160),
+            (Some(3), 160)
+        ]
     );
-    assert_eq!(firsts(&via_transcoder)[..2], [(4, 240), (5, 240)]);
+    let firsts: Vec<(u8, usize)> = via_transcoder
+        .lock()
+        .unwrap()
+        .frames
+        .iter()
+        .map(|(_, f)| (f.bytes()[0], f.bytes().len()))
+        .collect();
+    assert_eq!(firsts[..2], [(4, 240), (5, 240)]);
 
-    leg.do_send(Downstream(pcmu(7)));
+    // Three frames from the bot, then a mark: the mark is played with the third frame, two
+    // ticks or more later, not at once.
+    for fill in [7, 7, 7] {
+        from_bot.push(&[fill; 160]).unwrap();
+    }
+    let marked = Instant::now();
+    leg.do_send(Mark("after-ring".into()));
     let pcma = EncodedFrame::from_bytes(AudioFormat::Pcma, &[9; 160]).unwrap();
     leg.do_send(Downstream(AudioFrame(pcma)));
     let p = Arc::clone(&peer);
@@ -872,6 +888,23 @@ async fn direct_bot_takes_whole_frames_and_the_transcoder_the_rest() {
             ))
         .await,
         "the bot's PCMU frame was not played"
+    );
+    let t = Arc::clone(&via_transcoder);
+    assert!(
+        wait_until(Duration::from_secs(3), || !t
+            .lock()
+            .unwrap()
+            .marks
+            .is_empty())
+        .await,
+        "the mark was not played"
+    );
+    let (at, name) = via_transcoder.lock().unwrap().marks[0].clone();
+    assert_eq!(name, "after-ring");
+    assert!(
+        at.duration_since(marked) >= Duration::from_millis(35),
+        "the mark overtook the ring's frames ({:?})",
+        at.duration_since(marked)
     );
     let t = Arc::clone(&via_transcoder);
     assert!(

@@ -52,7 +52,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -72,6 +72,7 @@ use voxgate_engine::rtp::{
 use voxgate_engine::sdp::{CodecKind, NegotiatedMedia};
 
 use super::batch_recv::{enable_timestamps, BatchReceiver, DrainClock};
+use super::frame_ring::{FrameRing, RingError};
 use super::playout::{PlayoutQueue, PushError};
 use super::ports::RtpPair;
 use crate::calls::messages::{
@@ -161,17 +162,19 @@ pub struct RtpLegOwner {
 }
 
 /// A bot that speaks the leg's own format and is wired to it directly (the builtin bot on a
-/// G.711 call): whole 20 ms caller frames in that format (and lost-frame markers) go straight
-/// to it instead of through the transcoder, and its [`Downstream`] frames come straight here.
-/// Frames of another size or format take the transcoder both ways (it re-cuts and converts),
-/// so a caller packetising at 30 ms or a codec changed by re-INVITE still reaches the bot
-/// right. Each direct frame saves one actor hop, its envelope and a copy.
+/// G.711 call) through two [`FrameRing`]s: whole 20 ms caller frames in that format (and
+/// lost-frame markers, empty) go into `to_bot` on the tick instead of through the transcoder,
+/// and the bot's frames come back in `from_bot`, drained on every tick (and before a [`Mark`]
+/// or [`Clear`] is applied, so they stay in order with them). Frames of another size or format
+/// take the transcoder both ways (it re-cuts and converts), so a caller packetising at 30 ms or
+/// a codec changed by re-INVITE still reaches the bot right. A direct frame costs no actor
+/// message either way: two hops, two envelopes and the leg's wake per frame fewer.
 #[derive(Debug, Clone)]
 pub struct DirectBot {
-    /// The bot's audio input.
-    pub to_bot: Recipient<AudioFrame>,
-    /// The bot's format: the leg's at setup.
-    pub format: AudioFormat,
+    /// Caller frames to the bot; its format is the bot's (the leg's at setup).
+    pub to_bot: Arc<FrameRing>,
+    /// The bot's frames to the caller.
+    pub from_bot: Arc<FrameRing>,
     /// The transcoder's bot-side input, for bot frames the leg cannot play as they are.
     pub via_transcoder: Recipient<Downstream>,
 }
@@ -179,13 +182,15 @@ pub struct DirectBot {
 impl DirectBot {
     /// Whether `frame` can skip the transcoder on its way to the bot.
     fn takes(&self, frame: &EncodedFrame) -> bool {
-        frame.format() == self.format
-            && (frame.bytes().is_empty() || Some(frame.bytes().len()) == self.format.frame_bytes())
+        let format = self.to_bot.format();
+        frame.format() == format
+            && (frame.bytes().is_empty() || Some(frame.bytes().len()) == format.frame_bytes())
     }
 }
 
 /// The bot wired by [`DirectBot`] is being replaced (the `invite` profile bridges an agent in
-/// its place, behind the transcoder): from now on every caller frame goes to the owner.
+/// its place, behind the transcoder): from now on every caller frame goes to the owner. What
+/// the bot still says is played as before.
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "()")]
 pub struct DetachBot;
@@ -278,6 +283,8 @@ pub struct RtpLeg {
     srtp: Option<SrtpTransform>,
     /// A bot wired to this leg without the transcoder in between.
     direct: Option<DirectBot>,
+    /// [`DetachBot`] came: caller frames no longer go to the direct bot.
+    bot_detached: bool,
 }
 
 impl std::fmt::Debug for RtpLeg {
@@ -488,6 +495,7 @@ impl RtpLeg {
             exited: false,
             srtp,
             direct: None,
+            bot_detached: false,
             config,
         }
     }
@@ -557,6 +565,11 @@ impl RtpLeg {
         // What arrived since the last tick still counts (the sockets are read on the tick).
         // A socket that failed has nothing more to give: its error is the cause reported.
         let _ = self.drain_sockets(&mut BatchReceiver::new());
+        if let Some(d) = &self.direct {
+            // Neither end is read any more: the bot's pushes are refused without a count.
+            d.to_bot.close();
+            d.from_bot.close();
+        }
         self.session.close(Instant::now());
         self.drain_transmits();
         self.owner.stats.do_send(self.stats());
@@ -604,6 +617,53 @@ impl RtpLeg {
         while let Some(t) = self.session.poll_transmit(&mut self.out) {
             self.send(t);
         }
+    }
+
+    /// Queues one outgoing frame of `format` for the caller; a frame the queue refuses (full,
+    /// oversize, or not in the stream's format) is dropped and counted.
+    fn queue_frame(&mut self, format: AudioFormat, bytes: &[u8]) {
+        let result = if format == self.format {
+            self.queue.push(bytes)
+        } else {
+            // In flight across a codec change, or a wiring mistake: not ours to play.
+            Err(PushError::TooLarge)
+        };
+        if let Err(e) = result {
+            self.dropped_egress += 1;
+            metrics::counter!(FRAMES_DROPPED, "leg" => self.playout_label()).increment(1);
+            tracing::trace!(?e, "outgoing frame dropped");
+        }
+    }
+
+    /// A direct bot's frame the leg cannot play as it is (the codec changed under the bot):
+    /// the transcoder converts it.
+    fn hand_to_transcoder(&mut self, frame: AudioFrame) {
+        let handed_on = self.direct.as_ref().is_some_and(|d| {
+            // A closed transcoder means the call is tearing down: nothing to count.
+            !matches!(
+                d.via_transcoder.try_send(Downstream(frame)),
+                Err(SendError::Full(_))
+            )
+        });
+        if !handed_on {
+            self.dropped_egress += 1;
+            metrics::counter!(FRAMES_DROPPED, "leg" => self.playout_label()).increment(1);
+        }
+    }
+
+    /// Moves what the direct bot has said since the last call into the playout queue.
+    fn drain_bot_ring(&mut self) {
+        let Some(ring) = self.direct.as_ref().map(|d| Arc::clone(&d.from_bot)) else {
+            return;
+        };
+        let format = ring.format();
+        while let Some(()) = ring.pop_with(|bytes| {
+            if format == self.format {
+                self.queue_frame(format, bytes);
+            } else if let Ok(frame) = EncodedFrame::from_bytes(format, bytes) {
+                self.hand_to_transcoder(AudioFrame(frame));
+            }
+        }) {}
     }
 
     /// The tick's read of the sockets (see [`RtpLeg::drain_sockets`]); a socket failure ends
@@ -800,10 +860,11 @@ impl RtpLeg {
         // Caller → owner.
         let label = self.label();
         let format = self.format;
+        let direct = self.direct.as_ref().filter(|_| !self.bot_detached);
         let mut send = |frame| {
             send_frame(
                 &self.owner.frames,
-                self.direct.as_ref(),
+                direct,
                 frame,
                 &mut self.dropped_ingress,
                 label,
@@ -831,6 +892,7 @@ impl RtpLeg {
             Playout::Empty => {}
         }
         // Owner → caller.
+        self.drain_bot_ring();
         self.start_next_digit();
         let audio = self.queue.pop().filter(|_| self.sending);
         match self
@@ -1008,11 +1070,17 @@ fn send_frame(
     dropped: &mut u64,
     label: &'static str,
 ) {
-    let to = match direct {
-        Some(d) if d.takes(&frame) => &d.to_bot,
-        _ => owner,
-    };
-    match to.try_send(AudioFrame(frame)) {
+    if let Some(d) = direct.filter(|d| d.takes(&frame)) {
+        match d.to_bot.push(frame.bytes()) {
+            Ok(()) | Err(RingError::Closed) => {}
+            Err(RingError::Full | RingError::TooLong) => {
+                *dropped += 1;
+                metrics::counter!(FRAMES_DROPPED, "leg" => label).increment(1);
+            }
+        }
+        return;
+    }
+    match owner.try_send(AudioFrame(frame)) {
         Ok(()) | Err(SendError::Closed(_)) => {}
         Err(SendError::Full(_)) => {
             *dropped += 1;
@@ -1059,17 +1127,7 @@ impl Handler<AudioFrame> for RtpLeg {
         if self.exited {
             return;
         }
-        let result = if frame.format() == self.format {
-            self.queue.push(frame.bytes())
-        } else {
-            // In flight across a codec change, or a wiring mistake: not ours to play.
-            Err(PushError::TooLarge)
-        };
-        if let Err(e) = result {
-            self.dropped_egress += 1;
-            metrics::counter!(FRAMES_DROPPED, "leg" => self.playout_label()).increment(1);
-            tracing::trace!(?e, "outgoing frame dropped");
-        }
+        self.queue_frame(frame.format(), frame.bytes());
     }
 }
 
@@ -1082,17 +1140,7 @@ impl Handler<Downstream> for RtpLeg {
         if frame.0.format() == self.format {
             return self.handle(frame, ctx);
         }
-        let handed_on = self.direct.as_ref().is_some_and(|d| {
-            // A closed transcoder means the call is tearing down: nothing to count.
-            !matches!(
-                d.via_transcoder.try_send(Downstream(frame)),
-                Err(SendError::Full(_))
-            )
-        });
-        if !handed_on {
-            self.dropped_egress += 1;
-            metrics::counter!(FRAMES_DROPPED, "leg" => self.playout_label()).increment(1);
-        }
+        self.hand_to_transcoder(frame);
     }
 }
 
@@ -1100,7 +1148,10 @@ impl Handler<DetachBot> for RtpLeg {
     type Result = ();
 
     fn handle(&mut self, _: DetachBot, _ctx: &mut Context<Self>) {
-        self.direct = None;
+        self.bot_detached = true;
+        if let Some(d) = &self.direct {
+            d.to_bot.close();
+        }
     }
 }
 
@@ -1108,6 +1159,8 @@ impl Handler<Mark> for RtpLeg {
     type Result = ();
 
     fn handle(&mut self, Mark(name): Mark, _ctx: &mut Context<Self>) {
+        // The bot's frames sent before this mark are queued before it.
+        self.drain_bot_ring();
         if let Some(name) = self.queue.mark(name) {
             self.owner.marks.do_send(MarkPlayed(name));
         }
@@ -1121,6 +1174,10 @@ impl Handler<Clear> for RtpLeg {
     type Result = ();
 
     fn handle(&mut self, _: Clear, _ctx: &mut Context<Self>) {
+        if let Some(d) = &self.direct {
+            // Sent by the bot before the Clear: cleared with the rest.
+            d.from_bot.clear();
+        }
         self.queue.clear();
         // What plays next is a new talkspurt even if it is queued before the next tick.
         self.session.start_talkspurt();
