@@ -18,8 +18,11 @@
 //!   echoed as a frame of silence, so the echo keeps the caller's 20 ms cadence.
 //! - On a call whose caller speaks the bot's format the bot is wired to the RTP leg by two
 //!   [`FrameRing`]s ([`BuiltinBot::with_rings`]): caller frames arrive in one (the leg's push
-//!   wakes the bot's reader task, no message), the echo and the greeting go back in the other,
-//!   which the leg drains on its frame tick. Control (marks, DTMF, Clear) stays on messages.
+//!   wakes the bot's reader task, no message), the greeting goes back in the other, which the
+//!   leg drains on its frame tick. While it echoes, the bot has the input ring reflect every
+//!   caller frame into the return ring itself ([`FrameRing::reflect_into`], lost frames as
+//!   silence), so an echoed frame costs the bot no wake at all; it switches that off when it
+//!   stops echoing. Control (marks, DTMF, Clear) stays on messages.
 //! - After an escalation or hang-up the bot has nothing more to say: it sends `Clear` first so
 //!   the caller does not hear the rest of a greeting or echo during the hand-back, then ignores
 //!   digits and audio until its call stops it.
@@ -216,6 +219,14 @@ impl BuiltinBot {
         }
     }
 
+    /// Starts echoing the caller: with rings, the input ring reflects into the return ring.
+    fn start_echo(&mut self) {
+        self.phase = Phase::Echo;
+        if let Some((from_caller, to_caller)) = &self.rings {
+            from_caller.reflect_into(Some((Arc::clone(to_caller), self.silence.bytes())));
+        }
+    }
+
     /// One caller frame (empty: lost): echoed once the greeting has played.
     fn echo(&mut self, frame: &[u8]) {
         if self.phase != Phase::Echo {
@@ -267,7 +278,7 @@ impl BuiltinBot {
             return;
         };
         let Some(greeting) = &self.greeting else {
-            self.phase = Phase::Echo;
+            self.start_echo();
             return;
         };
         let mut progressed = false;
@@ -311,6 +322,9 @@ impl BuiltinBot {
     /// The bot's part is over: silence what is still queued for the caller, then go deaf.
     fn finish(&mut self) {
         self.phase = Phase::Done;
+        if let Some((from_caller, _)) = &self.rings {
+            from_caller.reflect_into(None);
+        }
         self.owner.clear.do_send(Clear);
     }
 }
@@ -381,7 +395,7 @@ impl Actor for BuiltinBot {
             self.phase = Phase::Greeting { next: 0, stalls: 0 };
             self.push_greeting(ctx);
         } else {
-            self.phase = Phase::Echo;
+            self.start_echo();
         }
     }
 
@@ -444,7 +458,7 @@ impl Handler<MarkPlayed> for BuiltinBot {
 
     fn handle(&mut self, msg: MarkPlayed, _ctx: &mut Self::Context) {
         if msg.0 == GREETING_MARK && self.phase == Phase::AwaitMark {
-            self.phase = Phase::Echo;
+            self.start_echo();
         }
     }
 }

@@ -21,8 +21,9 @@ use crate::sip::endpoint::SipEndpoint;
 
 /// Caller frames waiting for a directly wired builtin bot (it echoes each as soon as it runs).
 const TO_BOT_FRAMES: usize = 8;
-/// Bot frames waiting for the RTP leg's tick: room for the whole greeting (33 frames) at once.
-const TO_CALLER_FRAMES: usize = 40;
+/// Bot frames waiting for the RTP leg's tick: two greeting bursts; the bot retries the rest
+/// of its greeting as the leg drains the ring (the echo passes through within one tick).
+const TO_CALLER_FRAMES: usize = 16;
 
 /// A call's bot leg, by kind.
 pub(crate) enum BotLeg {

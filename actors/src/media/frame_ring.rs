@@ -10,6 +10,11 @@
 //! push copies only the frame's bytes; a full ring refuses the frame (the producer counts the
 //! drop, as it would for a full mailbox). Both ends live on the call's arbiter, so the lock is
 //! never contended; it only makes the ring `Send` like the actors holding it.
+//!
+//! A consumer whose answer to every frame is that frame (the builtin bot's echo) can say so
+//! once instead of handling each: [`FrameRing::reflect_into`] makes the ring copy each pushed
+//! frame straight into the return ring (an empty one, a lost frame, as the given filler), with
+//! no wake of the consumer at all. The consumer switches it off when it has other things to say.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
@@ -46,6 +51,9 @@ struct Ring {
     /// The consumer's task, woken by the next push.
     waker: Option<Waker>,
     closed: bool,
+    /// Set by [`FrameRing::reflect_into`]: where pushed frames go instead, and what an empty
+    /// frame becomes.
+    reflect: Option<(Arc<FrameRing>, Box<[u8]>)>,
 }
 
 impl FrameRing {
@@ -63,6 +71,7 @@ impl FrameRing {
                 len: 0,
                 waker: None,
                 closed: false,
+                reflect: None,
             }),
         })
     }
@@ -86,6 +95,10 @@ impl FrameRing {
         let mut ring = self.lock();
         if ring.closed {
             return Err(RingError::Closed);
+        }
+        if let Some((to, filler)) = &ring.reflect {
+            // `to` is another ring (see `reflect_into`): its lock is not this one.
+            return to.push(if frame.is_empty() { filler } else { frame });
         }
         let capacity = ring.lens.len();
         if ring.len == capacity {
@@ -137,6 +150,16 @@ impl FrameRing {
         Some(out)
     }
 
+    /// From now on (`Some`) every frame pushed here is pushed into `to` instead, an empty frame
+    /// replaced by `filler`; `None` switches back to queueing. `to` must not be this ring
+    /// (it would wait on its own lock): such a request is ignored.
+    pub fn reflect_into(&self, reflect: Option<(Arc<FrameRing>, &[u8])>) {
+        let reflect = reflect
+            .filter(|(to, _)| !std::ptr::eq(Arc::as_ptr(to), self))
+            .map(|(to, filler)| (to, Box::from(filler)));
+        self.lock().reflect = reflect;
+    }
+
     /// Drops every queued frame; returns how many.
     pub fn clear(&self) -> usize {
         let mut ring = self.lock();
@@ -151,6 +174,7 @@ impl FrameRing {
         ring.closed = true;
         ring.len = 0;
         ring.waker = None;
+        ring.reflect = None;
     }
 
     /// Frames waiting.
@@ -210,6 +234,42 @@ mod tests {
         ring.close();
         assert_eq!(pop(&ring), None, "closing drops what was queued");
         assert_eq!(ring.push(&[3; 10]), Err(RingError::Closed));
+    }
+
+    #[test]
+    fn reflection_copies_pushes_into_the_return_ring_with_a_filler_for_lost_frames() {
+        let input = FrameRing::new(AudioFormat::Pcmu, 4, 2);
+        let output = FrameRing::new(AudioFormat::Pcmu, 4, 2);
+        let count = Arc::new(CountWakes(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&count));
+        assert_eq!(input.pop_or_register(&waker, <[u8]>::to_vec), None);
+        input.reflect_into(Some((Arc::clone(&output), &[0xff; 4][..])));
+        input.push(&[1, 2]).unwrap();
+        input.push(&[]).unwrap();
+        // The return ring is full: the reflected push is refused like any full ring's.
+        assert_eq!(input.push(&[3]), Err(RingError::Full));
+        assert!(input.is_empty());
+        assert_eq!(
+            count.0.load(Ordering::SeqCst),
+            0,
+            "the consumer is not woken"
+        );
+        assert_eq!(pop(&output), Some(vec![1, 2]));
+        assert_eq!(pop(&output), Some(vec![0xff; 4]));
+        // Off again: frames queue for the consumer and wake it.
+        input.reflect_into(None);
+        input.push(&[4]).unwrap();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(pop(&input), Some(vec![4]));
+        // A ring cannot reflect into itself.
+        input.reflect_into(Some((Arc::clone(&input), &[0][..])));
+        input.push(&[5]).unwrap();
+        assert_eq!(pop(&input), Some(vec![5]));
+        // Closing ends the reflection too.
+        input.reflect_into(Some((Arc::clone(&output), &[0][..])));
+        input.close();
+        assert_eq!(input.push(&[6]), Err(RingError::Closed));
+        assert!(output.is_empty());
     }
 
     struct CountWakes(AtomicUsize);
