@@ -72,6 +72,11 @@ impl DrainClock {
         }
     }
 
+    /// The same reading with another floor (a socket drained on its own schedule).
+    pub(crate) fn with_floor(self, floor: Instant) -> Self {
+        Self::at(self.wall, self.mono, floor)
+    }
+
     /// The monotonic instant of this reading.
     pub(crate) fn mono(&self) -> Instant {
         self.mono

@@ -87,6 +87,10 @@ const SEND_BUF: usize = 1600;
 /// Datagrams read from one socket per tick, at most; the rest waits in the socket for the next
 /// tick (a call brings about one per tick).
 const READ_BUDGET: usize = 64;
+/// The RTCP socket (no rtcp-mux) is read this often rather than on every tick: reports come
+/// every few seconds, their kernel arrival stamps keep the round-trip time exact, and the RTP
+/// socket alone is one system call per tick.
+const RTCP_READ_INTERVAL: Duration = Duration::from_millis(200);
 /// Ticks run back to back when the arbiter was late; beyond that the clock skips ahead.
 const MAX_CATCH_UP: u64 = 5;
 /// A digit whose end packets never came is reported after this long without event packets.
@@ -180,11 +184,10 @@ pub struct DirectBot {
 }
 
 impl DirectBot {
-    /// Whether `frame` can skip the transcoder on its way to the bot.
-    fn takes(&self, frame: &EncodedFrame) -> bool {
-        let format = self.to_bot.format();
-        frame.format() == format
-            && (frame.bytes().is_empty() || Some(frame.bytes().len()) == format.frame_bytes())
+    /// Whether a frame of `format` can skip the transcoder on its way to the bot.
+    fn takes(&self, format: AudioFormat, bytes: &[u8]) -> bool {
+        format == self.to_bot.format()
+            && (bytes.is_empty() || Some(bytes.len()) == format.frame_bytes())
     }
 }
 
@@ -252,8 +255,10 @@ pub struct RtpLeg {
     pair: Option<RtpPair>,
     rtp: Option<UdpSocket>,
     rtcp: Option<UdpSocket>,
-    /// When the sockets were last drained: nothing read later arrived before it.
+    /// When the RTP socket was last drained: nothing read later arrived before it.
     last_drain: Instant,
+    /// The same for the RTCP socket, read every [`RTCP_READ_INTERVAL`].
+    last_rtcp_drain: Instant,
     session: RtpSession,
     /// Counters of streams replaced by a codec change.
     prior: Option<SessionStats>,
@@ -473,6 +478,7 @@ impl RtpLeg {
             rtp: None,
             rtcp: None,
             last_drain: now,
+            last_rtcp_drain: now,
             session,
             prior: None,
             format: setup.format,
@@ -564,7 +570,7 @@ impl RtpLeg {
         self.exited = true;
         // What arrived since the last tick still counts (the sockets are read on the tick).
         // A socket that failed has nothing more to give: its error is the cause reported.
-        let _ = self.drain_sockets(&mut BatchReceiver::new());
+        let _ = self.drain_sockets(&mut BatchReceiver::new(), true);
         if let Some(d) = &self.direct {
             // Neither end is read any more: the bot's pushes are refused without a count.
             d.to_bot.close();
@@ -669,20 +675,29 @@ impl RtpLeg {
     /// The tick's read of the sockets (see [`RtpLeg::drain_sockets`]); a socket failure ends
     /// the leg.
     fn read_sockets(&mut self, receiver: &mut BatchReceiver, ctx: &mut Context<Self>) {
-        if let Err(e) = self.drain_sockets(receiver) {
+        if let Err(e) = self.drain_sockets(receiver, false) {
             self.finish(ctx, ExitCause::Failed(format!("RTP socket: {e}")));
         }
     }
 
-    /// Reads what waits on the sockets (RTCP's only without rtcp-mux), handling each datagram
-    /// at its arrival time.
-    fn drain_sockets(&mut self, receiver: &mut BatchReceiver) -> io::Result<()> {
+    /// Reads what waits on the RTP socket and, when the stream has no rtcp-mux, on the RTCP
+    /// socket every [`RTCP_READ_INTERVAL`] (or now, with `all`), handling each datagram at its
+    /// arrival time.
+    fn drain_sockets(&mut self, receiver: &mut BatchReceiver, all: bool) -> io::Result<()> {
         let clock = DrainClock::now(self.last_drain);
         self.last_drain = clock.mono();
+        let rtcp = all || clock.mono() >= self.last_rtcp_drain + RTCP_READ_INTERVAL;
         for channel in [Channel::Rtp, Channel::Rtcp] {
-            if channel == Channel::Rtcp && self.config.media.rtcp_mux {
+            if channel == Channel::Rtcp && (self.config.media.rtcp_mux || !rtcp) {
                 continue;
             }
+            let clock = match channel {
+                Channel::Rtcp => {
+                    let floor = std::mem::replace(&mut self.last_rtcp_drain, clock.mono());
+                    clock.with_floor(floor)
+                }
+                _ => clock,
+            };
             let slot = match channel {
                 Channel::Rtcp => &mut self.rtcp,
                 _ => &mut self.rtp,
@@ -861,11 +876,12 @@ impl RtpLeg {
         let label = self.label();
         let format = self.format;
         let direct = self.direct.as_ref().filter(|_| !self.bot_detached);
-        let mut send = |frame| {
+        let mut send = |bytes: &[u8]| {
             send_frame(
                 &self.owner.frames,
                 direct,
-                frame,
+                format,
+                bytes,
                 &mut self.dropped_ingress,
                 label,
             );
@@ -878,16 +894,14 @@ impl RtpLeg {
                 // A packet longer than a frame holds (a sample codec at a ptime above 80 ms)
                 // is cut into frames that fit; the transcoder re-cuts them into 20 ms.
                 for chunk in payload.chunks(MAX_ENCODED_BYTES) {
-                    if let Ok(frame) = EncodedFrame::from_bytes(format, chunk) {
-                        send(frame);
-                    }
+                    send(chunk);
                 }
             }
             Playout::Frame { .. } | Playout::Lost { .. } => {
                 // Lost, empty, or an Opus packet above 256 kbit/s that no frame carries:
                 // conceal it.
                 self.concealed += 1;
-                send(EncodedFrame::empty(format));
+                send(&[]);
             }
             Playout::Empty => {}
         }
@@ -1025,6 +1039,7 @@ impl Actor for RtpLeg {
         self.rtcp = Some(rtcp);
         let now = Instant::now();
         self.last_drain = now;
+        self.last_rtcp_drain = now;
         self.clock_start = on_shared_grid(now, self.period);
         self.frame = 1;
         let first = self.deadline(self.frame);
@@ -1061,17 +1076,19 @@ fn on_shared_grid(now: Instant, period: Duration) -> Instant {
     now - Duration::from_nanos((since % period) as u64)
 }
 
-/// Hands one caller frame to the owner (or straight to a [`DirectBot`] that takes it) without
-/// waiting; a full mailbox drops it and counts it.
+/// Hands one caller frame (`bytes` of `format`, at most [`MAX_ENCODED_BYTES`]; empty: lost)
+/// to the owner, or straight to a [`DirectBot`] that takes it (copied into its ring, no frame
+/// built), without waiting; a full mailbox or ring drops it and counts it.
 fn send_frame(
     owner: &Recipient<AudioFrame>,
     direct: Option<&DirectBot>,
-    frame: EncodedFrame,
+    format: AudioFormat,
+    bytes: &[u8],
     dropped: &mut u64,
     label: &'static str,
 ) {
-    if let Some(d) = direct.filter(|d| d.takes(&frame)) {
-        match d.to_bot.push(frame.bytes()) {
+    if let Some(d) = direct.filter(|d| d.takes(format, bytes)) {
+        match d.to_bot.push(bytes) {
             Ok(()) | Err(RingError::Closed) => {}
             Err(RingError::Full | RingError::TooLong) => {
                 *dropped += 1;
@@ -1080,6 +1097,10 @@ fn send_frame(
         }
         return;
     }
+    // The caller cut packets to MAX_ENCODED_BYTES, so this cannot fail.
+    let Ok(frame) = EncodedFrame::from_bytes(format, bytes) else {
+        return;
+    };
     match owner.try_send(AudioFrame(frame)) {
         Ok(()) | Err(SendError::Closed(_)) => {}
         Err(SendError::Full(_)) => {
