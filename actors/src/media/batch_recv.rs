@@ -22,7 +22,7 @@
 use std::cell::RefCell;
 use std::io::{self, IoSliceMut};
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::errno::Errno;
@@ -121,18 +121,18 @@ impl BatchReceiver {
         }
     }
 
-    /// Reads what waits on `socket`, at most about `budget` datagrams (the rest stays queued
-    /// for the next drain), handing each to `on` in arrival order with where it came from and
-    /// when. Errors that concern one datagram (ICMP feedback) are skipped; `Err` is a failure
-    /// of the socket itself. Returns how many datagrams were handed on.
+    /// Reads what waits on the UDP socket `fd` (non-blocking or not: the reads do not wait),
+    /// at most about `budget` datagrams (the rest stays queued for the next drain), handing
+    /// each to `on` in arrival order with where it came from and when. Errors that concern one
+    /// datagram (ICMP feedback) are skipped; `Err` is a failure of the socket itself. Returns
+    /// how many datagrams were handed on.
     pub(crate) fn drain(
         &mut self,
-        socket: &UdpSocket,
+        fd: RawFd,
         clock: &DrainClock,
         budget: usize,
         mut on: impl FnMut(SocketAddr, &[u8], Instant),
     ) -> io::Result<usize> {
-        let fd = socket.as_raw_fd();
         let headers = &mut self.headers;
         BUFFERS.with_borrow_mut(|bufs| {
             let mut handed = 0;
@@ -214,7 +214,7 @@ mod tests {
         let mut got = Vec::new();
         let clock = DrainClock::now(Instant::now() - Duration::from_secs(5));
         let n = rx
-            .drain(s, &clock, budget, |from, b, at| {
+            .drain(s.as_raw_fd(), &clock, budget, |from, b, at| {
                 got.push((from, b.to_vec(), at))
             })
             .unwrap();
@@ -289,8 +289,10 @@ mod tests {
         send_aged(b"first", Duration::from_millis(30));
         let clock = DrainClock::now(before - Duration::from_secs(1));
         let mut arrivals = Vec::new();
-        rx.drain(&rx_socket, &clock, 8, |_, _, at| arrivals.push(at))
-            .unwrap();
+        rx.drain(rx_socket.as_raw_fd(), &clock, 8, |_, _, at| {
+            arrivals.push(at)
+        })
+        .unwrap();
         assert_eq!(arrivals.len(), 1);
         let age = clock.mono().duration_since(arrivals[0]);
         assert!(
@@ -302,8 +304,10 @@ mod tests {
         send_aged(b"second", Duration::from_millis(20));
         let clock = DrainClock::now(clock.mono());
         let mut arrivals = Vec::new();
-        rx.drain(&rx_socket, &clock, 8, |_, _, at| arrivals.push(at))
-            .unwrap();
+        rx.drain(rx_socket.as_raw_fd(), &clock, 8, |_, _, at| {
+            arrivals.push(at)
+        })
+        .unwrap();
         assert!(clock.mono().duration_since(arrivals[0]) >= Duration::from_millis(15));
     }
 

@@ -60,6 +60,7 @@ use actix::dev::SendError;
 use actix::fut::ActorFuture;
 use actix::prelude::*;
 use std::net::UdpSocket;
+use std::os::fd::AsRawFd;
 use voxgate_codecs::frame::MAX_ENCODED_BYTES;
 use voxgate_codecs::jitter::{JitterBuffer, JitterConfig, Playout};
 use voxgate_codecs::rfc4733::{char_to_event, DtmfEvent, DtmfReceiver, Tone};
@@ -570,7 +571,7 @@ impl RtpLeg {
         self.exited = true;
         // What arrived since the last tick still counts (the sockets are read on the tick).
         // A socket that failed has nothing more to give: its error is the cause reported.
-        let _ = self.drain_sockets(&mut BatchReceiver::new(), true);
+        let _ = self.drain_sockets(&mut BatchReceiver::new(), true, None);
         if let Some(d) = &self.direct {
             // Neither end is read any more: the bot's pushes are refused without a count.
             d.to_bot.close();
@@ -672,18 +673,19 @@ impl RtpLeg {
         }) {}
     }
 
-    /// The tick's read of the sockets (see [`RtpLeg::drain_sockets`]); a socket failure ends
-    /// the leg.
-    fn read_sockets(&mut self, receiver: &mut BatchReceiver, ctx: &mut Context<Self>) {
-        if let Err(e) = self.drain_sockets(receiver, false) {
-            self.finish(ctx, ExitCause::Failed(format!("RTP socket: {e}")));
-        }
-    }
-
     /// Reads what waits on the RTP socket and, when the stream has no rtcp-mux, on the RTCP
     /// socket every [`RTCP_READ_INTERVAL`] (or now, with `all`), handling each datagram at its
-    /// arrival time.
-    fn drain_sockets(&mut self, receiver: &mut BatchReceiver, all: bool) -> io::Result<()> {
+    /// arrival time. With `ticks` (the clock's `now` and the ticks run so far), every tick due
+    /// by `now` whose deadline came before a datagram's arrival runs before that datagram is
+    /// handled: events are replayed in the order they happened, so a packet that arrived just
+    /// after its tick's deadline waits for the next tick, as it did when every datagram was
+    /// read on arrival, whenever in the arbiter's round this leg is polled.
+    fn drain_sockets(
+        &mut self,
+        receiver: &mut BatchReceiver,
+        all: bool,
+        mut ticks: Option<(Instant, &mut u64)>,
+    ) -> io::Result<()> {
         let clock = DrainClock::now(self.last_drain);
         self.last_drain = clock.mono();
         let rtcp = all || clock.mono() >= self.last_rtcp_drain + RTCP_READ_INTERVAL;
@@ -698,22 +700,33 @@ impl RtpLeg {
                 }
                 _ => clock,
             };
-            let slot = match channel {
-                Channel::Rtcp => &mut self.rtcp,
-                _ => &mut self.rtp,
+            let socket = match channel {
+                Channel::Rtcp => self.rtcp.as_ref(),
+                _ => self.rtp.as_ref(),
             };
-            // Out of `self` while its datagrams are handled (they need `&mut self`), then back.
-            let Some(socket) = slot.take() else { continue };
-            let result = receiver.drain(&socket, &clock, READ_BUDGET, |from, bytes, at| {
+            // By descriptor: handling a datagram (and a tick, which sends) needs `&mut self`.
+            // The sockets live as long as the leg, so the descriptor stays theirs.
+            let Some(fd) = socket.map(AsRawFd::as_raw_fd) else {
+                continue;
+            };
+            receiver.drain(fd, &clock, READ_BUDGET, |from, bytes, at| {
+                if let (Channel::Rtp, Some((now, ran))) = (channel, ticks.as_mut()) {
+                    self.run_ticks(at.min(*now), *now, ran);
+                }
                 self.on_datagram(channel, from, bytes, at);
-            });
-            match channel {
-                Channel::Rtcp => self.rtcp = Some(socket),
-                _ => self.rtp = Some(socket),
-            }
-            result?;
+            })?;
         }
         Ok(())
+    }
+
+    /// Runs the ticks whose deadline came before `until` (at most [`MAX_CATCH_UP`] in all,
+    /// counted in `ran`).
+    fn run_ticks(&mut self, until: Instant, now: Instant, ran: &mut u64) {
+        while self.deadline(self.frame) < until && *ran < MAX_CATCH_UP {
+            self.tick(now);
+            self.frame += 1;
+            *ran += 1;
+        }
     }
 
     /// One datagram from a socket, handled in place; `now` is when it arrived.
@@ -844,19 +857,25 @@ impl RtpLeg {
         }
     }
 
-    /// The frame clock fired: run every due tick, then service the session. Returns the next
-    /// deadline, or `None` once the leg has exited.
-    fn on_clock(&mut self, ctx: &mut Context<Self>) -> Option<Instant> {
+    /// The frame clock fired: read the sockets with the due ticks in between (see
+    /// [`RtpLeg::drain_sockets`]), run the ticks still due, then service the session; a socket
+    /// failure ends the leg. Returns the next deadline, or `None` once the leg has exited.
+    fn on_clock(
+        &mut self,
+        receiver: &mut BatchReceiver,
+        ctx: &mut Context<Self>,
+    ) -> Option<Instant> {
         if self.exited {
             return None;
         }
         let now = Instant::now();
         let mut ran = 0;
-        while self.deadline(self.frame) <= now && ran < MAX_CATCH_UP {
-            self.tick(now);
-            self.frame += 1;
-            ran += 1;
+        if let Err(e) = self.drain_sockets(receiver, false, Some((now, &mut ran))) {
+            self.finish(ctx, ExitCause::Failed(format!("RTP socket: {e}")));
+            return None;
         }
+        // `until` just past `now`: every tick due by now.
+        self.run_ticks(now + Duration::from_nanos(1), now, &mut ran);
         if self.deadline(self.frame) <= now {
             // The arbiter stalled for several frames: drop the missed ticks rather than burst
             // them out (the peer's jitter buffer would discard them anyway).
@@ -1130,10 +1149,7 @@ impl ActorFuture<RtpLeg> for FrameClock {
             if self.sleep.as_mut().poll(task).is_pending() {
                 return Poll::Pending;
             }
-            if !leg.exited {
-                leg.read_sockets(&mut self.receiver, ctx);
-            }
-            match leg.on_clock(ctx) {
+            match leg.on_clock(&mut self.receiver, ctx) {
                 Some(next) => self.sleep.as_mut().reset(next.into()),
                 None => return Poll::Ready(()),
             }
