@@ -957,3 +957,109 @@ async fn jitter_estimate_uses_arrival_times_not_tick_reads() {
         stats.jitter_mean_ms
     );
 }
+
+/// Packets and ticks are handled in the order they happened even when the leg reads its socket
+/// late: with the arbiter stalled across a tick deadline, a packet that arrived before the
+/// deadline is in the jitter buffer for that tick and one that arrived after it is not, so a
+/// new stream (two frames of buffering) starts playing one tick after the deadline, not when
+/// the stalled arbiter reads both packets at once. (The sleeps here make the stall and place
+/// the packets in time: they are the stimulus, not a wait for a result.)
+#[actix::test]
+async fn a_late_read_keeps_packets_and_ticks_in_arrival_order() {
+    let sock = std::net::UdpSocket::bind((LOCALHOST, 0)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let h = start_leg(RtpLegConfig::new(
+        media(sock.local_addr().unwrap()),
+        "leg@test",
+    ));
+    // The leg sends one queued frame per tick: their arrival gives the tick grid.
+    for _ in 0..8 {
+        h.leg.do_send(pcmu(0x55));
+    }
+    let to = h.leg_rtp;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        let mut seen = Vec::new();
+        while seen.len() < 6 {
+            if sock.recv_from(&mut buf).is_err() {
+                break;
+            }
+            seen.push(Instant::now());
+        }
+        let _ = tx.send((seen, sock));
+    });
+    let mut got = None;
+    assert!(
+        wait_until(Duration::from_secs(3), || {
+            got = rx.try_recv().ok();
+            got.is_some()
+        })
+        .await
+    );
+    let (seen, sock) = got.unwrap();
+    assert_eq!(seen.len(), 6, "the leg did not send its queued frames");
+    // The earliest phase seen (late wake-ups only push arrivals later), half a ms early.
+    let period = Duration::from_millis(20);
+    let first = seen[0];
+    let phase = seen
+        .iter()
+        .map(|t| {
+            Duration::from_nanos((t.duration_since(first).as_nanos() % period.as_nanos()) as u64)
+        })
+        .map(|p| {
+            if p > period / 2 {
+                p.saturating_sub(period)
+            } else {
+                p
+            }
+        })
+        .min()
+        .unwrap_or_default();
+    let mut deadline = first + phase - Duration::from_micros(500);
+    while deadline < Instant::now() + Duration::from_millis(40) {
+        deadline += period;
+    }
+    // A new stream: seq 0 just before the deadline, seq 1 just after, both while stalled.
+    let sender = std::thread::spawn(move || {
+        let send = |seq: u16, at: Instant| {
+            std::thread::sleep(at.saturating_duration_since(Instant::now()));
+            let mut out = [0u8; 1600];
+            let header = RtpHeader {
+                payload_type: 0,
+                marker: seq == 0,
+                sequence: 1000 + seq,
+                timestamp: 8000 + u32::from(seq) * 160,
+                ssrc: 0x0bad_cafe,
+            };
+            let len = header.build(&[0x11; 160], &mut out).unwrap();
+            sock.send_to(&out[..len], to).unwrap();
+        };
+        send(0, deadline - Duration::from_millis(4));
+        send(1, deadline + Duration::from_millis(4));
+    });
+    tokio::time::sleep_until((deadline - Duration::from_millis(8)).into()).await;
+    // Stall the arbiter (this test's thread) across the deadline.
+    std::thread::sleep(
+        (deadline + Duration::from_millis(10)).saturating_duration_since(Instant::now()),
+    );
+    sender.join().unwrap();
+    assert!(
+        h.seen_within(Duration::from_secs(2), |s| s
+            .frames
+            .iter()
+            .any(|(_, f)| f.bytes().first() == Some(&0x11)))
+            .await
+    );
+    let seen = h.seen.lock().unwrap();
+    let (played, _) = seen
+        .frames
+        .iter()
+        .find(|(_, f)| f.bytes().first() == Some(&0x11))
+        .unwrap();
+    let after = played.saturating_duration_since(deadline);
+    assert!(
+        after >= Duration::from_millis(14),
+        "played {after:?} after the deadline: the late packet was counted for the stalled tick"
+    );
+}
