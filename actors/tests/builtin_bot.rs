@@ -17,6 +17,7 @@ use voxgate_actors::calls::messages::{
     StopLeg, Transcript,
 };
 use voxgate_actors::calls::transcoder::Downstream;
+use voxgate_actors::media::{FrameRing, RingError};
 use voxgate_codecs::{l16, AudioFormat, ByteOrder, EncodedFrame, SampleRate};
 use voxgate_engine::config::BuiltinBotConfig;
 
@@ -75,6 +76,15 @@ struct Rig {
 
 impl Rig {
     fn start(config: BuiltinBotConfig) -> Rig {
+        Self::start_with(config, BuiltinBot::FORMAT, |bot| bot)
+    }
+
+    /// A bot speaking `format`, changed by `wire` before it starts.
+    fn start_with(
+        config: BuiltinBotConfig,
+        format: AudioFormat,
+        wire: impl FnOnce(BuiltinBot) -> BuiltinBot,
+    ) -> Rig {
         let events = Arc::new(Mutex::new(Vec::new()));
         let recorder = Recorder(events.clone()).start();
         let owner = BotOwner {
@@ -86,7 +96,7 @@ impl Rig {
             transcript: recorder.clone().recipient(),
             exited: recorder.clone().recipient(),
         };
-        let bot = BuiltinBot::new(config, BuiltinBot::FORMAT, owner).unwrap();
+        let bot = wire(BuiltinBot::new(config, format, owner).unwrap());
         let greeting_frames = bot.greeting_frames();
         Rig {
             bot: bot.start(),
@@ -575,6 +585,74 @@ async fn a_pcmu_call_through_the_transcoder() {
             Instant::now() < deadline,
             "timed out waiting for the escalation"
         );
+        actix_rt::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Wired to the RTP leg by rings (a G.711 call): the whole greeting goes into the return ring
+/// before its mark, caller frames from the input ring are echoed into it byte for byte once
+/// the mark is played (reflected by the ring), a lost frame (empty) as a frame of silence; a
+/// full return ring refuses; after an escalation the bot is deaf.
+#[actix::test]
+async fn ring_wired_bot_greets_and_echoes_without_messages() {
+    let format = BuiltinBot::format_for(AudioFormat::Pcmu);
+    let from_caller = FrameRing::new(format, 160, 8);
+    let to_caller = FrameRing::new(format, 160, 40);
+    let rig = Rig::start_with(BuiltinBotConfig::default(), format, |bot| {
+        bot.with_rings(Arc::clone(&from_caller), Arc::clone(&to_caller))
+    });
+    rig.greeted().await;
+    assert_eq!(
+        to_caller.len(),
+        rig.greeting_frames,
+        "the greeting is in the ring"
+    );
+    assert!(rig.audio().is_empty(), "no audio went as messages");
+    to_caller.clear();
+
+    // Before the mark is played the caller is not echoed.
+    from_caller.push(&[0x11; 160]).unwrap();
+    read_by_the_bot(&from_caller).await;
+    assert!(to_caller.is_empty());
+    rig.bot
+        .send(MarkPlayed(GREETING_MARK.into()))
+        .await
+        .unwrap();
+
+    // Echoing: the input ring reflects into the return ring as the leg pushes, without a
+    // wake of the bot in between.
+    from_caller.push(&[0x22; 160]).unwrap();
+    from_caller.push(&[]).unwrap();
+    assert_eq!(to_caller.len(), 2);
+    assert!(from_caller.is_empty());
+    assert_eq!(to_caller.pop_with(<[u8]>::to_vec), Some(vec![0x22; 160]));
+    // µ-law silence is 0xFF.
+    assert_eq!(to_caller.pop_with(<[u8]>::to_vec), Some(vec![0xff; 160]));
+
+    // A full return ring refuses the echo (the leg is behind and counts the drop).
+    for _ in 0..40 {
+        to_caller.push(&[0; 160]).unwrap();
+    }
+    assert_eq!(from_caller.push(&[0x33; 160]), Err(RingError::Full));
+    assert_eq!(to_caller.len(), 40);
+    to_caller.clear();
+
+    rig.digit('0').await;
+    rig.wait_for("the escalation", |e| {
+        e.iter().any(|e| matches!(e, Event::Escalate(_)))
+    })
+    .await;
+    from_caller.push(&[0x44; 160]).unwrap();
+    read_by_the_bot(&from_caller).await;
+    assert!(to_caller.is_empty(), "deaf after the escalation");
+    assert!(rig.events().contains(&Event::Clear));
+}
+
+/// Waits until the bot has taken everything out of `ring`.
+async fn read_by_the_bot(ring: &FrameRing) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !ring.is_empty() {
+        assert!(Instant::now() < deadline, "the bot did not read its ring");
         actix_rt::time::sleep(Duration::from_millis(1)).await;
     }
 }

@@ -13,7 +13,8 @@ use voxgate_actors::calls::messages::{
 };
 use voxgate_actors::calls::transcoder::Downstream;
 use voxgate_actors::media::{
-    bind_rtp_pair, DirectBot, MediaStats, RtpLeg, RtpLegConfig, RtpLegOwner, RtpPair, UpdateMedia,
+    bind_rtp_pair, DirectBot, FrameRing, MediaStats, RtpLeg, RtpLegConfig, RtpLegOwner, RtpPair,
+    UpdateMedia,
 };
 use voxgate_codecs::{AudioFormat, EncodedFrame};
 use voxgate_engine::config::PortRange;
@@ -799,9 +800,9 @@ async fn srtp_both_ways_and_forgeries_dropped() {
     assert!(srtp.unprotect(true, last).is_ok(), "SRTCP authenticates");
 }
 
-/// A bot in the leg's format gets whole 20 ms frames directly; a 30 ms packet goes to the
-/// transcoder to be re-cut. Bot frames in the leg's format are played, others handed to the
-/// transcoder to convert.
+/// A bot in the leg's format gets whole 20 ms frames directly through its ring; a 30 ms
+/// packet goes to the transcoder to be re-cut. Bot frames from the return ring are played in
+/// order with marks; frames of another format are handed to the transcoder to convert.
 #[actix::test]
 async fn direct_bot_takes_whole_frames_and_the_transcoder_the_rest() {
     let peer = Peer::new();
@@ -809,8 +810,8 @@ async fn direct_bot_takes_whole_frames_and_the_transcoder_the_rest() {
     let leg_rtp = pair.rtp.local_addr().unwrap();
     let via_transcoder = Shared::default();
     let transcoder = Owner(Arc::clone(&via_transcoder)).start();
-    let direct = Shared::default();
-    let bot = Owner(Arc::clone(&direct)).start();
+    let to_bot = FrameRing::new(AudioFormat::Pcmu, 160, 16);
+    let from_bot = FrameRing::new(AudioFormat::Pcmu, 160, 16);
     let leg = RtpLeg::new(
         pair,
         RtpLegConfig::new(media(peer.addr()), "leg@test"),
@@ -823,8 +824,8 @@ async fn direct_bot_takes_whole_frames_and_the_transcoder_the_rest() {
         },
     )
     .with_direct_bot(DirectBot {
-        to_bot: bot.recipient(),
-        format: AudioFormat::Pcmu,
+        to_bot: Arc::clone(&to_bot),
+        from_bot: Arc::clone(&from_bot),
         via_transcoder: transcoder.recipient(),
     })
     .start();
@@ -836,27 +837,42 @@ async fn direct_bot_takes_whole_frames_and_the_transcoder_the_rest() {
         peer.send(leg_rtp, 0, seq == 0, seq, ts, &vec![seq as u8; len])
             .await;
     }
-    let (d, t) = (Arc::clone(&direct), Arc::clone(&via_transcoder));
+    let t = Arc::clone(&via_transcoder);
+    let mut direct = Vec::new();
     assert!(
-        wait_until(Duration::from_secs(3), || d.lock().unwrap().frames.len()
-            >= 4
-            && t.lock().unwrap().frames.len() >= 2)
+        wait_until(Duration::from_secs(3), || {
+            while let Some(f) = to_bot.pop_with(|b| (b.first().copied(), b.len())) {
+                direct.push(f);
+            }
+            direct.len() >= 4 && t.lock().unwrap().frames.len() >= 2
+        })
         .await
     );
-    let firsts = |seen: &Shared| -> Vec<(u8, usize)> {
-        let seen = seen.lock().unwrap();
-        seen.frames
-            .iter()
-            .map(|(_, f)| (f.bytes()[0], f.bytes().len()))
-            .collect()
-    };
     assert_eq!(
-        firsts(&direct)[..4],
-        [(0, 160), (1, 160), (2, 160), (3, 160)]
+        direct[..4],
+        [
+            (Some(0), 160),
+            (Some(1), 160),
+            (Some(2), 160),
+            (Some(3), 160)
+        ]
     );
-    assert_eq!(firsts(&via_transcoder)[..2], [(4, 240), (5, 240)]);
+    let firsts: Vec<(u8, usize)> = via_transcoder
+        .lock()
+        .unwrap()
+        .frames
+        .iter()
+        .map(|(_, f)| (f.bytes()[0], f.bytes().len()))
+        .collect();
+    assert_eq!(firsts[..2], [(4, 240), (5, 240)]);
 
-    leg.do_send(Downstream(pcmu(7)));
+    // Three frames from the bot, then a mark: the mark is played with the third frame, two
+    // ticks or more later, not at once.
+    for fill in [7, 7, 7] {
+        from_bot.push(&[fill; 160]).unwrap();
+    }
+    let marked = Instant::now();
+    leg.do_send(Mark("after-ring".into()));
     let pcma = EncodedFrame::from_bytes(AudioFormat::Pcma, &[9; 160]).unwrap();
     leg.do_send(Downstream(AudioFrame(pcma)));
     let p = Arc::clone(&peer);
@@ -875,6 +891,23 @@ async fn direct_bot_takes_whole_frames_and_the_transcoder_the_rest() {
     );
     let t = Arc::clone(&via_transcoder);
     assert!(
+        wait_until(Duration::from_secs(3), || !t
+            .lock()
+            .unwrap()
+            .marks
+            .is_empty())
+        .await,
+        "the mark was not played"
+    );
+    let (at, name) = via_transcoder.lock().unwrap().marks[0].clone();
+    assert_eq!(name, "after-ring");
+    assert!(
+        at.duration_since(marked) >= Duration::from_millis(35),
+        "the mark overtook the ring's frames ({:?})",
+        at.duration_since(marked)
+    );
+    let t = Arc::clone(&via_transcoder);
+    assert!(
         wait_until(Duration::from_secs(3), || t
             .lock()
             .unwrap()
@@ -883,5 +916,150 @@ async fn direct_bot_takes_whole_frames_and_the_transcoder_the_rest() {
             .any(|f| f.format() == AudioFormat::Pcma))
         .await,
         "the PCMA frame was not handed to the transcoder"
+    );
+}
+
+/// The leg reads its socket once per 20 ms tick; the RFC 3550 jitter estimate must still see
+/// when each packet arrived. A peer at 10 ms ptime sends two packets per tick: read-time
+/// arrivals would put both at the tick (transit differences of ±10 ms, jitter near 10 ms),
+/// kernel arrival stamps keep the estimate near the sender's own pacing jitter.
+#[actix::test]
+async fn jitter_estimate_uses_arrival_times_not_tick_reads() {
+    let peer = Peer::new();
+    let h = start_leg(RtpLegConfig::new(media(peer.addr()), "leg@test"));
+    let start = tokio::time::Instant::now();
+    let packets = 60u16;
+    for seq in 0..packets {
+        // An absolute schedule: one late wake-up does not shift the ones after it.
+        tokio::time::sleep_until(start + Duration::from_millis(10) * u32::from(seq)).await;
+        peer.send(
+            h.leg_rtp,
+            0,
+            seq == 0,
+            seq,
+            u32::from(seq) * 80,
+            &[0xff; 80],
+        )
+        .await;
+    }
+    h.leg.do_send(StopLeg);
+    assert!(
+        h.seen_within(Duration::from_secs(3), |s| s.stats.is_some())
+            .await
+    );
+    let seen = h.seen.lock().unwrap();
+    let stats = seen.stats.as_ref().unwrap();
+    assert_eq!(stats.packets_received, u64::from(packets));
+    assert!(
+        stats.jitter_max_ms < 5.0,
+        "jitter {:.2} ms (mean {:.2} ms): arrivals quantised to the tick",
+        stats.jitter_max_ms,
+        stats.jitter_mean_ms
+    );
+}
+
+/// Packets and ticks are handled in the order they happened even when the leg reads its socket
+/// late: with the arbiter stalled across a tick deadline, a packet that arrived before the
+/// deadline is in the jitter buffer for that tick and one that arrived after it is not, so a
+/// new stream (two frames of buffering) starts playing one tick after the deadline, not when
+/// the stalled arbiter reads both packets at once. (The sleeps here make the stall and place
+/// the packets in time: they are the stimulus, not a wait for a result.)
+#[actix::test]
+async fn a_late_read_keeps_packets_and_ticks_in_arrival_order() {
+    let sock = std::net::UdpSocket::bind((LOCALHOST, 0)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let h = start_leg(RtpLegConfig::new(
+        media(sock.local_addr().unwrap()),
+        "leg@test",
+    ));
+    // The leg sends one queued frame per tick: their arrival gives the tick grid.
+    for _ in 0..8 {
+        h.leg.do_send(pcmu(0x55));
+    }
+    let to = h.leg_rtp;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        let mut seen = Vec::new();
+        while seen.len() < 6 {
+            if sock.recv_from(&mut buf).is_err() {
+                break;
+            }
+            seen.push(Instant::now());
+        }
+        let _ = tx.send((seen, sock));
+    });
+    let mut got = None;
+    assert!(
+        wait_until(Duration::from_secs(3), || {
+            got = rx.try_recv().ok();
+            got.is_some()
+        })
+        .await
+    );
+    let (seen, sock) = got.unwrap();
+    assert_eq!(seen.len(), 6, "the leg did not send its queued frames");
+    // The earliest phase seen (late wake-ups only push arrivals later), half a ms early.
+    let period = Duration::from_millis(20);
+    let first = seen[0];
+    let phase = seen
+        .iter()
+        .map(|t| {
+            Duration::from_nanos((t.duration_since(first).as_nanos() % period.as_nanos()) as u64)
+        })
+        .map(|p| {
+            if p > period / 2 {
+                p.saturating_sub(period)
+            } else {
+                p
+            }
+        })
+        .min()
+        .unwrap_or_default();
+    let mut deadline = first + phase - Duration::from_micros(500);
+    while deadline < Instant::now() + Duration::from_millis(40) {
+        deadline += period;
+    }
+    // A new stream: seq 0 just before the deadline, seq 1 just after, both while stalled.
+    let sender = std::thread::spawn(move || {
+        let send = |seq: u16, at: Instant| {
+            std::thread::sleep(at.saturating_duration_since(Instant::now()));
+            let mut out = [0u8; 1600];
+            let header = RtpHeader {
+                payload_type: 0,
+                marker: seq == 0,
+                sequence: 1000 + seq,
+                timestamp: 8000 + u32::from(seq) * 160,
+                ssrc: 0x0bad_cafe,
+            };
+            let len = header.build(&[0x11; 160], &mut out).unwrap();
+            sock.send_to(&out[..len], to).unwrap();
+        };
+        send(0, deadline - Duration::from_millis(4));
+        send(1, deadline + Duration::from_millis(4));
+    });
+    tokio::time::sleep_until((deadline - Duration::from_millis(8)).into()).await;
+    // Stall the arbiter (this test's thread) across the deadline.
+    std::thread::sleep(
+        (deadline + Duration::from_millis(10)).saturating_duration_since(Instant::now()),
+    );
+    sender.join().unwrap();
+    assert!(
+        h.seen_within(Duration::from_secs(2), |s| s
+            .frames
+            .iter()
+            .any(|(_, f)| f.bytes().first() == Some(&0x11)))
+            .await
+    );
+    let seen = h.seen.lock().unwrap();
+    let (played, _) = seen
+        .frames
+        .iter()
+        .find(|(_, f)| f.bytes().first() == Some(&0x11))
+        .unwrap();
+    let after = played.saturating_duration_since(deadline);
+    assert!(
+        after >= Duration::from_millis(14),
+        "played {after:?} after the deadline: the late packet was counted for the stalled tick"
     );
 }

@@ -16,14 +16,24 @@
 //!   the echo starts in step with the caller instead of queued behind the greeting.
 //! - A lost caller frame (zero length, only seen when the transcoder passes frames through) is
 //!   echoed as a frame of silence, so the echo keeps the caller's 20 ms cadence.
+//! - On a call whose caller speaks the bot's format the bot is wired to the RTP leg by two
+//!   [`FrameRing`]s ([`BuiltinBot::with_rings`]): caller frames arrive in one (the leg's push
+//!   wakes the bot's reader task, no message), the greeting goes back in the other, which the
+//!   leg drains on its frame tick. While it echoes, the bot has the input ring reflect every
+//!   caller frame into the return ring itself ([`FrameRing::reflect_into`], lost frames as
+//!   silence), so an echoed frame costs the bot no wake at all; it switches that off when it
+//!   stops echoing. Control (marks, DTMF, Clear) stays on messages.
 //! - After an escalation or hang-up the bot has nothing more to say: it sends `Clear` first so
 //!   the caller does not hear the rest of a greeting or echo during the hand-back, then ignores
 //!   digits and audio until its call stops it.
 
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use actix::dev::SendError;
+use actix::fut::ActorFuture;
 use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Recipient};
 use voxgate_codecs::{AudioFormat, ByteOrder, EncodedFrame, SampleRate, Transcoder};
 use voxgate_engine::config::BuiltinBotConfig;
@@ -34,6 +44,7 @@ use crate::calls::messages::{
     StopLeg, Transcript,
 };
 use crate::calls::transcoder::Downstream;
+use crate::media::{FrameRing, RingError};
 use crate::metrics::FRAMES_DROPPED;
 
 /// The name of the mark that follows the greeting.
@@ -108,6 +119,17 @@ pub struct BuiltinBot {
     silence: EncodedFrame,
     owner: BotOwner,
     phase: Phase,
+    /// Caller frames in and bot frames out, when wired to the RTP leg directly.
+    rings: Option<(Arc<FrameRing>, Arc<FrameRing>)>,
+}
+
+/// What became of a frame the bot sent.
+enum Sent {
+    Taken,
+    /// The next leg is behind: retry later or drop (and count).
+    Full,
+    /// The next leg is gone: the call is stopping the bot.
+    Gone,
 }
 
 impl BuiltinBot {
@@ -169,7 +191,63 @@ impl BuiltinBot {
             silence,
             owner,
             phase: Phase::Echo,
+            rings: None,
         })
+    }
+
+    /// Wires the bot to the RTP leg directly: caller frames come from `from_caller`, the bot's
+    /// audio goes to `to_caller` instead of [`BotOwner::audio`]. Both rings are in the bot's
+    /// format (see `DirectBot` in `media`).
+    pub fn with_rings(mut self, from_caller: Arc<FrameRing>, to_caller: Arc<FrameRing>) -> Self {
+        self.rings = Some((from_caller, to_caller));
+        self
+    }
+
+    /// Sends one frame of bot audio toward the caller without waiting.
+    fn send_audio(&self, frame: EncodedFrame) -> Sent {
+        if let Some((_, to_caller)) = &self.rings {
+            return match to_caller.push(frame.bytes()) {
+                Ok(()) => Sent::Taken,
+                Err(RingError::Full | RingError::TooLong) => Sent::Full,
+                Err(RingError::Closed) => Sent::Gone,
+            };
+        }
+        match self.owner.audio.try_send(Downstream(AudioFrame(frame))) {
+            Ok(()) => Sent::Taken,
+            Err(SendError::Full(_)) => Sent::Full,
+            Err(SendError::Closed(_)) => Sent::Gone,
+        }
+    }
+
+    /// Starts echoing the caller: with rings, the input ring reflects into the return ring.
+    fn start_echo(&mut self) {
+        self.phase = Phase::Echo;
+        if let Some((from_caller, to_caller)) = &self.rings {
+            from_caller.reflect_into(Some((Arc::clone(to_caller), self.silence.bytes())));
+        }
+    }
+
+    /// One caller frame (empty: lost): echoed once the greeting has played.
+    fn echo(&mut self, frame: &[u8]) {
+        if self.phase != Phase::Echo {
+            return;
+        }
+        let sent = match &self.rings {
+            // Already in the bot's format: copied from ring to ring.
+            Some((_, to_caller)) if !frame.is_empty() => match to_caller.push(frame) {
+                Ok(()) | Err(RingError::Closed) => Sent::Taken,
+                Err(RingError::Full | RingError::TooLong) => Sent::Full,
+            },
+            _ if frame.is_empty() => self.send_audio(self.silence.clone()),
+            _ => match EncodedFrame::from_bytes(self.format, frame) {
+                Ok(f) => self.send_audio(f),
+                // Longer than any frame: not audio the bot can say.
+                Err(_) => Sent::Full,
+            },
+        };
+        if let Sent::Full = sent {
+            metrics::counter!(FRAMES_DROPPED, "leg" => "bot").increment(1);
+        }
     }
 
     /// The format the bot speaks on a call whose caller uses `ingress`: the caller's own G.711
@@ -200,7 +278,7 @@ impl BuiltinBot {
             return;
         };
         let Some(greeting) = &self.greeting else {
-            self.phase = Phase::Echo;
+            self.start_echo();
             return;
         };
         let mut progressed = false;
@@ -216,12 +294,12 @@ impl BuiltinBot {
                 next += 1;
                 continue;
             };
-            match self.owner.audio.try_send(Downstream(AudioFrame(frame))) {
-                Ok(()) => {
+            match self.send_audio(frame) {
+                Sent::Taken => {
                     next += 1;
                     progressed = true;
                 }
-                Err(SendError::Full(_)) => {
+                Sent::Full => {
                     let stalls = if progressed { 0 } else { stalls + 1 };
                     if stalls < GREETING_MAX_STALLS {
                         self.phase = Phase::Greeting { next, stalls };
@@ -234,7 +312,7 @@ impl BuiltinBot {
                     break;
                 }
                 // The audio path is gone; the call is stopping us.
-                Err(SendError::Closed(_)) => break,
+                Sent::Gone => break,
             }
         }
         self.owner.marks.do_send(Mark(GREETING_MARK.into()));
@@ -244,6 +322,9 @@ impl BuiltinBot {
     /// The bot's part is over: silence what is still queued for the caller, then go deaf.
     fn finish(&mut self) {
         self.phase = Phase::Done;
+        if let Some((from_caller, _)) = &self.rings {
+            from_caller.reflect_into(None);
+        }
         self.owner.clear.do_send(Clear);
     }
 }
@@ -303,6 +384,9 @@ impl Actor for BuiltinBot {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        if let Some((from_caller, _)) = &self.rings {
+            ctx.spawn(CallerFrames(Arc::clone(from_caller)));
+        }
         if self.greeting.is_some() {
             self.owner.transcript.do_send(Transcript {
                 role: "bot".into(),
@@ -311,11 +395,15 @@ impl Actor for BuiltinBot {
             self.phase = Phase::Greeting { next: 0, stalls: 0 };
             self.push_greeting(ctx);
         } else {
-            self.phase = Phase::Echo;
+            self.start_echo();
         }
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
+        if let Some((from_caller, _)) = &self.rings {
+            // Nobody reads the caller's frames any more: the leg's pushes are refused quietly.
+            from_caller.close();
+        }
         self.owner.exited.do_send(LegExited {
             leg: LegKind::Bot,
             cause: ExitCause::Normal("stopped".into()),
@@ -326,18 +414,42 @@ impl Actor for BuiltinBot {
 impl Handler<AudioFrame> for BuiltinBot {
     type Result = ();
 
-    fn handle(&mut self, msg: AudioFrame, _ctx: &mut Self::Context) {
+    fn handle(&mut self, AudioFrame(frame): AudioFrame, _ctx: &mut Self::Context) {
         if self.phase != Phase::Echo {
             return;
         }
-        let frame = if msg.0.bytes().is_empty() {
-            AudioFrame(self.silence.clone())
+        let sent = if frame.bytes().is_empty() {
+            self.send_audio(self.silence.clone())
         } else {
-            msg
+            self.send_audio(frame)
         };
-        if let Err(SendError::Full(_)) = self.owner.audio.try_send(Downstream(frame)) {
+        if let Sent::Full = sent {
             metrics::counter!(FRAMES_DROPPED, "leg" => "bot").increment(1);
         }
+    }
+}
+
+/// The bot's reader of the caller's frame ring: woken by the leg's push, it echoes every frame
+/// waiting, then registers for the next push.
+struct CallerFrames(Arc<FrameRing>);
+
+impl ActorFuture<BuiltinBot> for CallerFrames {
+    type Output = ();
+
+    fn poll(
+        self: Pin<&mut Self>,
+        bot: &mut BuiltinBot,
+        _ctx: &mut Context<BuiltinBot>,
+        task: &mut TaskContext<'_>,
+    ) -> Poll<()> {
+        // The ring holds a few frames at most, so this loop is bounded by its capacity (the
+        // leg pushes on its own task, not while this runs).
+        while self
+            .0
+            .pop_or_register(task.waker(), |f| bot.echo(f))
+            .is_some()
+        {}
+        Poll::Pending
     }
 }
 
@@ -346,7 +458,7 @@ impl Handler<MarkPlayed> for BuiltinBot {
 
     fn handle(&mut self, msg: MarkPlayed, _ctx: &mut Self::Context) {
         if msg.0 == GREETING_MARK && self.phase == Phase::AwaitMark {
-            self.phase = Phase::Echo;
+            self.start_echo();
         }
     }
 }

@@ -30,13 +30,16 @@
 //!   `clear`, `transfer` and `hangup` is dropped (logged); only its `transcript` events go on.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use actix::dev::SendError;
 use actix::io::{SinkWrite, WriteHandler};
 use actix::{
-    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, Running,
-    SpawnHandle, StreamHandler, WrapFuture,
+    Actor, ActorContext, ActorFuture, ActorFutureExt, AsyncContext, Context, Handler, Message,
+    Running, SpawnHandle, StreamHandler, WrapFuture,
 };
 use actix_codec::Framed;
 use awc::error::WsProtocolError;
@@ -56,6 +59,7 @@ use crate::calls::messages::{
     StopLeg, Transcript,
 };
 use crate::calls::transcoder::Downstream;
+use crate::media::FrameRing;
 use crate::metrics::{FRAMES_DROPPED, TRANSCODE_ERRORS};
 
 /// Bot frames sent on in one go, well under a default actix mailbox (16).
@@ -152,6 +156,8 @@ pub struct WsBot {
     /// While `stop` and the close frame are written: the call may have dropped every other
     /// address of ours, and an actor without one stops before its sink is flushed.
     closing: Option<actix::Addr<WsBot>>,
+    /// The ring the RTP leg puts caller frames on, when the bot is wired to it directly.
+    caller_ring: Option<Arc<FrameRing>>,
 }
 
 impl WsBot {
@@ -187,7 +193,16 @@ impl WsBot {
             listen_only: false,
             stopping: false,
             closing: None,
+            caller_ring: None,
         }
+    }
+
+    /// Caller frames come from `ring` (filled by the RTP leg, in the leg's format, which
+    /// [`WsBot::converting_for`] takes) instead of as messages: no envelope and no mailbox per
+    /// frame, one wake per frame.
+    pub fn with_caller_ring(mut self, ring: Arc<FrameRing>) -> Self {
+        self.caller_ring = Some(ring);
+        self
     }
 
     /// The leg takes caller frames in `ingress` and sends the bot's audio back in it,
@@ -633,10 +648,16 @@ impl Actor for WsBot {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        if let Some(ring) = self.caller_ring.clone() {
+            ctx.spawn(RingReader { ring });
+        }
         self.connect(ctx);
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
+        if let Some(ring) = &self.caller_ring {
+            ring.close();
+        }
         self.owner.exited.do_send(LegExited {
             leg: LegKind::Bot,
             cause: ExitCause::Normal("stopped".into()),
@@ -687,11 +708,18 @@ impl Handler<AudioFrame> for WsBot {
     type Result = ();
 
     fn handle(&mut self, msg: AudioFrame, _ctx: &mut Self::Context) {
+        self.on_caller_frame(&msg.0);
+    }
+}
+
+impl WsBot {
+    /// One caller frame (as a message, or from the ring) toward the bot.
+    fn on_caller_frame(&mut self, frame: &EncodedFrame) {
         if !matches!(self.conn, Conn::Open { .. }) || (self.done && !self.listen_only) {
             return;
         }
         let mut buf = [0u8; MAX_ENCODED_BYTES];
-        let Some(payload) = self.stream_payload(&msg.0, &mut buf) else {
+        let Some(payload) = self.stream_payload(frame, &mut buf) else {
             return;
         };
         self.chunk += 1;
@@ -709,6 +737,37 @@ impl Handler<AudioFrame> for WsBot {
             }
             WsAudioFormat::L16 => {
                 self.write(WsMessage::Binary(Bytes::copy_from_slice(payload)));
+            }
+        }
+    }
+}
+
+/// Takes caller frames off the ring as the RTP leg puts them there, and sleeps on the ring
+/// when it is empty.
+struct RingReader {
+    ring: Arc<FrameRing>,
+}
+
+impl ActorFuture<WsBot> for RingReader {
+    type Output = ();
+
+    fn poll(
+        self: Pin<&mut Self>,
+        bot: &mut WsBot,
+        _ctx: &mut Context<WsBot>,
+        task: &mut TaskContext<'_>,
+    ) -> Poll<()> {
+        let format = self.ring.format();
+        // A ring holds a handful of frames: this ends within a few turns.
+        loop {
+            let frame = self.ring.pop_or_register(task.waker(), |bytes| {
+                EncodedFrame::from_bytes(format, bytes).ok()
+            });
+            match frame {
+                Some(Some(frame)) => bot.on_caller_frame(&frame),
+                // Slots are sized to the format's frame: cannot happen.
+                Some(None) => {}
+                None => return Poll::Pending,
             }
         }
     }

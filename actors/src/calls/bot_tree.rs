@@ -3,6 +3,8 @@
 //! supervisor that restarts or escalates them. Both ingress kinds build it here, so the bot side
 //! of a call is wired in one place.
 
+use std::sync::Arc;
+
 use actix::{Actor, Addr, AsyncContext, Context, Recipient};
 use voxgate_codecs::AudioFormat;
 use voxgate_engine::config::{BotConfig, BotKind};
@@ -14,7 +16,14 @@ use super::transcoder::{Downstream, TranscoderLeg};
 use crate::bots::{
     BotOwner, BuiltinBot, ListenOnly, RestartBot, SipBot, SipBotCall, StreamInfo, WsBot,
 };
+use crate::media::FrameRing;
 use crate::sip::endpoint::SipEndpoint;
+
+/// Caller frames waiting for a directly wired builtin bot (it echoes each as soon as it runs).
+const TO_BOT_FRAMES: usize = 8;
+/// Bot frames waiting for the RTP leg's tick: two greeting bursts; the bot retries the rest
+/// of its greeting as the leg drains the ring (the echo passes through within one tick).
+const TO_CALLER_FRAMES: usize = 16;
 
 /// A call's bot leg, by kind.
 pub(crate) enum BotLeg {
@@ -110,9 +119,9 @@ pub(crate) struct BotSide {
     pub(crate) bot: BotLeg,
     /// Where the ingress reports played marks.
     pub(crate) marks_to_bot: Recipient<MarkPlayed>,
-    /// Set when the bot speaks the ingress format and sends its audio to
-    /// [`IngressInputs::bot_audio`]: the ingress may send it caller frames directly too.
-    pub(crate) direct_bot: Option<Recipient<AudioFrame>>,
+    /// Set when the builtin bot speaks the ingress format and the ingress takes it directly
+    /// ([`IngressInputs::bot_audio`]): the rings between them, caller → bot and bot → caller.
+    pub(crate) direct_bot: Option<(Arc<FrameRing>, Arc<FrameRing>)>,
 }
 
 /// Starts the transcoder and the bot for `bot` (the builtin bot when `None`), on the current
@@ -162,7 +171,13 @@ pub(crate) fn start(
     // it: a caller packetising at 30 ms, a codec changed by re-INVITE) and for control.
     let websocket = matches!((kind, &bot), (BotKind::Websocket, Some(_)));
     let direct = (builtin || websocket) && bot_format == ingress_format;
-    let direct_bot = direct.then(|| to_bot.clone());
+    // Whole frames only: a format without a fixed frame size keeps every frame on messages.
+    let direct_bot = bot_format.frame_bytes().filter(|_| direct).map(|bytes| {
+        (
+            FrameRing::new(bot_format, bytes, TO_BOT_FRAMES),
+            FrameRing::new(bot_format, bytes, TO_CALLER_FRAMES),
+        )
+    });
     let transcoder = TranscoderLeg::new(
         ingress_format,
         bot_format,
@@ -173,7 +188,7 @@ pub(crate) fn start(
     .map_err(|e| format!("transcoder: {e}"))?
     .with_marks(ingress.marks)
     .start();
-    let (bot_audio, direct_bot) = match ingress.bot_audio.filter(|_| direct) {
+    let (bot_audio, direct_bot) = match ingress.bot_audio.filter(|_| direct_bot.is_some()) {
         Some(to_ingress) => (to_ingress, direct_bot),
         None => (transcoder.clone().recipient(), None),
     };
@@ -193,18 +208,26 @@ pub(crate) fn start(
         }
         (BotKind::Websocket, Some(config)) => {
             let info = info(&config);
-            let bot = WsBot::new(config.websocket, info, owner)
+            let mut bot = WsBot::new(config.websocket, info, owner)
                 .converting_for(ingress_format)
                 .map_err(|e| format!("bot: {e}"))?;
+            // Caller frames come on the ring; the bot's audio goes to the ingress as messages
+            // (`bot_audio`), so its return ring stays empty.
+            if let Some((to_bot, _)) = &direct_bot {
+                bot = bot.with_caller_ring(Arc::clone(to_bot));
+            }
             BotLeg::Websocket(ws_ctx.run(bot))
         }
         (_, config) => {
-            let builtin = BuiltinBot::new(
+            let mut builtin = BuiltinBot::new(
                 config.map(|b| b.builtin).unwrap_or_default(),
                 bot_format,
                 owner,
             )
             .map_err(|e| format!("bot: {e}"))?;
+            if let Some((to_bot, to_caller)) = &direct_bot {
+                builtin = builtin.with_rings(Arc::clone(to_bot), Arc::clone(to_caller));
+            }
             BotLeg::Builtin(builtin_ctx.run(builtin))
         }
     };

@@ -654,10 +654,10 @@ impl Call {
                 exited: me.recipient(),
             },
         );
-        if let Some(to_bot) = side.direct_bot {
+        if let Some((to_bot, from_bot)) = side.direct_bot {
             rtp = rtp.with_direct_bot(DirectBot {
                 to_bot,
-                format: ingress_format,
+                from_bot,
                 via_transcoder: transcoder.clone().recipient(),
             });
         }

@@ -10,10 +10,17 @@
 //!   serviced on the same tick;
 //! - owner → [`AudioFrame`] / [`Mark`] / [`Clear`] / [`Dtmf`] / [`UpdateMedia`] / [`StopLeg`].
 //!
-//! The media path allocates nothing per packet: datagrams are read into one buffer owned by
-//! the reader and handled in place (no message per datagram), the clock is one `Sleep` that is
-//! reset to the next deadline, and packets are built in a buffer inside the actor. The only
-//! allocation per frame is the actor envelope of the [`AudioFrame`] sent to the owner.
+//! The sockets are read on the frame tick, not on every datagram: at the start of each tick
+//! the leg drains them with batched `recvmmsg` calls ([`BatchReceiver`]), every datagram
+//! stamped by the kernel on arrival, so the jitter estimate, the jitter buffer and DTMF timing
+//! see real arrival times while the node wakes once per tick instead of once per packet (the
+//! sockets are not registered with the reactor). A packet that arrived before a tick is in the
+//! jitter buffer when that tick pops a frame, as it would be if it had been read at once.
+//!
+//! The media path allocates nothing per packet: datagrams are read into per-thread buffers and
+//! handled in place (no message per datagram), the clock is one `Sleep` that is reset to the
+//! next deadline, and packets are built in a buffer inside the actor. The only allocation per
+//! frame is the actor envelope of the [`AudioFrame`] sent to the owner.
 //!
 //! Drops are counted in `voxgate_media_frames_dropped_total`: `leg="ingress"` when the owner's
 //! mailbox was full, `leg="ingress_playout"` when the outgoing queue refused a frame (full: the
@@ -52,8 +59,8 @@ use std::time::{Duration, Instant, SystemTime};
 use actix::dev::SendError;
 use actix::fut::ActorFuture;
 use actix::prelude::*;
-use tokio::io::ReadBuf;
-use tokio::net::UdpSocket;
+use std::net::UdpSocket;
+use std::os::fd::AsRawFd;
 use voxgate_codecs::frame::MAX_ENCODED_BYTES;
 use voxgate_codecs::jitter::{JitterBuffer, JitterConfig, Playout};
 use voxgate_codecs::rfc4733::{char_to_event, DtmfEvent, DtmfReceiver, Tone};
@@ -65,6 +72,8 @@ use voxgate_engine::rtp::{
 };
 use voxgate_engine::sdp::{CodecKind, NegotiatedMedia};
 
+use super::batch_recv::{enable_timestamps, BatchReceiver, DrainClock};
+use super::frame_ring::{FrameRing, RingError};
 use super::playout::{PlayoutQueue, PushError};
 use super::ports::RtpPair;
 use crate::calls::messages::{
@@ -73,13 +82,16 @@ use crate::calls::messages::{
 use crate::calls::transcoder::Downstream;
 use crate::metrics::{FRAMES_DROPPED, SEND_ERRORS, SRTP_REJECTED};
 
-/// Largest datagram read; longer ones are truncated (and then fail to parse or are cut audio).
-const RECV_BUF: usize = 2048;
 /// Room for an RTP header (with CSRCs and extension the sender never writes) plus the largest
 /// encoded frame, and for any RTCP compound the session builds.
 const SEND_BUF: usize = 1600;
-/// Datagrams handled per wake-up of a reader before it yields to the other actors.
-const READ_BUDGET: usize = 32;
+/// Datagrams read from one socket per tick, at most; the rest waits in the socket for the next
+/// tick (a call brings about one per tick).
+const READ_BUDGET: usize = 64;
+/// The RTCP socket (no rtcp-mux) is read this often rather than on every tick: reports come
+/// every few seconds, their kernel arrival stamps keep the round-trip time exact, and the RTP
+/// socket alone is one system call per tick.
+const RTCP_READ_INTERVAL: Duration = Duration::from_millis(200);
 /// Ticks run back to back when the arbiter was late; beyond that the clock skips ahead.
 const MAX_CATCH_UP: u64 = 5;
 /// A digit whose end packets never came is reported after this long without event packets.
@@ -155,31 +167,34 @@ pub struct RtpLegOwner {
 }
 
 /// A bot that speaks the leg's own format and is wired to it directly (the builtin bot on a
-/// G.711 call): whole 20 ms caller frames in that format (and lost-frame markers) go straight
-/// to it instead of through the transcoder, and its [`Downstream`] frames come straight here.
-/// Frames of another size or format take the transcoder both ways (it re-cuts and converts),
-/// so a caller packetising at 30 ms or a codec changed by re-INVITE still reaches the bot
-/// right. Each direct frame saves one actor hop, its envelope and a copy.
+/// G.711 call) through two [`FrameRing`]s: whole 20 ms caller frames in that format (and
+/// lost-frame markers, empty) go into `to_bot` on the tick instead of through the transcoder,
+/// and the bot's frames come back in `from_bot`, drained on every tick (and before a [`Mark`]
+/// or [`Clear`] is applied, so they stay in order with them). Frames of another size or format
+/// take the transcoder both ways (it re-cuts and converts), so a caller packetising at 30 ms or
+/// a codec changed by re-INVITE still reaches the bot right. A direct frame costs no actor
+/// message either way: two hops, two envelopes and the leg's wake per frame fewer.
 #[derive(Debug, Clone)]
 pub struct DirectBot {
-    /// The bot's audio input.
-    pub to_bot: Recipient<AudioFrame>,
-    /// The bot's format: the leg's at setup.
-    pub format: AudioFormat,
+    /// Caller frames to the bot; its format is the bot's (the leg's at setup).
+    pub to_bot: Arc<FrameRing>,
+    /// The bot's frames to the caller.
+    pub from_bot: Arc<FrameRing>,
     /// The transcoder's bot-side input, for bot frames the leg cannot play as they are.
     pub via_transcoder: Recipient<Downstream>,
 }
 
 impl DirectBot {
-    /// Whether `frame` can skip the transcoder on its way to the bot.
-    fn takes(&self, frame: &EncodedFrame) -> bool {
-        frame.format() == self.format
-            && (frame.bytes().is_empty() || Some(frame.bytes().len()) == self.format.frame_bytes())
+    /// Whether a frame of `format` can skip the transcoder on its way to the bot.
+    fn takes(&self, format: AudioFormat, bytes: &[u8]) -> bool {
+        format == self.to_bot.format()
+            && (bytes.is_empty() || Some(bytes.len()) == format.frame_bytes())
     }
 }
 
 /// The bot wired by [`DirectBot`] is being replaced (the `invite` profile bridges an agent in
-/// its place, behind the transcoder): from now on every caller frame goes to the owner.
+/// its place, behind the transcoder): from now on every caller frame goes to the owner. What
+/// the bot still says is played as before.
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "()")]
 pub struct DetachBot;
@@ -237,11 +252,14 @@ pub struct MediaStats {
 pub struct RtpLeg {
     config: RtpLegConfig,
     owner: RtpLegOwner,
-    /// The sockets as passed in, until `started` registers them with this arbiter's reactor.
+    /// The sockets as passed in, until `started` takes them out of the reactor.
     pair: Option<RtpPair>,
-    rtp: Option<Arc<UdpSocket>>,
-    rtcp: Option<Arc<UdpSocket>>,
-    rtcp_reader: bool,
+    rtp: Option<UdpSocket>,
+    rtcp: Option<UdpSocket>,
+    /// When the RTP socket was last drained: nothing read later arrived before it.
+    last_drain: Instant,
+    /// The same for the RTCP socket, read every [`RTCP_READ_INTERVAL`].
+    last_rtcp_drain: Instant,
     session: RtpSession,
     /// Counters of streams replaced by a codec change.
     prior: Option<SessionStats>,
@@ -271,6 +289,8 @@ pub struct RtpLeg {
     srtp: Option<SrtpTransform>,
     /// A bot wired to this leg without the transcoder in between.
     direct: Option<DirectBot>,
+    /// [`DetachBot`] came: caller frames no longer go to the direct bot.
+    bot_detached: bool,
 }
 
 impl std::fmt::Debug for RtpLeg {
@@ -402,7 +422,7 @@ fn merge(prior: &SessionStats, current: &SessionStats) -> SessionStats {
 }
 
 /// Receive errors that concern one datagram (ICMP feedback, signals), not the socket.
-fn transient(e: &io::Error) -> bool {
+pub(super) fn transient(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::ConnectionRefused
@@ -415,10 +435,13 @@ fn transient(e: &io::Error) -> bool {
     )
 }
 
-/// Moves a socket to the reactor of the current runtime (the arbiter the leg runs on), so its
-/// readiness is polled by the thread that reads it.
-fn register_here(socket: UdpSocket) -> io::Result<UdpSocket> {
-    UdpSocket::from_std(socket.into_std()?)
+/// Takes a socket out of the reactor it was bound on (the leg reads it on its tick, see the
+/// module documentation), still non-blocking, with kernel receive timestamps on.
+fn unregistered(socket: tokio::net::UdpSocket) -> io::Result<UdpSocket> {
+    let socket = socket.into_std()?;
+    socket.set_nonblocking(true)?;
+    enable_timestamps(&socket)?;
+    Ok(socket)
 }
 
 impl RtpLeg {
@@ -455,7 +478,8 @@ impl RtpLeg {
             pair: Some(pair),
             rtp: None,
             rtcp: None,
-            rtcp_reader: false,
+            last_drain: now,
+            last_rtcp_drain: now,
             session,
             prior: None,
             format: setup.format,
@@ -478,6 +502,7 @@ impl RtpLeg {
             exited: false,
             srtp,
             direct: None,
+            bot_detached: false,
             config,
         }
     }
@@ -544,6 +569,14 @@ impl RtpLeg {
             return;
         }
         self.exited = true;
+        // What arrived since the last tick still counts (the sockets are read on the tick).
+        // A socket that failed has nothing more to give: its error is the cause reported.
+        let _ = self.drain_sockets(&mut BatchReceiver::new(), true, None);
+        if let Some(d) = &self.direct {
+            // Neither end is read any more: the bot's pushes are refused without a count.
+            d.to_bot.close();
+            d.from_bot.close();
+        }
         self.session.close(Instant::now());
         self.drain_transmits();
         self.owner.stats.do_send(self.stats());
@@ -581,7 +614,7 @@ impl RtpLeg {
                 }
             },
         };
-        if let Err(e) = socket.try_send_to(bytes, t.destination) {
+        if let Err(e) = socket.send_to(bytes, t.destination) {
             metrics::counter!(SEND_ERRORS).increment(1);
             tracing::trace!(error = %e, to = %t.destination, "RTP send failed");
         }
@@ -593,9 +626,111 @@ impl RtpLeg {
         }
     }
 
-    /// One datagram from a socket, handled in place.
-    fn on_datagram(&mut self, channel: Channel, from: SocketAddr, bytes: &[u8]) {
-        let now = Instant::now();
+    /// Queues one outgoing frame of `format` for the caller; a frame the queue refuses (full,
+    /// oversize, or not in the stream's format) is dropped and counted.
+    fn queue_frame(&mut self, format: AudioFormat, bytes: &[u8]) {
+        let result = if format == self.format {
+            self.queue.push(bytes)
+        } else {
+            // In flight across a codec change, or a wiring mistake: not ours to play.
+            Err(PushError::TooLarge)
+        };
+        if let Err(e) = result {
+            self.dropped_egress += 1;
+            metrics::counter!(FRAMES_DROPPED, "leg" => self.playout_label()).increment(1);
+            tracing::trace!(?e, "outgoing frame dropped");
+        }
+    }
+
+    /// A direct bot's frame the leg cannot play as it is (the codec changed under the bot):
+    /// the transcoder converts it.
+    fn hand_to_transcoder(&mut self, frame: AudioFrame) {
+        let handed_on = self.direct.as_ref().is_some_and(|d| {
+            // A closed transcoder means the call is tearing down: nothing to count.
+            !matches!(
+                d.via_transcoder.try_send(Downstream(frame)),
+                Err(SendError::Full(_))
+            )
+        });
+        if !handed_on {
+            self.dropped_egress += 1;
+            metrics::counter!(FRAMES_DROPPED, "leg" => self.playout_label()).increment(1);
+        }
+    }
+
+    /// Moves what the direct bot has said since the last call into the playout queue.
+    fn drain_bot_ring(&mut self) {
+        let Some(ring) = self.direct.as_ref().map(|d| Arc::clone(&d.from_bot)) else {
+            return;
+        };
+        let format = ring.format();
+        while let Some(()) = ring.pop_with(|bytes| {
+            if format == self.format {
+                self.queue_frame(format, bytes);
+            } else if let Ok(frame) = EncodedFrame::from_bytes(format, bytes) {
+                self.hand_to_transcoder(AudioFrame(frame));
+            }
+        }) {}
+    }
+
+    /// Reads what waits on the RTP socket and, when the stream has no rtcp-mux, on the RTCP
+    /// socket every [`RTCP_READ_INTERVAL`] (or now, with `all`), handling each datagram at its
+    /// arrival time. With `ticks` (the clock's `now` and the ticks run so far), every tick due
+    /// by `now` whose deadline came before a datagram's arrival runs before that datagram is
+    /// handled: events are replayed in the order they happened, so a packet that arrived just
+    /// after its tick's deadline waits for the next tick, as it did when every datagram was
+    /// read on arrival, whenever in the arbiter's round this leg is polled.
+    fn drain_sockets(
+        &mut self,
+        receiver: &mut BatchReceiver,
+        all: bool,
+        mut ticks: Option<(Instant, &mut u64)>,
+    ) -> io::Result<()> {
+        let clock = DrainClock::now(self.last_drain);
+        self.last_drain = clock.mono();
+        let rtcp = all || clock.mono() >= self.last_rtcp_drain + RTCP_READ_INTERVAL;
+        for channel in [Channel::Rtp, Channel::Rtcp] {
+            if channel == Channel::Rtcp && (self.config.media.rtcp_mux || !rtcp) {
+                continue;
+            }
+            let clock = match channel {
+                Channel::Rtcp => {
+                    let floor = std::mem::replace(&mut self.last_rtcp_drain, clock.mono());
+                    clock.with_floor(floor)
+                }
+                _ => clock,
+            };
+            let socket = match channel {
+                Channel::Rtcp => self.rtcp.as_ref(),
+                _ => self.rtp.as_ref(),
+            };
+            // By descriptor: handling a datagram (and a tick, which sends) needs `&mut self`.
+            // The sockets live as long as the leg, so the descriptor stays theirs.
+            let Some(fd) = socket.map(AsRawFd::as_raw_fd) else {
+                continue;
+            };
+            receiver.drain(fd, &clock, READ_BUDGET, |from, bytes, at| {
+                if let (Channel::Rtp, Some((now, ran))) = (channel, ticks.as_mut()) {
+                    self.run_ticks(at.min(*now), *now, ran);
+                }
+                self.on_datagram(channel, from, bytes, at);
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Runs the ticks whose deadline came before `until` (at most [`MAX_CATCH_UP`] in all,
+    /// counted in `ran`).
+    fn run_ticks(&mut self, until: Instant, now: Instant, ran: &mut u64) {
+        while self.deadline(self.frame) < until && *ran < MAX_CATCH_UP {
+            self.tick(now);
+            self.frame += 1;
+            *ran += 1;
+        }
+    }
+
+    /// One datagram from a socket, handled in place; `now` is when it arrived.
+    fn on_datagram(&mut self, channel: Channel, from: SocketAddr, bytes: &[u8], now: Instant) {
         let plain;
         let bytes = match self.srtp.as_mut() {
             None => bytes,
@@ -722,19 +857,25 @@ impl RtpLeg {
         }
     }
 
-    /// The frame clock fired: run every due tick, then service the session. Returns the next
-    /// deadline, or `None` once the leg has exited.
-    fn on_clock(&mut self, ctx: &mut Context<Self>) -> Option<Instant> {
+    /// The frame clock fired: read the sockets with the due ticks in between (see
+    /// [`RtpLeg::drain_sockets`]), run the ticks still due, then service the session; a socket
+    /// failure ends the leg. Returns the next deadline, or `None` once the leg has exited.
+    fn on_clock(
+        &mut self,
+        receiver: &mut BatchReceiver,
+        ctx: &mut Context<Self>,
+    ) -> Option<Instant> {
         if self.exited {
             return None;
         }
         let now = Instant::now();
         let mut ran = 0;
-        while self.deadline(self.frame) <= now && ran < MAX_CATCH_UP {
-            self.tick(now);
-            self.frame += 1;
-            ran += 1;
+        if let Err(e) = self.drain_sockets(receiver, false, Some((now, &mut ran))) {
+            self.finish(ctx, ExitCause::Failed(format!("RTP socket: {e}")));
+            return None;
         }
+        // `until` just past `now`: every tick due by now.
+        self.run_ticks(now + Duration::from_nanos(1), now, &mut ran);
         if self.deadline(self.frame) <= now {
             // The arbiter stalled for several frames: drop the missed ticks rather than burst
             // them out (the peer's jitter buffer would discard them anyway).
@@ -753,11 +894,13 @@ impl RtpLeg {
         // Caller → owner.
         let label = self.label();
         let format = self.format;
-        let mut send = |frame| {
+        let direct = self.direct.as_ref().filter(|_| !self.bot_detached);
+        let mut send = |bytes: &[u8]| {
             send_frame(
                 &self.owner.frames,
-                self.direct.as_ref(),
-                frame,
+                direct,
+                format,
+                bytes,
                 &mut self.dropped_ingress,
                 label,
             );
@@ -770,20 +913,19 @@ impl RtpLeg {
                 // A packet longer than a frame holds (a sample codec at a ptime above 80 ms)
                 // is cut into frames that fit; the transcoder re-cuts them into 20 ms.
                 for chunk in payload.chunks(MAX_ENCODED_BYTES) {
-                    if let Ok(frame) = EncodedFrame::from_bytes(format, chunk) {
-                        send(frame);
-                    }
+                    send(chunk);
                 }
             }
             Playout::Frame { .. } | Playout::Lost { .. } => {
                 // Lost, empty, or an Opus packet above 256 kbit/s that no frame carries:
                 // conceal it.
                 self.concealed += 1;
-                send(EncodedFrame::empty(format));
+                send(&[]);
             }
             Playout::Empty => {}
         }
         // Owner → caller.
+        self.drain_bot_ring();
         self.start_next_digit();
         let audio = self.queue.pop().filter(|_| self.sending);
         match self
@@ -824,14 +966,6 @@ impl RtpLeg {
         {
             self.close_open_digit();
         }
-    }
-
-    fn spawn_reader(&mut self, ctx: &mut Context<Self>, socket: Arc<UdpSocket>, channel: Channel) {
-        ctx.spawn(Reader {
-            socket,
-            channel,
-            buf: Box::new([0; RECV_BUF]),
-        });
     }
 
     fn update_media(&mut self, media: NegotiatedMedia, ctx: &mut Context<Self>) {
@@ -877,12 +1011,6 @@ impl RtpLeg {
             self.jitter_ssrc = None;
             self.dtmf_rx = DtmfReceiver::new();
             self.close_open_digit();
-            if !media.rtcp_mux && !self.rtcp_reader {
-                if let Some(rtcp) = self.rtcp.clone() {
-                    self.rtcp_reader = true;
-                    self.spawn_reader(ctx, rtcp, Channel::Rtcp);
-                }
-            }
         } else {
             if media.remote_rtp != old.remote_rtp {
                 self.session.set_remote(media.remote_rtp, None);
@@ -919,26 +1047,24 @@ impl Actor for RtpLeg {
         let Some(pair) = self.pair.take() else {
             return;
         };
-        let sockets = register_here(pair.rtp).and_then(|rtp| Ok((rtp, register_here(pair.rtcp)?)));
-        let (rtp, rtcp) = match sockets {
-            Ok((rtp, rtcp)) => (Arc::new(rtp), Arc::new(rtcp)),
-            Err(e) => {
+        let (rtp, rtcp) = match (unregistered(pair.rtp), unregistered(pair.rtcp)) {
+            (Ok(rtp), Ok(rtcp)) => (rtp, rtcp),
+            (Err(e), _) | (_, Err(e)) => {
                 self.finish(ctx, ExitCause::Failed(format!("RTP socket: {e}")));
                 return;
             }
         };
-        self.rtp = Some(Arc::clone(&rtp));
-        self.rtcp = Some(Arc::clone(&rtcp));
-        self.spawn_reader(ctx, rtp, Channel::Rtp);
-        if !self.config.media.rtcp_mux {
-            self.rtcp_reader = true;
-            self.spawn_reader(ctx, rtcp, Channel::Rtcp);
-        }
-        self.clock_start = on_shared_grid(Instant::now(), self.period);
+        self.rtp = Some(rtp);
+        self.rtcp = Some(rtcp);
+        let now = Instant::now();
+        self.last_drain = now;
+        self.last_rtcp_drain = now;
+        self.clock_start = on_shared_grid(now, self.period);
         self.frame = 1;
         let first = self.deadline(self.frame);
         ctx.spawn(FrameClock {
             sleep: Box::pin(tokio::time::sleep_until(first.into())),
+            receiver: BatchReceiver::new(),
         });
     }
 
@@ -969,20 +1095,32 @@ fn on_shared_grid(now: Instant, period: Duration) -> Instant {
     now - Duration::from_nanos((since % period) as u64)
 }
 
-/// Hands one caller frame to the owner (or straight to a [`DirectBot`] that takes it) without
-/// waiting; a full mailbox drops it and counts it.
+/// Hands one caller frame (`bytes` of `format`, at most [`MAX_ENCODED_BYTES`]; empty: lost)
+/// to the owner, or straight to a [`DirectBot`] that takes it (copied into its ring, no frame
+/// built), without waiting; a full mailbox or ring drops it and counts it.
 fn send_frame(
     owner: &Recipient<AudioFrame>,
     direct: Option<&DirectBot>,
-    frame: EncodedFrame,
+    format: AudioFormat,
+    bytes: &[u8],
     dropped: &mut u64,
     label: &'static str,
 ) {
-    let to = match direct {
-        Some(d) if d.takes(&frame) => &d.to_bot,
-        _ => owner,
+    if let Some(d) = direct.filter(|d| d.takes(format, bytes)) {
+        match d.to_bot.push(bytes) {
+            Ok(()) | Err(RingError::Closed) => {}
+            Err(RingError::Full | RingError::TooLong) => {
+                *dropped += 1;
+                metrics::counter!(FRAMES_DROPPED, "leg" => label).increment(1);
+            }
+        }
+        return;
+    }
+    // The caller cut packets to MAX_ENCODED_BYTES, so this cannot fail.
+    let Ok(frame) = EncodedFrame::from_bytes(format, bytes) else {
+        return;
     };
-    match to.try_send(AudioFrame(frame)) {
+    match owner.try_send(AudioFrame(frame)) {
         Ok(()) | Err(SendError::Closed(_)) => {}
         Err(SendError::Full(_)) => {
             *dropped += 1;
@@ -991,50 +1129,11 @@ fn send_frame(
     }
 }
 
-/// Reads one socket until it fails or the leg stops, handing each datagram to the leg in place.
-struct Reader {
-    socket: Arc<UdpSocket>,
-    channel: Channel,
-    buf: Box<[u8; RECV_BUF]>,
-}
-
-impl ActorFuture<RtpLeg> for Reader {
-    type Output = ();
-
-    fn poll(
-        self: Pin<&mut Self>,
-        leg: &mut RtpLeg,
-        ctx: &mut Context<RtpLeg>,
-        task: &mut TaskContext<'_>,
-    ) -> Poll<()> {
-        let this = self.get_mut();
-        for _ in 0..READ_BUDGET {
-            if leg.exited {
-                return Poll::Ready(());
-            }
-            let mut read = ReadBuf::new(&mut this.buf[..]);
-            match this.socket.poll_recv_from(task, &mut read) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Ok(from)) => {
-                    let len = read.filled().len();
-                    leg.on_datagram(this.channel, from, &this.buf[..len]);
-                }
-                Poll::Ready(Err(e)) if transient(&e) => {}
-                Poll::Ready(Err(e)) => {
-                    leg.finish(ctx, ExitCause::Failed(format!("RTP socket: {e}")));
-                    return Poll::Ready(());
-                }
-            }
-        }
-        // Budget spent with datagrams still waiting: yield, come back at once.
-        task.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
-
-/// The leg's one timer: sleeps to the next frame deadline, runs the leg, re-arms.
+/// The leg's one timer: sleeps to the next frame deadline, reads the sockets, runs the leg,
+/// re-arms. It holds the leg's receive headers, which must stay on the leg's thread.
 struct FrameClock {
     sleep: Pin<Box<tokio::time::Sleep>>,
+    receiver: BatchReceiver,
 }
 
 impl ActorFuture<RtpLeg> for FrameClock {
@@ -1050,7 +1149,7 @@ impl ActorFuture<RtpLeg> for FrameClock {
             if self.sleep.as_mut().poll(task).is_pending() {
                 return Poll::Pending;
             }
-            match leg.on_clock(ctx) {
+            match leg.on_clock(&mut self.receiver, ctx) {
                 Some(next) => self.sleep.as_mut().reset(next.into()),
                 None => return Poll::Ready(()),
             }
@@ -1065,17 +1164,7 @@ impl Handler<AudioFrame> for RtpLeg {
         if self.exited {
             return;
         }
-        let result = if frame.format() == self.format {
-            self.queue.push(frame.bytes())
-        } else {
-            // In flight across a codec change, or a wiring mistake: not ours to play.
-            Err(PushError::TooLarge)
-        };
-        if let Err(e) = result {
-            self.dropped_egress += 1;
-            metrics::counter!(FRAMES_DROPPED, "leg" => self.playout_label()).increment(1);
-            tracing::trace!(?e, "outgoing frame dropped");
-        }
+        self.queue_frame(frame.format(), frame.bytes());
     }
 }
 
@@ -1088,17 +1177,7 @@ impl Handler<Downstream> for RtpLeg {
         if frame.0.format() == self.format {
             return self.handle(frame, ctx);
         }
-        let handed_on = self.direct.as_ref().is_some_and(|d| {
-            // A closed transcoder means the call is tearing down: nothing to count.
-            !matches!(
-                d.via_transcoder.try_send(Downstream(frame)),
-                Err(SendError::Full(_))
-            )
-        });
-        if !handed_on {
-            self.dropped_egress += 1;
-            metrics::counter!(FRAMES_DROPPED, "leg" => self.playout_label()).increment(1);
-        }
+        self.hand_to_transcoder(frame);
     }
 }
 
@@ -1106,7 +1185,10 @@ impl Handler<DetachBot> for RtpLeg {
     type Result = ();
 
     fn handle(&mut self, _: DetachBot, _ctx: &mut Context<Self>) {
-        self.direct = None;
+        self.bot_detached = true;
+        if let Some(d) = &self.direct {
+            d.to_bot.close();
+        }
     }
 }
 
@@ -1114,6 +1196,8 @@ impl Handler<Mark> for RtpLeg {
     type Result = ();
 
     fn handle(&mut self, Mark(name): Mark, _ctx: &mut Context<Self>) {
+        // The bot's frames sent before this mark are queued before it.
+        self.drain_bot_ring();
         if let Some(name) = self.queue.mark(name) {
             self.owner.marks.do_send(MarkPlayed(name));
         }
@@ -1127,6 +1211,10 @@ impl Handler<Clear> for RtpLeg {
     type Result = ();
 
     fn handle(&mut self, _: Clear, _ctx: &mut Context<Self>) {
+        if let Some(d) = &self.direct {
+            // Sent by the bot before the Clear: cleared with the rest.
+            d.from_bot.clear();
+        }
         self.queue.clear();
         // What plays next is a new talkspurt even if it is queued before the next tick.
         self.session.start_talkspurt();

@@ -1,0 +1,300 @@
+//! [`FrameRing`]: a bounded ring of fixed-size audio frames between two legs of one call, the
+//! escape hatch ARCHITECTURE §2 sanctions when actor envelopes are the cost (control stays on
+//! messages).
+//!
+//! The RTP leg and the builtin bot speaking the caller's own G.711 law exchange whole 20 ms
+//! frames through two rings instead of an `AudioFrame`/`Downstream` message each: the leg
+//! pushes the caller's frame on its tick and the push wakes the bot's reader task (no envelope,
+//! no mailbox); the bot's echo goes into the return ring, which the leg drains on its next tick
+//! without being woken at all. The slots are allocated once, sized to the format's frame, and a
+//! push copies only the frame's bytes; a full ring refuses the frame (the producer counts the
+//! drop, as it would for a full mailbox). Both ends live on the call's arbiter, so the lock is
+//! never contended; it only makes the ring `Send` like the actors holding it.
+//!
+//! A consumer whose answer to every frame is that frame (the builtin bot's echo) can say so
+//! once instead of handling each: [`FrameRing::reflect_into`] makes the ring copy each pushed
+//! frame straight into the return ring (an empty one, a lost frame, as the given filler), with
+//! no wake of the consumer at all. The consumer switches it off when it has other things to say.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Waker;
+
+use voxgate_codecs::AudioFormat;
+
+/// Why a frame was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RingError {
+    /// The ring is full: the consumer is behind; the frame is dropped (count it).
+    Full,
+    /// The consumer is gone (the call is ending, or the bot was detached): nothing to count.
+    Closed,
+    /// The frame is longer than a slot.
+    TooLong,
+}
+
+/// A bounded single-format frame ring; see the module documentation.
+#[derive(Debug)]
+pub struct FrameRing {
+    format: AudioFormat,
+    slot_bytes: usize,
+    inner: Mutex<Ring>,
+}
+
+#[derive(Debug)]
+struct Ring {
+    /// `capacity` slots of `slot_bytes` each, back to back.
+    bytes: Box<[u8]>,
+    lens: Box<[u16]>,
+    /// Index of the oldest frame.
+    head: usize,
+    len: usize,
+    /// The consumer's task, woken by the next push.
+    waker: Option<Waker>,
+    closed: bool,
+    /// Set by [`FrameRing::reflect_into`]: where pushed frames go instead, and what an empty
+    /// frame becomes.
+    reflect: Option<(Arc<FrameRing>, Box<[u8]>)>,
+}
+
+impl FrameRing {
+    /// A ring of `capacity` frames of `format`, each at most `slot_bytes` long.
+    pub fn new(format: AudioFormat, slot_bytes: usize, capacity: usize) -> Arc<Self> {
+        let capacity = capacity.max(1);
+        let slot_bytes = slot_bytes.clamp(1, usize::from(u16::MAX));
+        Arc::new(FrameRing {
+            format,
+            slot_bytes,
+            inner: Mutex::new(Ring {
+                bytes: vec![0; capacity * slot_bytes].into_boxed_slice(),
+                lens: vec![0; capacity].into_boxed_slice(),
+                head: 0,
+                len: 0,
+                waker: None,
+                closed: false,
+                reflect: None,
+            }),
+        })
+    }
+
+    /// The format of every frame in the ring.
+    pub fn format(&self) -> AudioFormat {
+        self.format
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Ring> {
+        // A panic while holding the lock leaves the indices consistent (they are only written
+        // after the copy), so a poisoned ring is still usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Copies `frame` into the next free slot and wakes the consumer if it waits.
+    pub fn push(&self, frame: &[u8]) -> Result<(), RingError> {
+        if frame.len() > self.slot_bytes {
+            return Err(RingError::TooLong);
+        }
+        let mut ring = self.lock();
+        if ring.closed {
+            return Err(RingError::Closed);
+        }
+        if let Some((to, filler)) = &ring.reflect {
+            // `to` is another ring (see `reflect_into`): its lock is not this one.
+            return to.push(if frame.is_empty() { filler } else { frame });
+        }
+        let capacity = ring.lens.len();
+        if ring.len == capacity {
+            return Err(RingError::Full);
+        }
+        let slot = (ring.head + ring.len) % capacity;
+        let start = slot * self.slot_bytes;
+        ring.bytes[start..start + frame.len()].copy_from_slice(frame);
+        // frame.len() <= slot_bytes <= u16::MAX.
+        ring.lens[slot] = frame.len() as u16;
+        ring.len += 1;
+        let waker = ring.waker.take();
+        drop(ring);
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// Hands the oldest frame to `f` in place and frees its slot; `None` when empty. `f` runs
+    /// under the ring's lock: it must not use this ring.
+    pub fn pop_with<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        let mut ring = self.lock();
+        Self::pop_locked(&mut ring, self.slot_bytes, f)
+    }
+
+    /// As [`FrameRing::pop_with`], but when the ring is empty `waker` is woken by the next push.
+    pub fn pop_or_register<R>(&self, waker: &Waker, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        let mut ring = self.lock();
+        if ring.len == 0 {
+            if !ring.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                ring.waker = Some(waker.clone());
+            }
+            return None;
+        }
+        Self::pop_locked(&mut ring, self.slot_bytes, f)
+    }
+
+    fn pop_locked<R>(ring: &mut Ring, slot_bytes: usize, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        if ring.len == 0 {
+            return None;
+        }
+        let slot = ring.head;
+        let start = slot * slot_bytes;
+        let len = usize::from(ring.lens[slot]);
+        let out = f(&ring.bytes[start..start + len]);
+        ring.head = (slot + 1) % ring.lens.len();
+        ring.len -= 1;
+        Some(out)
+    }
+
+    /// From now on (`Some`) every frame pushed here is pushed into `to` instead, an empty frame
+    /// replaced by `filler`; `None` switches back to queueing. `to` must not be this ring
+    /// (it would wait on its own lock): such a request is ignored.
+    pub fn reflect_into(&self, reflect: Option<(Arc<FrameRing>, &[u8])>) {
+        let reflect = reflect
+            .filter(|(to, _)| !std::ptr::eq(Arc::as_ptr(to), self))
+            .map(|(to, filler)| (to, Box::from(filler)));
+        self.lock().reflect = reflect;
+    }
+
+    /// Drops every queued frame; returns how many.
+    pub fn clear(&self) -> usize {
+        let mut ring = self.lock();
+        let n = ring.len;
+        ring.len = 0;
+        n
+    }
+
+    /// The consumer is gone: later pushes are refused with [`RingError::Closed`].
+    pub fn close(&self) {
+        let mut ring = self.lock();
+        ring.closed = true;
+        ring.len = 0;
+        ring.waker = None;
+        ring.reflect = None;
+    }
+
+    /// Frames waiting.
+    pub fn len(&self) -> usize {
+        self.lock().len
+    }
+
+    /// Whether no frame waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    use super::*;
+
+    fn pop(ring: &FrameRing) -> Option<Vec<u8>> {
+        ring.pop_with(<[u8]>::to_vec)
+    }
+
+    #[test]
+    fn wraps_around_in_order_and_refuses_when_full() {
+        let ring = FrameRing::new(AudioFormat::Pcmu, 4, 3);
+        for round in 0..5u8 {
+            // Fill it: three frames of varying length, then one too many.
+            for i in 0..3u8 {
+                let n = usize::from(i) + 1;
+                ring.push(&vec![round * 10 + i; n]).unwrap();
+            }
+            assert_eq!(ring.push(&[9]), Err(RingError::Full));
+            assert_eq!(ring.len(), 3);
+            // Take two, put one back: the start moves around the slots.
+            assert_eq!(pop(&ring), Some(vec![round * 10]));
+            assert_eq!(pop(&ring), Some(vec![round * 10 + 1; 2]));
+            ring.push(&[0xee; 4]).unwrap();
+            assert_eq!(pop(&ring), Some(vec![round * 10 + 2; 3]));
+            assert_eq!(pop(&ring), Some(vec![0xee; 4]));
+            assert_eq!(pop(&ring), None);
+            assert!(ring.is_empty());
+        }
+    }
+
+    #[test]
+    fn refuses_oversize_and_closed_and_clears() {
+        let ring = FrameRing::new(AudioFormat::Pcma, 160, 4);
+        assert_eq!(ring.format(), AudioFormat::Pcma);
+        assert_eq!(ring.push(&[0; 161]), Err(RingError::TooLong));
+        ring.push(&[1; 160]).unwrap();
+        ring.push(&[]).unwrap();
+        assert_eq!(ring.clear(), 2);
+        assert_eq!(pop(&ring), None);
+        ring.push(&[2; 10]).unwrap();
+        ring.close();
+        assert_eq!(pop(&ring), None, "closing drops what was queued");
+        assert_eq!(ring.push(&[3; 10]), Err(RingError::Closed));
+    }
+
+    #[test]
+    fn reflection_copies_pushes_into_the_return_ring_with_a_filler_for_lost_frames() {
+        let input = FrameRing::new(AudioFormat::Pcmu, 4, 2);
+        let output = FrameRing::new(AudioFormat::Pcmu, 4, 2);
+        let count = Arc::new(CountWakes(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&count));
+        assert_eq!(input.pop_or_register(&waker, <[u8]>::to_vec), None);
+        input.reflect_into(Some((Arc::clone(&output), &[0xff; 4][..])));
+        input.push(&[1, 2]).unwrap();
+        input.push(&[]).unwrap();
+        // The return ring is full: the reflected push is refused like any full ring's.
+        assert_eq!(input.push(&[3]), Err(RingError::Full));
+        assert!(input.is_empty());
+        assert_eq!(
+            count.0.load(Ordering::SeqCst),
+            0,
+            "the consumer is not woken"
+        );
+        assert_eq!(pop(&output), Some(vec![1, 2]));
+        assert_eq!(pop(&output), Some(vec![0xff; 4]));
+        // Off again: frames queue for the consumer and wake it.
+        input.reflect_into(None);
+        input.push(&[4]).unwrap();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(pop(&input), Some(vec![4]));
+        // A ring cannot reflect into itself.
+        input.reflect_into(Some((Arc::clone(&input), &[0][..])));
+        input.push(&[5]).unwrap();
+        assert_eq!(pop(&input), Some(vec![5]));
+        // Closing ends the reflection too.
+        input.reflect_into(Some((Arc::clone(&output), &[0][..])));
+        input.close();
+        assert_eq!(input.push(&[6]), Err(RingError::Closed));
+        assert!(output.is_empty());
+    }
+
+    struct CountWakes(AtomicUsize);
+
+    impl Wake for CountWakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn an_empty_read_registers_the_consumer_and_the_next_push_wakes_it_once() {
+        let ring = FrameRing::new(AudioFormat::Pcmu, 8, 4);
+        let count = Arc::new(CountWakes(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&count));
+        // Nothing registered: a push wakes nobody.
+        ring.push(&[1]).unwrap();
+        assert_eq!(ring.pop_or_register(&waker, <[u8]>::to_vec), Some(vec![1]));
+        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        // Empty: registered; the next push wakes, the one after does not (not re-registered).
+        assert_eq!(ring.pop_or_register(&waker, <[u8]>::to_vec), None);
+        ring.push(&[2]).unwrap();
+        ring.push(&[3]).unwrap();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(pop(&ring), Some(vec![2]));
+        assert_eq!(pop(&ring), Some(vec![3]));
+    }
+}
