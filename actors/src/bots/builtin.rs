@@ -27,13 +27,10 @@
 //!   the caller does not hear the rest of a greeting or echo during the hand-back, then ignores
 //!   digits and audio until its call stops it.
 
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use actix::dev::SendError;
-use actix::fut::ActorFuture;
 use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Recipient};
 use voxgate_codecs::{AudioFormat, ByteOrder, EncodedFrame, SampleRate, Transcoder};
 use voxgate_engine::config::BuiltinBotConfig;
@@ -44,7 +41,7 @@ use crate::calls::messages::{
     StopLeg, Transcript,
 };
 use crate::calls::transcoder::Downstream;
-use crate::media::{FrameRing, RingError};
+use crate::media::{FrameRing, RingConsumer, RingError, RingReader};
 use crate::metrics::FRAMES_DROPPED;
 
 /// The name of the mark that follows the greeting.
@@ -385,7 +382,7 @@ impl Actor for BuiltinBot {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         if let Some((from_caller, _)) = &self.rings {
-            ctx.spawn(CallerFrames(Arc::clone(from_caller)));
+            ctx.spawn(RingReader(Arc::clone(from_caller)));
         }
         if self.greeting.is_some() {
             self.owner.transcript.do_send(Transcript {
@@ -429,27 +426,10 @@ impl Handler<AudioFrame> for BuiltinBot {
     }
 }
 
-/// The bot's reader of the caller's frame ring: woken by the leg's push, it echoes every frame
-/// waiting, then registers for the next push.
-struct CallerFrames(Arc<FrameRing>);
-
-impl ActorFuture<BuiltinBot> for CallerFrames {
-    type Output = ();
-
-    fn poll(
-        self: Pin<&mut Self>,
-        bot: &mut BuiltinBot,
-        _ctx: &mut Context<BuiltinBot>,
-        task: &mut TaskContext<'_>,
-    ) -> Poll<()> {
-        // The ring holds a few frames at most, so this loop is bounded by its capacity (the
-        // leg pushes on its own task, not while this runs).
-        while self
-            .0
-            .pop_or_register(task.waker(), |f| bot.echo(f))
-            .is_some()
-        {}
-        Poll::Pending
+/// Caller frames from the ring (the bot wired to the RTP leg): echoed as they come.
+impl RingConsumer for BuiltinBot {
+    fn take_frame(&mut self, _format: AudioFormat, bytes: &[u8]) {
+        self.echo(bytes);
     }
 }
 

@@ -30,16 +30,14 @@
 //!   `clear`, `transfer` and `hangup` is dropped (logged); only its `transcript` events go on.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use actix::dev::SendError;
 use actix::io::{SinkWrite, WriteHandler};
 use actix::{
-    Actor, ActorContext, ActorFuture, ActorFutureExt, AsyncContext, Context, Handler, Message,
-    Running, SpawnHandle, StreamHandler, WrapFuture,
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, Running,
+    SpawnHandle, StreamHandler, WrapFuture,
 };
 use actix_codec::Framed;
 use awc::error::WsProtocolError;
@@ -59,7 +57,7 @@ use crate::calls::messages::{
     StopLeg, Transcript,
 };
 use crate::calls::transcoder::Downstream;
-use crate::media::FrameRing;
+use crate::media::{FrameRing, RingConsumer, RingReader};
 use crate::metrics::{FRAMES_DROPPED, TRANSCODE_ERRORS};
 
 /// Bot frames sent on in one go, well under a default actix mailbox (16).
@@ -649,7 +647,7 @@ impl Actor for WsBot {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         if let Some(ring) = self.caller_ring.clone() {
-            ctx.spawn(RingReader { ring });
+            ctx.spawn(RingReader(ring));
         }
         self.connect(ctx);
     }
@@ -742,33 +740,12 @@ impl WsBot {
     }
 }
 
-/// Takes caller frames off the ring as the RTP leg puts them there, and sleeps on the ring
-/// when it is empty.
-struct RingReader {
-    ring: Arc<FrameRing>,
-}
-
-impl ActorFuture<WsBot> for RingReader {
-    type Output = ();
-
-    fn poll(
-        self: Pin<&mut Self>,
-        bot: &mut WsBot,
-        _ctx: &mut Context<WsBot>,
-        task: &mut TaskContext<'_>,
-    ) -> Poll<()> {
-        let format = self.ring.format();
-        // A ring holds a handful of frames: this ends within a few turns.
-        loop {
-            let frame = self.ring.pop_or_register(task.waker(), |bytes| {
-                EncodedFrame::from_bytes(format, bytes).ok()
-            });
-            match frame {
-                Some(Some(frame)) => bot.on_caller_frame(&frame),
-                // Slots are sized to the format's frame: cannot happen.
-                Some(None) => {}
-                None => return Poll::Pending,
-            }
+/// Caller frames from the ring (the bot wired to the RTP leg): sent on as they come.
+impl RingConsumer for WsBot {
+    fn take_frame(&mut self, format: AudioFormat, bytes: &[u8]) {
+        // Slots are sized to the format's frame, so the frame is always built.
+        if let Ok(frame) = EncodedFrame::from_bytes(format, bytes) {
+            self.on_caller_frame(&frame);
         }
     }
 }

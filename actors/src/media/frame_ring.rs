@@ -16,8 +16,12 @@
 //! frame straight into the return ring (an empty one, a lost frame, as the given filler), with
 //! no wake of the consumer at all. The consumer switches it off when it has other things to say.
 
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Waker;
+use std::task::{Context as TaskContext, Poll, Waker};
+
+use actix::fut::ActorFuture;
+use actix::{Actor, Context};
 
 use voxgate_codecs::AudioFormat;
 
@@ -185,6 +189,39 @@ impl FrameRing {
     /// Whether no frame waits.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// An actor that takes frames off a [`FrameRing`]: a bot wired to the RTP leg directly.
+pub trait RingConsumer: Actor<Context = Context<Self>> {
+    /// One frame taken off the ring: its bytes (empty: a lost frame), in the ring's format.
+    /// It runs under the ring's lock, so it must not use that ring.
+    fn take_frame(&mut self, format: AudioFormat, bytes: &[u8]);
+}
+
+/// Spawned on a [`RingConsumer`]: woken by the producer's push, it hands over every frame
+/// waiting, then registers for the next push. It never ends on its own; the actor's stop
+/// drops it.
+pub struct RingReader(pub Arc<FrameRing>);
+
+impl<A: RingConsumer> ActorFuture<A> for RingReader {
+    type Output = ();
+
+    fn poll(
+        self: Pin<&mut Self>,
+        actor: &mut A,
+        _ctx: &mut Context<A>,
+        task: &mut TaskContext<'_>,
+    ) -> Poll<()> {
+        let format = self.0.format();
+        // The ring holds a few frames at most, so this loop is bounded by its capacity (the
+        // producer pushes on its own task, not while this runs).
+        while self
+            .0
+            .pop_or_register(task.waker(), |bytes| actor.take_frame(format, bytes))
+            .is_some()
+        {}
+        Poll::Pending
     }
 }
 
