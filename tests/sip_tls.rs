@@ -125,6 +125,12 @@ fn a_whole_call_over_tls() {
 
     let ok = invite(&mut c);
     assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    // The Contact names the TLS listener, where a new connection for this dialog must go.
+    let contact = header(&ok, "Contact").expect("Contact in the 200");
+    assert!(
+        contact.contains(&format!(":{};transport=tls", sips.port())),
+        "Contact: {contact}"
+    );
     acknowledge_and_hang_up(&mut c, &ok);
 
     assert!(wait_until(Duration::from_secs(10), || !session_records(

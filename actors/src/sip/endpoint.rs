@@ -490,7 +490,12 @@ impl SipEndpoint {
                     did,
                     local_ip: self.media_ip(source),
                     transport: source.kind,
-                    endpoint: self.local,
+                    // Contact names the listener the call came in on: for TLS, the TLS
+                    // listener's port (UDP and TCP share the SIP port).
+                    endpoint: match source.kind {
+                        TransportKind::Tls => SocketAddr::new(self.local.ip(), source.local.port()),
+                        _ => self.local,
+                    },
                     rtp_ports: config.node.rtp_ports,
                     invite_received: now,
                     sip: me,
