@@ -14,10 +14,7 @@ use common::{session_records, wait_until, Node, DEFAULT_TOML};
 use serde_json::Value;
 
 fn storm(node: &Node, extra: &[&str]) -> (Output, Value) {
-    let target = node.sip.to_string();
-    let mut args = vec!["--target", target.as_str()];
-    args.extend_from_slice(extra);
-    common::storm::run(&args)
+    common::storm::run_at(node.sip, &[], extra)
 }
 
 #[test]

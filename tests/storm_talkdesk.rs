@@ -16,17 +16,12 @@ use serde_json::Value;
 use voxgate_engine::store::IngressKind;
 
 fn storm(node: &Node, extra: &[&str]) -> (Output, Value) {
-    let (target, pid) = (node.http.to_string(), node.pid().to_string());
-    let mut args = vec![
-        "--mode",
-        "talkdesk",
-        "--target",
-        &target,
-        "--node-pid",
-        &pid,
-    ];
-    args.extend_from_slice(extra);
-    common::storm::run(&args)
+    let pid = node.pid().to_string();
+    common::storm::run_at(
+        node.http,
+        &["--mode", "talkdesk", "--node-pid", &pid],
+        extra,
+    )
 }
 
 #[test]

@@ -111,11 +111,7 @@ impl Rig {
     }
 
     async fn wait_for(&self, what: &str, done: impl Fn(&[Event]) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !done(&self.events()) {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            actix_rt::time::sleep(Duration::from_millis(1)).await;
-        }
+        poll_until(what, || done(&self.events())).await;
     }
 
     /// Everything the bot was sent before has been handled, and what it sent has been recorded.
@@ -526,13 +522,7 @@ async fn a_pcmu_call_through_the_transcoder() {
 
     let wait = |what: &'static str, want: usize| {
         let played = played.clone();
-        async move {
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while played.lock().unwrap().len() < want {
-                assert!(Instant::now() < deadline, "timed out waiting for {what}");
-                actix_rt::time::sleep(Duration::from_millis(1)).await;
-            }
-        }
+        async move { poll_until(what, || played.lock().unwrap().len() >= want).await }
     };
     wait("greeting and mark", greeting_frames + 1).await;
     {
@@ -574,19 +564,14 @@ async fn a_pcmu_call_through_the_transcoder() {
         })
         .await
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !call_events
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|e| matches!(e, Event::Escalate(x) if x.reason == "TransferToAgent"))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for the escalation"
-        );
-        actix_rt::time::sleep(Duration::from_millis(1)).await;
-    }
+    poll_until("the escalation", || {
+        call_events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, Event::Escalate(x) if x.reason == "TransferToAgent"))
+    })
+    .await;
 }
 
 /// Wired to the RTP leg by rings (a G.711 call): the whole greeting goes into the return ring
@@ -650,9 +635,14 @@ async fn ring_wired_bot_greets_and_echoes_without_messages() {
 
 /// Waits until the bot has taken everything out of `ring`.
 async fn read_by_the_bot(ring: &FrameRing) {
+    poll_until("the bot to read its ring", || ring.is_empty()).await;
+}
+
+/// Polls `done` every millisecond, failing the test after 5 s waiting for `what`.
+async fn poll_until(what: &str, done: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !ring.is_empty() {
-        assert!(Instant::now() < deadline, "the bot did not read its ring");
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
         actix_rt::time::sleep(Duration::from_millis(1)).await;
     }
 }

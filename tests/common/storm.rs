@@ -21,6 +21,15 @@ pub fn run(args: &[&str]) -> (Output, Value) {
     (out, report)
 }
 
+/// Runs `voxgate storm FIRST --target TARGET EXTRA --json --quiet`.
+pub fn run_at(target: std::net::SocketAddr, first: &[&str], extra: &[&str]) -> (Output, Value) {
+    let target = target.to_string();
+    let mut args = first.to_vec();
+    args.extend(["--target", target.as_str()]);
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 /// A small storm: 20 calls at 20/s, each held 2 s, 5 of them (a quarter) pressing `0`.
 pub const TWENTY_CALLS_FIVE_ESCALATING: [&str; 10] = [
     "--calls",
