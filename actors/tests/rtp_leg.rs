@@ -800,6 +800,34 @@ async fn srtp_both_ways_and_forgeries_dropped() {
     assert!(srtp.unprotect(true, last).is_ok(), "SRTCP authenticates");
 }
 
+/// A PCMU leg toward `remote` wired to a bot through `to_bot` and `from_bot`; `owner` gets
+/// everything else (the transcoder's input included).
+fn start_direct_leg(
+    pair: RtpPair,
+    remote: SocketAddr,
+    owner: Addr<Owner>,
+    to_bot: Arc<FrameRing>,
+    from_bot: Arc<FrameRing>,
+) -> Addr<RtpLeg> {
+    RtpLeg::new(
+        pair,
+        RtpLegConfig::new(media(remote), "leg@test"),
+        RtpLegOwner {
+            frames: owner.clone().recipient(),
+            dtmf: owner.clone().recipient(),
+            marks: owner.clone().recipient(),
+            stats: owner.clone().recipient(),
+            exited: owner.clone().recipient(),
+        },
+    )
+    .with_direct_bot(DirectBot {
+        to_bot,
+        from_bot,
+        via_transcoder: owner.recipient(),
+    })
+    .start()
+}
+
 /// A bot in the leg's format gets whole 20 ms frames directly through its ring; a 30 ms
 /// packet goes to the transcoder to be re-cut. Bot frames from the return ring are played in
 /// order with marks; frames of another format are handed to the transcoder to convert.
@@ -812,23 +840,13 @@ async fn direct_bot_takes_whole_frames_and_the_transcoder_the_rest() {
     let transcoder = Owner(Arc::clone(&via_transcoder)).start();
     let to_bot = FrameRing::new(AudioFormat::Pcmu, 160, 16);
     let from_bot = FrameRing::new(AudioFormat::Pcmu, 160, 16);
-    let leg = RtpLeg::new(
+    let leg = start_direct_leg(
         pair,
-        RtpLegConfig::new(media(peer.addr()), "leg@test"),
-        RtpLegOwner {
-            frames: transcoder.clone().recipient(),
-            dtmf: transcoder.clone().recipient(),
-            marks: transcoder.clone().recipient(),
-            stats: transcoder.clone().recipient(),
-            exited: transcoder.clone().recipient(),
-        },
-    )
-    .with_direct_bot(DirectBot {
-        to_bot: Arc::clone(&to_bot),
-        from_bot: Arc::clone(&from_bot),
-        via_transcoder: transcoder.recipient(),
-    })
-    .start();
+        peer.addr(),
+        transcoder,
+        Arc::clone(&to_bot),
+        Arc::clone(&from_bot),
+    );
     let mut ticker = tokio::time::interval(Duration::from_millis(20));
     for seq in 0..6u16 {
         ticker.tick().await;
@@ -917,6 +935,68 @@ async fn direct_bot_takes_whole_frames_and_the_transcoder_the_rest() {
         .await,
         "the PCMA frame was not handed to the transcoder"
     );
+}
+
+/// A bot's marks travel in its return ring between its frames: a mark pushed after three
+/// frames and before three more is answered on the tick that plays the third, not after the
+/// sixth (a mark beside the ring, on a message, could be overtaken by the frames pushed after
+/// it). Marks still in the ring when the bot clears are answered at once.
+#[actix::test]
+async fn marks_in_the_return_ring_are_played_between_their_frames() {
+    let peer = Peer::new();
+    let pair = bind_rtp_pair(PORTS, LOCALHOST).expect("a free port pair");
+    let seen = Shared::default();
+    let owner = Owner(Arc::clone(&seen)).start();
+    let from_bot = FrameRing::new(AudioFormat::Pcmu, 160, 16);
+    let to_bot = FrameRing::new(AudioFormat::Pcmu, 160, 16);
+    let leg = start_direct_leg(pair, peer.addr(), owner, to_bot, Arc::clone(&from_bot));
+    for fill in [1, 1, 1] {
+        from_bot.push(&[fill; 160]).unwrap();
+    }
+    from_bot.push_mark("between".into()).unwrap();
+    for fill in [2, 2, 2] {
+        from_bot.push(&[fill; 160]).unwrap();
+    }
+    let p = Arc::clone(&peer);
+    assert!(
+        wait_until(Duration::from_secs(3), || p.rtp_count() >= 6).await,
+        "the bot's six frames were not played"
+    );
+    let arrivals: Vec<(Instant, u8)> = {
+        let log = peer.log.lock().unwrap();
+        log.rtp.iter().map(|(at, _, pkt)| (*at, pkt[12])).collect()
+    };
+    let fills: Vec<u8> = arrivals.iter().map(|(_, fill)| *fill).collect();
+    assert_eq!(fills[..6], [1, 1, 1, 2, 2, 2]);
+    let seen_marks = seen.lock().unwrap().marks.clone();
+    assert_eq!(seen_marks.len(), 1, "{seen_marks:?}");
+    let (mark_at, name) = &seen_marks[0];
+    assert_eq!(name, "between");
+    assert!(
+        *mark_at > arrivals[1].0,
+        "the mark came before the second frame"
+    );
+    assert!(
+        *mark_at < arrivals[3].0,
+        "the mark was overtaken by the frames pushed after it"
+    );
+
+    // Cleared before it plays: answered at once, with the audio around it dropped.
+    for fill in [3, 3, 3] {
+        from_bot.push(&[fill; 160]).unwrap();
+    }
+    from_bot.push_mark("cleared".into()).unwrap();
+    leg.do_send(Clear);
+    assert!(
+        marks_within(&seen, Duration::from_secs(3), 2).await,
+        "the cleared mark was not answered"
+    );
+    assert_eq!(seen.lock().unwrap().marks[1].1, "cleared");
+}
+
+/// Whether the owner has seen `n` marks within `within`.
+async fn marks_within(seen: &Shared, within: Duration, n: usize) -> bool {
+    wait_until(within, || seen.lock().unwrap().marks.len() >= n).await
 }
 
 /// The leg reads its socket once per 20 ms tick; the RFC 3550 jitter estimate must still see

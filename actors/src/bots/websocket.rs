@@ -57,13 +57,16 @@ use crate::calls::messages::{
     StopLeg, Transcript,
 };
 use crate::calls::transcoder::Downstream;
-use crate::media::{FrameRing, RingConsumer, RingReader};
+use crate::media::{FrameRing, RingConsumer, RingError, RingReader};
 use crate::metrics::{FRAMES_DROPPED, TRANSCODE_ERRORS};
 
 /// Bot frames sent on in one go, well under a default actix mailbox (16).
 pub const BURST: usize = 8;
 /// Pause between bursts, and before retrying a frame a full mailbox would not take.
 const RETRY: Duration = Duration::from_millis(2);
+/// Pause before retrying a frame or mark a full return ring would not take: the leg drains
+/// it once per 20 ms tick.
+const RING_RETRY: Duration = Duration::from_millis(10);
 /// Most bot audio held ahead of the caller here (60 s); beyond it frames are dropped.
 pub const MAX_QUEUED_FRAMES: usize = 3000;
 /// Largest WebSocket frame accepted from a bot (a few seconds of audio in one `media`).
@@ -99,6 +102,15 @@ type WsSink = SplitSink<Framed<BoxedSocket, Codec>, WsMessage>;
 enum Out {
     Audio,
     Mark(String),
+}
+
+/// What became of a frame of bot audio sent toward the caller.
+enum Sent {
+    Taken,
+    /// Refused for now (a full ring or mailbox): kept as `pending`.
+    Full,
+    /// The audio path is gone.
+    Gone,
 }
 
 enum Conn {
@@ -154,8 +166,9 @@ pub struct WsBot {
     /// While `stop` and the close frame are written: the call may have dropped every other
     /// address of ours, and an actor without one stops before its sink is flushed.
     closing: Option<actix::Addr<WsBot>>,
-    /// The ring the RTP leg puts caller frames on, when the bot is wired to it directly.
-    caller_ring: Option<Arc<FrameRing>>,
+    /// When the bot is wired to the RTP leg directly: the ring the leg puts caller frames on,
+    /// and the one it takes the bot's frames and marks from.
+    rings: Option<(Arc<FrameRing>, Arc<FrameRing>)>,
 }
 
 impl WsBot {
@@ -191,15 +204,16 @@ impl WsBot {
             listen_only: false,
             stopping: false,
             closing: None,
-            caller_ring: None,
+            rings: None,
         }
     }
 
-    /// Caller frames come from `ring` (filled by the RTP leg, in the leg's format, which
-    /// [`WsBot::converting_for`] takes) instead of as messages: no envelope and no mailbox per
-    /// frame, one wake per frame.
-    pub fn with_caller_ring(mut self, ring: Arc<FrameRing>) -> Self {
-        self.caller_ring = Some(ring);
+    /// Wires the bot to the RTP leg directly: caller frames come from `from_caller` (filled by
+    /// the leg, in the leg's format, which [`WsBot::converting_for`] takes) and the bot's audio
+    /// and marks go into `to_caller`, in order, instead of as messages: no envelope, no mailbox
+    /// and no wake of the leg per frame (it drains the ring on its tick).
+    pub fn with_rings(mut self, from_caller: Arc<FrameRing>, to_caller: Arc<FrameRing>) -> Self {
+        self.rings = Some((from_caller, to_caller));
         self
     }
 
@@ -570,14 +584,27 @@ impl WsBot {
             return;
         }
         let mut sent = 0;
-        while let Some(item) = self.out.front() {
+        let mut retry = RETRY;
+        while let Some(item) = self.out.front_mut() {
             match item {
                 Out::Mark(name) => {
-                    self.owner.marks.do_send(Mark(name.clone()));
+                    if let Some((_, to_caller)) = &self.rings {
+                        match to_caller.push_mark(std::mem::take(name)) {
+                            Ok(()) | Err((RingError::Closed, _)) => {}
+                            Err((_, name)) => {
+                                // Full: the leg takes it on its next tick.
+                                self.out[0] = Out::Mark(name);
+                                retry = RING_RETRY;
+                                break;
+                            }
+                        }
+                    } else {
+                        self.owner.marks.do_send(Mark(std::mem::take(name)));
+                    }
                     self.out.pop_front();
                 }
                 Out::Audio => {
-                    if sent == BURST {
+                    if sent == BURST && self.rings.is_none() {
                         break;
                     }
                     let frame = match self.pending.take() {
@@ -590,17 +617,19 @@ impl WsBot {
                             }
                         },
                     };
-                    match self.owner.audio.try_send(Downstream(AudioFrame(frame))) {
-                        Ok(()) => {
+                    match self.send_audio(frame) {
+                        Sent::Taken => {
                             sent += 1;
                             self.out.pop_front();
                         }
-                        Err(SendError::Full(Downstream(AudioFrame(frame)))) => {
-                            self.pending = Some(frame);
+                        Sent::Full => {
+                            if self.rings.is_some() {
+                                retry = RING_RETRY;
+                            }
                             break;
                         }
                         // The audio path is gone: the call is stopping us.
-                        Err(SendError::Closed(_)) => {
+                        Sent::Gone => {
                             self.out.clear();
                             self.out_audio.clear();
                             self.pending = None;
@@ -612,10 +641,37 @@ impl WsBot {
         }
         if !self.out.is_empty() {
             self.pump_scheduled = true;
-            ctx.run_later(RETRY, |bot, ctx| {
+            ctx.run_later(retry, |bot, ctx| {
                 bot.pump_scheduled = false;
                 bot.pump(ctx);
             });
+        }
+    }
+
+    /// Sends one frame of bot audio toward the caller without waiting: into the return ring
+    /// when wired to the leg and in its format, else as a message. A frame refused for now
+    /// becomes `pending`, sent first next time.
+    fn send_audio(&mut self, frame: EncodedFrame) -> Sent {
+        match &self.rings {
+            Some((_, to_caller)) if to_caller.format() == frame.format() => {
+                match to_caller.push(frame.bytes()) {
+                    // Cut to the format's frame size, TooLong cannot happen: not audio anyway.
+                    Ok(()) | Err(RingError::TooLong) => Sent::Taken,
+                    Err(RingError::Full) => {
+                        self.pending = Some(frame);
+                        Sent::Full
+                    }
+                    Err(RingError::Closed) => Sent::Gone,
+                }
+            }
+            _ => match self.owner.audio.try_send(Downstream(AudioFrame(frame))) {
+                Ok(()) => Sent::Taken,
+                Err(SendError::Full(Downstream(AudioFrame(frame)))) => {
+                    self.pending = Some(frame);
+                    Sent::Full
+                }
+                Err(SendError::Closed(_)) => Sent::Gone,
+            },
         }
     }
 
@@ -646,15 +702,15 @@ impl Actor for WsBot {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        if let Some(ring) = self.caller_ring.clone() {
-            ctx.spawn(RingReader(ring));
+        if let Some((from_caller, _)) = &self.rings {
+            ctx.spawn(RingReader(Arc::clone(from_caller)));
         }
         self.connect(ctx);
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
-        if let Some(ring) = &self.caller_ring {
-            ring.close();
+        if let Some((from_caller, _)) = &self.rings {
+            from_caller.close();
         }
         self.owner.exited.do_send(LegExited {
             leg: LegKind::Bot,

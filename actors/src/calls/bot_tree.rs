@@ -119,7 +119,7 @@ pub(crate) struct BotSide {
     pub(crate) bot: BotLeg,
     /// Where the ingress reports played marks.
     pub(crate) marks_to_bot: Recipient<MarkPlayed>,
-    /// Set when the builtin bot speaks the ingress format and the ingress takes it directly
+    /// Set when the bot (builtin or WebSocket) speaks the ingress format and the ingress takes it directly
     /// ([`IngressInputs::bot_audio`]): the rings between them, caller → bot and bot → caller.
     pub(crate) direct_bot: Option<(Arc<FrameRing>, Arc<FrameRing>)>,
 }
@@ -211,10 +211,8 @@ pub(crate) fn start(
             let mut bot = WsBot::new(config.websocket, info, owner)
                 .converting_for(ingress_format)
                 .map_err(|e| format!("bot: {e}"))?;
-            // Caller frames come on the ring; the bot's audio goes to the ingress as messages
-            // (`bot_audio`), so its return ring stays empty.
-            if let Some((to_bot, _)) = &direct_bot {
-                bot = bot.with_caller_ring(Arc::clone(to_bot));
+            if let Some((to_bot, to_caller)) = &direct_bot {
+                bot = bot.with_rings(Arc::clone(to_bot), Arc::clone(to_caller));
             }
             BotLeg::Websocket(ws_ctx.run(bot))
         }

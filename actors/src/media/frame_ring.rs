@@ -15,7 +15,12 @@
 //! once instead of handling each: [`FrameRing::reflect_into`] makes the ring copy each pushed
 //! frame straight into the return ring (an empty one, a lost frame, as the given filler), with
 //! no wake of the consumer at all. The consumer switches it off when it has other things to say.
+//!
+//! A bot that sends marks (the WebSocket bot) puts them in the return ring between its frames
+//! ([`FrameRing::push_mark`]), so a mark is applied after exactly the frames pushed before it:
+//! a mark sent on a message beside the ring could be overtaken by frames pushed after it.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context as TaskContext, Poll, Waker};
@@ -36,6 +41,19 @@ pub enum RingError {
     TooLong,
 }
 
+/// What [`FrameRing::pop_entry_with`] hands over: a frame's bytes (empty: a lost frame) or a
+/// mark pushed between frames.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RingEntry<'a> {
+    /// A frame, in the ring's format.
+    Frame(&'a [u8]),
+    /// A mark: every frame pushed before it has been handed over.
+    Mark(String),
+}
+
+/// The slot length that stands for a mark (slots are at most one byte shorter).
+const MARK_SLOT: u16 = u16::MAX;
+
 /// A bounded single-format frame ring; see the module documentation.
 #[derive(Debug)]
 pub struct FrameRing {
@@ -49,6 +67,8 @@ struct Ring {
     /// `capacity` slots of `slot_bytes` each, back to back.
     bytes: Box<[u8]>,
     lens: Box<[u16]>,
+    /// The names of the marks in the ring (slots of length [`MARK_SLOT`]), oldest first.
+    marks: VecDeque<String>,
     /// Index of the oldest frame.
     head: usize,
     len: usize,
@@ -60,17 +80,37 @@ struct Ring {
     reflect: Option<(Arc<FrameRing>, Box<[u8]>)>,
 }
 
+impl Ring {
+    /// The slot after the newest entry; `None` when the ring is full.
+    fn free_slot(&self) -> Option<usize> {
+        let capacity = self.lens.len();
+        (self.len < capacity).then(|| (self.head + self.len) % capacity)
+    }
+
+    /// Makes `slot` (from [`Ring::free_slot`], its bytes written) the newest entry, of `len`
+    /// bytes or a mark, and wakes the consumer if it waits. The waker runs under the lock,
+    /// which it does not take: it only schedules the consumer's task.
+    fn fill(&mut self, slot: usize, len: u16) {
+        self.lens[slot] = len;
+        self.len += 1;
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+}
+
 impl FrameRing {
     /// A ring of `capacity` frames of `format`, each at most `slot_bytes` long.
     pub fn new(format: AudioFormat, slot_bytes: usize, capacity: usize) -> Arc<Self> {
         let capacity = capacity.max(1);
-        let slot_bytes = slot_bytes.clamp(1, usize::from(u16::MAX));
+        let slot_bytes = slot_bytes.clamp(1, usize::from(MARK_SLOT - 1));
         Arc::new(FrameRing {
             format,
             slot_bytes,
             inner: Mutex::new(Ring {
                 bytes: vec![0; capacity * slot_bytes].into_boxed_slice(),
                 lens: vec![0; capacity].into_boxed_slice(),
+                marks: VecDeque::new(),
                 head: 0,
                 len: 0,
                 waker: None,
@@ -104,29 +144,59 @@ impl FrameRing {
             // `to` is another ring (see `reflect_into`): its lock is not this one.
             return to.push(if frame.is_empty() { filler } else { frame });
         }
-        let capacity = ring.lens.len();
-        if ring.len == capacity {
+        let Some(slot) = ring.free_slot() else {
             return Err(RingError::Full);
-        }
-        let slot = (ring.head + ring.len) % capacity;
+        };
         let start = slot * self.slot_bytes;
         ring.bytes[start..start + frame.len()].copy_from_slice(frame);
-        // frame.len() <= slot_bytes <= u16::MAX.
-        ring.lens[slot] = frame.len() as u16;
-        ring.len += 1;
-        let waker = ring.waker.take();
-        drop(ring);
-        if let Some(w) = waker {
-            w.wake();
+        // frame.len() <= slot_bytes < MARK_SLOT.
+        ring.fill(slot, frame.len() as u16);
+        Ok(())
+    }
+
+    /// Queues the mark `name` behind the frames pushed so far; it takes a slot. A full or
+    /// closed ring gives the name back with the reason.
+    pub fn push_mark(&self, name: String) -> Result<(), (RingError, String)> {
+        let mut ring = self.lock();
+        if ring.closed {
+            return Err((RingError::Closed, name));
         }
+        let Some(slot) = ring.free_slot() else {
+            return Err((RingError::Full, name));
+        };
+        ring.marks.push_back(name);
+        ring.fill(slot, MARK_SLOT);
         Ok(())
     }
 
     /// Hands the oldest frame to `f` in place and frees its slot; `None` when empty. `f` runs
-    /// under the ring's lock: it must not use this ring.
+    /// under the ring's lock: it must not use this ring. Marks ahead of the frame are dropped
+    /// (a consumer that takes marks uses [`FrameRing::pop_entry_with`]).
     pub fn pop_with<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
         let mut ring = self.lock();
         Self::pop_locked(&mut ring, self.slot_bytes, f)
+    }
+
+    /// Hands the oldest entry, a frame in place or a mark, to `f` and frees its slot; `None`
+    /// when empty. `f` runs under the ring's lock: it must not use this ring.
+    pub fn pop_entry_with<R>(&self, f: impl FnOnce(RingEntry<'_>) -> R) -> Option<R> {
+        let mut ring = self.lock();
+        if ring.len == 0 {
+            return None;
+        }
+        let slot = ring.head;
+        let out = if ring.lens[slot] == MARK_SLOT {
+            // Every mark slot has its name queued, in the same order.
+            let name = ring.marks.pop_front().unwrap_or_default();
+            f(RingEntry::Mark(name))
+        } else {
+            let start = slot * self.slot_bytes;
+            let len = usize::from(ring.lens[slot]);
+            f(RingEntry::Frame(&ring.bytes[start..start + len]))
+        };
+        ring.head = (slot + 1) % ring.lens.len();
+        ring.len -= 1;
+        Some(out)
     }
 
     /// As [`FrameRing::pop_with`], but when the ring is empty `waker` is woken by the next push.
@@ -142,6 +212,11 @@ impl FrameRing {
     }
 
     fn pop_locked<R>(ring: &mut Ring, slot_bytes: usize, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        while ring.len > 0 && ring.lens[ring.head] == MARK_SLOT {
+            ring.marks.pop_front();
+            ring.head = (ring.head + 1) % ring.lens.len();
+            ring.len -= 1;
+        }
         if ring.len == 0 {
             return None;
         }
@@ -164,12 +239,13 @@ impl FrameRing {
         self.lock().reflect = reflect;
     }
 
-    /// Drops every queued frame; returns how many.
-    pub fn clear(&self) -> usize {
+    /// Drops every queued entry; returns how many, and the names of the marks among them (in
+    /// order), which their sender still expects to hear about.
+    pub fn clear(&self) -> (usize, Vec<String>) {
         let mut ring = self.lock();
         let n = ring.len;
         ring.len = 0;
-        n
+        (n, ring.marks.drain(..).collect())
     }
 
     /// The consumer is gone: later pushes are refused with [`RingError::Closed`].
@@ -177,6 +253,7 @@ impl FrameRing {
         let mut ring = self.lock();
         ring.closed = true;
         ring.len = 0;
+        ring.marks.clear();
         ring.waker = None;
         ring.reflect = None;
     }
@@ -265,7 +342,7 @@ mod tests {
         assert_eq!(ring.push(&[0; 161]), Err(RingError::TooLong));
         ring.push(&[1; 160]).unwrap();
         ring.push(&[]).unwrap();
-        assert_eq!(ring.clear(), 2);
+        assert_eq!(ring.clear(), (2, vec![]));
         assert_eq!(pop(&ring), None);
         ring.push(&[2; 10]).unwrap();
         ring.close();
@@ -307,6 +384,55 @@ mod tests {
         input.close();
         assert_eq!(input.push(&[6]), Err(RingError::Closed));
         assert!(output.is_empty());
+    }
+
+    fn entry(ring: &FrameRing) -> Option<String> {
+        ring.pop_entry_with(|e| match e {
+            RingEntry::Frame(bytes) => format!("frame {bytes:?}"),
+            RingEntry::Mark(name) => format!("mark {name}"),
+        })
+    }
+
+    #[test]
+    fn marks_come_out_between_the_frames_they_were_pushed_between() {
+        let ring = FrameRing::new(AudioFormat::Pcmu, 4, 4);
+        let count = Arc::new(CountWakes(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&count));
+        for round in 0..3u8 {
+            ring.push(&[round]).unwrap();
+            ring.push_mark(format!("a{round}")).unwrap();
+            ring.push_mark(format!("b{round}")).unwrap();
+            ring.push(&[]).unwrap();
+            // A mark takes a slot like a frame: the ring is full.
+            assert_eq!(
+                ring.push_mark("c".into()),
+                Err((RingError::Full, "c".into()))
+            );
+            assert_eq!(entry(&ring).unwrap(), format!("frame [{round}]"));
+            assert_eq!(entry(&ring).unwrap(), format!("mark a{round}"));
+            assert_eq!(entry(&ring).unwrap(), format!("mark b{round}"));
+            assert_eq!(entry(&ring).unwrap(), "frame []");
+            assert_eq!(entry(&ring), None);
+        }
+        // A mark wakes a waiting consumer as a frame does.
+        assert_eq!(ring.pop_or_register(&waker, <[u8]>::to_vec), None);
+        ring.push_mark("w".into()).unwrap();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        // A frame-only reader skips marks.
+        ring.push(&[7]).unwrap();
+        assert_eq!(pop(&ring), Some(vec![7]));
+        assert!(ring.is_empty());
+        // Clearing gives back the marks' names; closing refuses marks too.
+        ring.push_mark("x".into()).unwrap();
+        ring.push(&[8]).unwrap();
+        ring.push_mark("y".into()).unwrap();
+        assert_eq!(ring.clear(), (3, vec!["x".to_owned(), "y".to_owned()]));
+        assert_eq!(entry(&ring), None);
+        ring.close();
+        assert_eq!(
+            ring.push_mark("z".into()),
+            Err((RingError::Closed, "z".into()))
+        );
     }
 
     struct CountWakes(AtomicUsize);

@@ -7,7 +7,7 @@ mod playout;
 mod ports;
 mod rtp_leg;
 
-pub use frame_ring::{FrameRing, RingConsumer, RingError, RingReader};
+pub use frame_ring::{FrameRing, RingConsumer, RingEntry, RingError, RingReader};
 pub use playout::{PlayoutQueue, PushError};
 pub use ports::{bind_rtp_pair, RtpPair};
 pub use rtp_leg::{

@@ -73,7 +73,7 @@ use voxgate_engine::rtp::{
 use voxgate_engine::sdp::{CodecKind, NegotiatedMedia};
 
 use super::batch_recv::{enable_timestamps, BatchReceiver, DrainClock};
-use super::frame_ring::{FrameRing, RingError};
+use super::frame_ring::{FrameRing, RingEntry, RingError};
 use super::playout::{PlayoutQueue, PushError};
 use super::ports::RtpPair;
 use crate::calls::messages::{
@@ -664,13 +664,26 @@ impl RtpLeg {
             return;
         };
         let format = ring.format();
-        while let Some(()) = ring.pop_with(|bytes| {
-            if format == self.format {
-                self.queue_frame(format, bytes);
-            } else if let Ok(frame) = EncodedFrame::from_bytes(format, bytes) {
-                self.hand_to_transcoder(AudioFrame(frame));
+        while let Some(()) = ring.pop_entry_with(|entry| match entry {
+            RingEntry::Frame(bytes) if format == self.format => self.queue_frame(format, bytes),
+            RingEntry::Frame(bytes) => {
+                if let Ok(frame) = EncodedFrame::from_bytes(format, bytes) {
+                    self.hand_to_transcoder(AudioFrame(frame));
+                }
             }
+            RingEntry::Mark(name) => self.apply_mark(name),
         }) {}
+    }
+
+    /// Queues the bot's mark behind the audio queued so far (answered at once when nothing
+    /// is), and answers the marks already played.
+    fn apply_mark(&mut self, name: String) {
+        if let Some(name) = self.queue.mark(name) {
+            self.owner.marks.do_send(MarkPlayed(name));
+        }
+        while let Some(name) = self.queue.pop_played_mark() {
+            self.owner.marks.do_send(MarkPlayed(name));
+        }
     }
 
     /// Reads what waits on the RTP socket and, when the stream has no rtcp-mux, on the RTCP
@@ -1198,12 +1211,7 @@ impl Handler<Mark> for RtpLeg {
     fn handle(&mut self, Mark(name): Mark, _ctx: &mut Context<Self>) {
         // The bot's frames sent before this mark are queued before it.
         self.drain_bot_ring();
-        if let Some(name) = self.queue.mark(name) {
-            self.owner.marks.do_send(MarkPlayed(name));
-        }
-        while let Some(name) = self.queue.pop_played_mark() {
-            self.owner.marks.do_send(MarkPlayed(name));
-        }
+        self.apply_mark(name);
     }
 }
 
@@ -1212,8 +1220,10 @@ impl Handler<Clear> for RtpLeg {
 
     fn handle(&mut self, _: Clear, _ctx: &mut Context<Self>) {
         if let Some(d) = &self.direct {
-            // Sent by the bot before the Clear: cleared with the rest.
-            d.from_bot.clear();
+            // Sent by the bot before the Clear: cleared with the rest, marks answered.
+            for name in d.from_bot.clear().1 {
+                self.owner.marks.do_send(MarkPlayed(name));
+            }
         }
         self.queue.clear();
         // What plays next is a new talkspurt even if it is queued before the next tick.
