@@ -1,15 +1,20 @@
 //! A call bridged to a WebSocket bot (the reference bot, examples/ws_echo_bot.rs, started by the
 //! test): the caller's audio comes back from the bot byte for byte, DTMF `0` makes the bot send
 //! `transfer` and the zoom-cc BYE carries the bot's reason, and a bot that dies mid-call is
-//! restarted within the budget and then the call is handed back with `BotFailure`, not dropped.
+//! restarted within the budget and then the call is handed back with `BotFailure`, not dropped;
+//! so is the call of a bot that breaks the WebSocket protocol, after the node closes each of its
+//! connections with status 1002.
 
 mod common;
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::ws_bot::{config, Bot};
 use common::{
-    call_with_tone, echoed, play_pcap, scenario_with, session_records, ulaw_rms, wait_until, Node,
-    Sipp,
+    call_with_tone, echoed, expect_bye_scenario, play_pcap, scenario_with, session_records,
+    ulaw_rms, wait_until, Node, Sipp,
 };
 
 #[test]
@@ -82,15 +87,7 @@ fn dtmf_zero_makes_the_bot_transfer_with_its_reason() {
 fn a_bot_killed_mid_call_ends_in_bot_failure_not_a_dropped_caller() {
     let mut bot = Bot::start(&[]);
     let node = Node::start(&config(bot.addr, "audio/x-mulaw"));
-    let (_dir, path) = scenario_with(
-        "uac_expect_bye.xml",
-        &[
-            ("HEADER", "kore-reason"),
-            ("REASON", "BotFailure"),
-            ("CODEC_PT", "0"),
-            ("PLAY", ""),
-        ],
-    );
+    let (_dir, path) = expect_bye_scenario("BotFailure", "");
     let sipp = Sipp::with_scenario_file(&path, node.sip);
     let mut caller = sipp.spawn();
     assert!(
@@ -122,15 +119,7 @@ fn fifty_calls_whose_bot_is_killed_all_end_in_bot_failure() {
     const CALLS: usize = 50;
     let mut bot = Bot::start(&[]);
     let node = Node::start(&config(bot.addr, "audio/x-mulaw"));
-    let (_dir, path) = scenario_with(
-        "uac_expect_bye.xml",
-        &[
-            ("HEADER", "kore-reason"),
-            ("REASON", "BotFailure"),
-            ("CODEC_PT", "0"),
-            ("PLAY", ""),
-        ],
-    );
+    let (_dir, path) = expect_bye_scenario("BotFailure", "");
     // SIPp takes the last -m: 50 calls at 25/s, all held at once.
     let sipp = Sipp::with_scenario_file(&path, node.sip)
         .arg("-m")
@@ -175,4 +164,59 @@ fn fifty_calls_whose_bot_is_killed_all_end_in_bot_failure() {
         node.metric("voxgate_bot_restarts_total"),
         2.0 * CALLS as f64
     );
+}
+
+/// Accepts `connections` WebSocket connections on `listener`; on each, sends a frame no server
+/// may send (a masked one, RFC 6455 §5.1) and records the status code of the close frame the
+/// node answers with (`None`: none came).
+fn protocol_breaking_bot(
+    listener: TcpListener,
+    connections: usize,
+) -> Arc<Mutex<Vec<Option<u16>>>> {
+    let codes = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&codes);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(stream) = stream else { continue };
+            let mut ws = tungstenite::accept(stream).expect("the node's upgrade request");
+            // FIN + text, masked, one byte "x" under a zero mask.
+            ws.get_mut()
+                .write_all(&[0x81, 0x81, 0, 0, 0, 0, b'x'])
+                .unwrap();
+            let code = loop {
+                match ws.read() {
+                    Ok(tungstenite::Message::Close(frame)) => {
+                        break frame.map(|f| u16::from(f.code));
+                    }
+                    Ok(_) => continue,
+                    Err(_) => break None,
+                }
+            };
+            seen.lock().unwrap().push(code);
+        }
+    });
+    codes
+}
+
+#[test]
+fn a_bot_that_breaks_the_protocol_is_closed_with_1002_restarted_then_handed_back() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bot = listener.local_addr().unwrap();
+    // The first connection and the two restarts of the budget.
+    let codes = protocol_breaking_bot(listener, 3);
+    let node = Node::start(&config(bot, "audio/x-mulaw"));
+    let (_dir, path) = expect_bye_scenario("BotFailure", "");
+    Sipp::with_scenario_file(&path, node.sip).run_ok();
+    assert!(wait_until(Duration::from_secs(10), || !session_records(
+        &node
+    )
+    .is_empty()));
+    assert_eq!(session_records(&node)[0].end_reason, "BotFailure");
+    assert_eq!(node.metric("voxgate_bot_restarts_total"), 2.0);
+    assert!(
+        wait_until(Duration::from_secs(10), || codes.lock().unwrap().len() == 3),
+        "the bot saw {:?}",
+        codes.lock().unwrap()
+    );
+    assert_eq!(*codes.lock().unwrap(), [Some(1002); 3]);
 }

@@ -8,6 +8,7 @@ pub mod greeting;
 pub mod sip;
 pub mod websocket;
 mod ws_media;
+mod ws_wire;
 
 pub use builtin::{BotOwner, BuiltinBot};
 pub use sip::{SipBot, SipBotCall};

@@ -34,23 +34,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::dev::SendError;
-use actix::io::{SinkWrite, WriteHandler};
 use actix::{
-    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, Running,
-    SpawnHandle, StreamHandler, WrapFuture,
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, SpawnHandle,
+    WrapFuture,
 };
-use actix_codec::Framed;
-use awc::error::WsProtocolError;
-use awc::ws::{Codec, Frame, Message as WsMessage};
-use awc::BoxedSocket;
-use bytes::Bytes;
-use futures_util::stream::SplitSink;
-use futures_util::StreamExt;
 use voxgate_codecs::frame::MAX_ENCODED_BYTES;
 use voxgate_codecs::{AudioFormat, CodecError, EncodedFrame, Transcoder};
 use voxgate_engine::config::{WebsocketBotConfig, WsAudioFormat};
 use voxgate_engine::ws::{self, FromBot, ToBot};
 
+use super::ws_wire::{self, Opened, Reader, WireError, WireEvent, WireIo, WireOwner, Writer};
 use super::BotOwner;
 use crate::calls::messages::{
     AudioFrame, Clear, Dtmf, Escalate, ExitCause, Hangup, LegExited, LegKind, Mark, MarkPlayed,
@@ -95,8 +88,6 @@ pub struct StreamInfo {
     pub custom_parameters: BTreeMap<String, String>,
 }
 
-type WsSink = SplitSink<Framed<BoxedSocket, Codec>, WsMessage>;
-
 /// One item of bot output waiting for room downstream. The audio of `Audio` items is in
 /// [`WsBot`]'s byte queue, one frame's worth each, so the queue holds bytes, not 1.5 kB frames.
 enum Out {
@@ -121,8 +112,9 @@ enum Conn {
     /// Connected, generation `gen`.
     Open {
         gen: u64,
-        sink: SinkWrite<WsMessage, WsSink>,
-        stream: SpawnHandle,
+        writer: Writer,
+        /// The connection's I/O task ([`WireIo`]).
+        io: SpawnHandle,
         /// The bot has sent something on this connection.
         heard: bool,
     },
@@ -146,6 +138,10 @@ pub struct WsBot {
     stream_sid: String,
     /// `stream_sid` as a JSON string literal, for the `media` events.
     quoted_sid: String,
+    /// Where a µ-law `media` event is written before it is framed (reused).
+    json: String,
+    /// Caller frames taken so far (the connection's I/O task reads on their pace).
+    caller_frames: u64,
     sequence: u64,
     chunk: u64,
     out: VecDeque<Out>,
@@ -192,6 +188,8 @@ impl WsBot {
             generation: 0,
             stream_sid: String::new(),
             quoted_sid: String::new(),
+            json: String::new(),
+            caller_frames: 0,
             sequence: 0,
             chunk: 0,
             out: VecDeque::new(),
@@ -317,14 +315,9 @@ impl WsBot {
         let url = self.config.url.clone();
         tracing::debug!(%url, gen, "connecting to the bot");
         let connect = async move {
-            let client = awc::Client::builder()
-                .timeout(timeout)
-                .max_http_version(awc::http::Version::HTTP_11)
-                .finish();
-            let request = client.ws(url.as_str()).max_frame_size(MAX_FRAME_BYTES);
-            match actix_rt::time::timeout(timeout, request.connect()).await {
-                Ok(Ok((_, framed))) => Ok(framed),
-                Ok(Err(e)) => Err(format!("connect: {e}")),
+            let target = ws_wire::Target::parse(&url)?;
+            match actix_rt::time::timeout(timeout, ws_wire::connect(&target)).await {
+                Ok(result) => result,
                 Err(_) => Err(format!("connect: no answer in {} ms", timeout.as_millis())),
             }
         };
@@ -333,20 +326,20 @@ impl WsBot {
                 return;
             }
             match result {
-                Ok(framed) => bot.opened(gen, framed, ctx),
+                Ok(opened) => bot.opened(gen, opened, ctx),
                 Err(why) => bot.fail(gen, why, ctx),
             }
         }));
     }
 
-    fn opened(&mut self, gen: u64, framed: Framed<BoxedSocket, Codec>, ctx: &mut Context<Self>) {
-        let (sink, stream) = framed.split();
-        let stream = ctx.add_stream(stream.map(move |item| Incoming(gen, item)));
-        let sink = SinkWrite::new(sink, ctx);
+    fn opened(&mut self, gen: u64, opened: Opened, ctx: &mut Context<Self>) {
+        let Opened { stream, early } = opened;
+        let reader = Reader::new(early, MAX_FRAME_BYTES);
+        let io = ctx.spawn(WireIo::new(gen, Arc::clone(&stream), reader));
         self.conn = Conn::Open {
             gen,
-            sink,
-            stream,
+            writer: Writer::new(stream),
+            io,
             heard: false,
         };
         self.stream_sid = format!("MZ{}g{gen}", self.info.call_sid);
@@ -393,14 +386,14 @@ impl WsBot {
     }
 
     fn send(&mut self, event: &ToBot) {
-        self.write(WsMessage::Text(event.to_json().into()));
+        self.write(ws_wire::TEXT, event.to_json().as_bytes());
     }
 
-    fn write(&mut self, msg: WsMessage) {
-        if let Conn::Open { sink, .. } = &mut self.conn {
-            // A closing sink refuses the item: the connection is going away and its failure
-            // (or our stop) is reported on its own.
-            let _ = sink.write(msg);
+    /// Writes one frame to the bot. A connection that cannot take it fails (its I/O task
+    /// reports it): the failure is reported on its own.
+    fn write(&mut self, opcode: u8, payload: &[u8]) {
+        if let Conn::Open { writer, .. } = &mut self.conn {
+            writer.send(opcode, payload);
         }
     }
 
@@ -429,37 +422,16 @@ impl WsBot {
         });
     }
 
+    /// Drops the connection (its socket closes with the last handle to it).
     fn close_connection(&mut self, ctx: &mut Context<Self>) {
-        if let Conn::Open { sink, stream, .. } = std::mem::replace(&mut self.conn, Conn::Idle) {
-            ctx.cancel_future(stream);
-            ctx.cancel_future(sink.handle());
+        if let Conn::Open { io, .. } = std::mem::replace(&mut self.conn, Conn::Idle) {
+            ctx.cancel_future(io);
         }
     }
 
-    fn on_frame(&mut self, frame: Frame, ctx: &mut Context<Self>) {
-        if let Conn::Open { heard, .. } = &mut self.conn {
-            *heard = true;
-        }
-        match frame {
-            Frame::Text(text) => match std::str::from_utf8(&text).map(FromBot::parse) {
-                Ok(Ok(event)) => self.on_event(event, ctx),
-                Ok(Err(e)) => bad_message(&e.to_string()),
-                Err(e) => bad_message(&e.to_string()),
-            },
-            Frame::Binary(bytes) => self.queue_audio(&bytes, ctx),
-            Frame::Ping(payload) => self.write(WsMessage::Pong(payload)),
-            Frame::Pong(_) => {}
-            Frame::Continuation(_) => bad_message("fragmented frames are not supported"),
-            Frame::Close(_) if self.stopping => ctx.stop(),
-            Frame::Close(reason) => {
-                let gen = self.generation;
-                let why = match reason {
-                    Some(r) => format!("bot closed the socket ({:?})", r.code),
-                    None => "bot closed the socket".to_owned(),
-                };
-                self.fail(gen, why, ctx);
-            }
-        }
+    /// Whether `gen` is the open connection.
+    fn is_open(&self, gen: u64) -> bool {
+        matches!(self.conn, Conn::Open { gen: g, .. } if g == gen)
     }
 
     fn on_event(&mut self, event: FromBot, ctx: &mut Context<Self>) {
@@ -546,6 +518,14 @@ impl WsBot {
         if self.done {
             return;
         }
+        let taken = self.send_direct(bytes);
+        let bytes = &bytes[taken..];
+        if bytes.is_empty() {
+            if !self.out.is_empty() {
+                self.pump(ctx);
+            }
+            return;
+        }
         let frame = self.frame_bytes();
         self.partial.extend_from_slice(bytes);
         let whole = self.partial.len() / frame * frame;
@@ -563,6 +543,51 @@ impl WsBot {
             metrics::counter!(FRAMES_DROPPED, "leg" => "bot").increment(dropped);
         }
         self.pump(ctx);
+    }
+
+    /// The steady state of a bot that answers frame by frame, wired to the RTP leg: whole
+    /// frames at the start of `bytes` go from the socket's buffer straight into the return ring,
+    /// converted on the way, with no queue between (nothing may be queued ahead of them).
+    /// Returns how many bytes it took; a frame the full ring refuses becomes `pending`, the
+    /// queue's next frame.
+    fn send_direct(&mut self, bytes: &[u8]) -> usize {
+        let frame = self.frame_bytes();
+        let ingress = self.codec.as_deref().map_or(self.format, |c| c.ingress);
+        let Some((_, to_caller)) = &self.rings else {
+            return 0;
+        };
+        let idle = self.partial.is_empty() && self.out.is_empty() && self.pending.is_none();
+        if !idle || to_caller.format() != ingress {
+            return 0;
+        }
+        let mut taken = 0;
+        for chunk in bytes.chunks_exact(frame) {
+            taken += frame;
+            let mut buf = [0u8; MAX_ENCODED_BYTES];
+            let converted = match self.codec.as_deref_mut() {
+                None => Ok(chunk),
+                Some(c) => c.down.transcode(chunk, &mut buf).map(|n| &buf[..n]),
+            };
+            let audio = match converted {
+                Ok(audio) => audio,
+                Err(e) => {
+                    transcode_error("down", &e);
+                    continue;
+                }
+            };
+            match to_caller.push(audio) {
+                // TooLong cannot happen (converted to the ingress frame size): not audio.
+                Ok(()) | Err(RingError::TooLong) => {}
+                Err(RingError::Full) => {
+                    self.pending = EncodedFrame::from_bytes(ingress, audio).ok();
+                    self.out.push_back(Out::Audio);
+                    break;
+                }
+                // The audio path is gone: the call is stopping us.
+                Err(RingError::Closed) => return bytes.len(),
+            }
+        }
+        taken
     }
 
     /// Pads a partial frame with silence so a mark follows all the audio sent before it.
@@ -695,9 +720,6 @@ fn bad_message(why: &str) {
     tracing::debug!(why, "bot message ignored");
 }
 
-/// A frame (or error) of connection generation `.0`.
-struct Incoming(u64, Result<Frame, WsProtocolError>);
-
 impl Actor for WsBot {
     type Context = Context<Self>;
 
@@ -719,42 +741,75 @@ impl Actor for WsBot {
     }
 }
 
-impl StreamHandler<Incoming> for WsBot {
-    fn handle(&mut self, Incoming(gen, item): Incoming, ctx: &mut Self::Context) {
-        if !matches!(self.conn, Conn::Open { gen: g, .. } if g == gen) {
-            return;
-        }
-        match item {
-            Ok(frame) => self.on_frame(frame, ctx),
-            Err(e) => self.fail(gen, format!("socket: {e}"), ctx),
+/// What the connection's I/O task reads, and how it ends.
+impl WireOwner for WsBot {
+    fn writer(&mut self, gen: u64) -> Option<&mut Writer> {
+        match &mut self.conn {
+            Conn::Open { gen: g, writer, .. } if *g == gen => Some(writer),
+            _ => None,
         }
     }
 
-    fn finished(&mut self, ctx: &mut Self::Context) {
+    fn on_wire(&mut self, gen: u64, event: WireEvent<'_>, ctx: &mut Context<Self>) -> bool {
+        let Conn::Open { gen: g, heard, .. } = &mut self.conn else {
+            return false;
+        };
+        if *g != gen {
+            return false;
+        }
+        *heard = true;
+        match event {
+            WireEvent::Text(text) => match std::str::from_utf8(text).map(FromBot::parse) {
+                Ok(Ok(event)) => self.on_event(event, ctx),
+                Ok(Err(e)) => bad_message(&e.to_string()),
+                Err(e) => bad_message(&e.to_string()),
+            },
+            WireEvent::Binary(bytes) => self.queue_audio(bytes, ctx),
+            WireEvent::Ping(payload) => self.write(ws_wire::PONG, payload),
+            WireEvent::Pong => {}
+            WireEvent::Close(_) if self.stopping => {
+                ctx.stop();
+                return false;
+            }
+            WireEvent::Close(code) => {
+                // Answer the close (RFC 6455 §5.5.1), then drop the connection.
+                self.write(
+                    ws_wire::CLOSE,
+                    &code.unwrap_or(ws_wire::NORMAL_CLOSURE).to_be_bytes(),
+                );
+                let why = match code {
+                    Some(code) => format!("bot closed the socket ({code})"),
+                    None => "bot closed the socket".to_owned(),
+                };
+                self.fail(gen, why, ctx);
+            }
+        }
+        self.is_open(gen)
+    }
+
+    fn frames_taken(&self) -> u64 {
+        self.caller_frames
+    }
+
+    fn wire_ended(&mut self, gen: u64, error: Option<WireError>, ctx: &mut Context<Self>) {
+        if !self.is_open(gen) {
+            return;
+        }
         if self.stopping {
             ctx.stop();
             return;
         }
-        // Only the current connection's stream is not cancelled before it ends.
-        let gen = self.generation;
-        self.fail(gen, "socket ended".into(), ctx);
-    }
-}
-
-impl WriteHandler<WsProtocolError> for WsBot {
-    fn error(&mut self, err: WsProtocolError, ctx: &mut Self::Context) -> Running {
-        let gen = self.generation;
-        self.fail(gen, format!("write: {err}"), ctx);
-        Running::Continue
-    }
-
-    fn finished(&mut self, ctx: &mut Self::Context) {
-        // The sink closes when the socket went away (on stop we wait for the bot's close
-        // frame instead).
-        if !self.stopping {
-            let gen = self.generation;
-            self.fail(gen, "socket closed for writing".into(), ctx);
-        }
+        let why = match error {
+            Some(e) => {
+                if let Some(code) = e.code {
+                    // Tell the bot why, if the socket still takes it.
+                    self.write(ws_wire::CLOSE, &code.to_be_bytes());
+                }
+                e.why
+            }
+            None => "socket ended".to_owned(),
+        };
+        self.fail(gen, why, ctx);
     }
 }
 
@@ -769,6 +824,7 @@ impl Handler<AudioFrame> for WsBot {
 impl WsBot {
     /// One caller frame (as a message, or from the ring) toward the bot.
     fn on_caller_frame(&mut self, frame: &EncodedFrame) {
+        self.caller_frames += 1;
         if !matches!(self.conn, Conn::Open { .. }) || (self.done && !self.listen_only) {
             return;
         }
@@ -780,18 +836,19 @@ impl WsBot {
         match self.config.format {
             WsAudioFormat::Mulaw => {
                 self.sequence += 1;
-                let json = super::ws_media::inbound_media(
+                let mut json = std::mem::take(&mut self.json);
+                super::ws_media::inbound_media(
+                    &mut json,
                     self.sequence,
                     &self.quoted_sid,
                     self.chunk,
                     (self.chunk - 1) * 20,
                     payload,
                 );
-                self.write(WsMessage::Text(json.into()));
+                self.write(ws_wire::TEXT, json.as_bytes());
+                self.json = json;
             }
-            WsAudioFormat::L16 => {
-                self.write(WsMessage::Binary(Bytes::copy_from_slice(payload)));
-            }
+            WsAudioFormat::L16 => self.write(ws_wire::BINARY, payload),
         }
     }
 }
@@ -873,8 +930,8 @@ impl Handler<StopLeg> for WsBot {
             },
         });
         match &mut self.conn {
-            Conn::Open { sink, .. } => {
-                let _ = sink.write(WsMessage::Close(None));
+            Conn::Open { writer, .. } => {
+                writer.send(ws_wire::CLOSE, &ws_wire::NORMAL_CLOSURE.to_be_bytes());
                 self.closing = Some(ctx.address());
                 // The closing handshake (RFC 6455 §7.1.1): the bot's close frame (or its
                 // socket ending) stops us and drops the connection; do not wait on a bot that

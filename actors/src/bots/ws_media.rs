@@ -1,8 +1,8 @@
-//! The caller-audio `media` event toward a WebSocket bot, written straight into the text frame's
-//! buffer: 50 a second per µ-law call, so it skips building a [`voxgate_engine::ws::ToBot`]
-//! (four `String`s for its fields, two for the envelope, then serde into a fifth) and costs one
-//! allocation, the frame's own. The JSON is the one `ToBot::Media` serialises to (a test
-//! proves it).
+//! The caller-audio `media` event toward a WebSocket bot, written straight into a buffer the
+//! leg reuses: 50 a second per µ-law call, so it skips building a
+//! [`voxgate_engine::ws::ToBot`] (four `String`s for its fields, two for the envelope, then
+//! serde into a fifth) and allocates nothing per event. The JSON is the one `ToBot::Media`
+//! serialises to (a test proves it).
 
 use std::fmt::Write as _;
 
@@ -15,24 +15,26 @@ pub(crate) fn quoted(stream_sid: &str) -> String {
     serde_json::to_string(stream_sid).unwrap_or_else(|_| "\"\"".to_owned())
 }
 
-/// `{"event":"media","sequenceNumber":…,"streamSid":…,"media":{"track":"inbound",…}}` for
-/// `payload`, chunk `chunk` at `timestamp_ms`; `quoted_sid` comes from [`quoted`].
+/// Writes `{"event":"media","sequenceNumber":…,"streamSid":…,"media":{"track":"inbound",…}}`
+/// for `payload`, chunk `chunk` at `timestamp_ms`, into `json` (cleared first, its capacity
+/// reused); `quoted_sid` comes from [`quoted`].
 pub(crate) fn inbound_media(
+    json: &mut String,
     sequence: u64,
     quoted_sid: &str,
     chunk: u64,
     timestamp_ms: u64,
     payload: &[u8],
-) -> String {
-    let mut json = String::with_capacity(128 + quoted_sid.len() + payload.len().div_ceil(3) * 4);
+) {
+    json.clear();
+    json.reserve(128 + quoted_sid.len() + payload.len().div_ceil(3) * 4);
     // Writing to a `String` cannot fail.
     let _ = write!(
         json,
         r#"{{"event":"media","sequenceNumber":"{sequence}","streamSid":{quoted_sid},"media":{{"track":"inbound","chunk":"{chunk}","timestamp":"{timestamp_ms}","payload":""#
     );
-    base64::engine::general_purpose::STANDARD.encode_string(payload, &mut json);
+    base64::engine::general_purpose::STANDARD.encode_string(payload, json);
     json.push_str("\"}}");
-    json
 }
 
 #[cfg(test)]
@@ -47,7 +49,8 @@ mod tests {
             ("MZ\"odd\\sid\u{1}g7", &[0, 1, 2, 250][..]),
             ("", &[][..]),
         ] {
-            let ours = inbound_media(42, &quoted(sid), 41, 800, payload);
+            let mut ours = String::from("left over from the last event");
+            inbound_media(&mut ours, 42, &quoted(sid), 41, 800, payload);
             let serde = ToBot::Media {
                 sequence_number: "42".into(),
                 stream_sid: sid.into(),
