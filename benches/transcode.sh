@@ -12,6 +12,7 @@
 #   benches/transcode.sh 300 20 50
 #   BOTS="ws-l16" benches/transcode.sh 1000 20 100          # one kind only
 #   benches/transcode.sh 200 20 50 -- --mode talkdesk        # Talkdesk ingress instead of SIP
+#   CHUNK_MS=40 BOTS=ws-l16 benches/transcode.sh 300 20 50   # 40 ms of audio per bot message
 #
 # Needs `cargo build --release --bin voxgate --example ws_echo_bot`. Loopback only; each run
 # is bounded by CALLS, HOLD and RATE. Other binaries, e.g. a kept "before" build for a
@@ -44,8 +45,8 @@ for kind in ${BOTS:-builtin ws-mulaw ws-l16}; do
     ws-mulaw|ws-l16)
       format=audio/x-mulaw; [ "$kind" = ws-l16 ] && format=audio/l16
       sed 's/kind = "builtin"/kind = "websocket"/' config/default.toml > "$cfg"
-      printf '\n[bots.websocket]\nurl = "ws://127.0.0.1:%s/stream"\nformat = "%s"\n' \
-        "$bot_port" "$format" >> "$cfg" ;;
+      printf '\n[bots.websocket]\nurl = "ws://127.0.0.1:%s/stream"\nformat = "%s"\nchunk_ms = %s\n' \
+        "$bot_port" "$format" "${CHUNK_MS:-20}" >> "$cfg" ;;
     *) echo "unknown bot kind $kind" >&2; exit 1 ;;
   esac
   sed -i 's/max_calls = 2000/max_calls = 5000/' "$cfg"

@@ -49,6 +49,8 @@ struct EchoSession {
     record: Option<std::fs::File>,
     /// Media events received since the transfer, if it transferred.
     since_transfer: Option<u64>,
+    /// The size of the first audio message has been logged.
+    sized: bool,
 }
 
 impl Actor for EchoSession {
@@ -148,6 +150,11 @@ impl EchoSession {
 
     /// Records received audio and, listening after a transfer, narrates.
     fn heard(&mut self, bytes: &[u8], ctx: &mut ws::WebsocketContext<Self>) {
+        if !self.sized {
+            // How much audio the node puts in one message (its `chunk_ms`).
+            eprintln!("audio: {} bytes", bytes.len());
+            self.sized = true;
+        }
         if let Some(file) = self.record.as_mut() {
             let _ = file.write_all(bytes);
         }
@@ -219,6 +226,7 @@ async fn stream(
         stream_sid: None,
         record: None,
         since_transfer: None,
+        sized: false,
     };
     ws::WsResponseBuilder::new(session, &req, body)
         .frame_size(1 << 20)

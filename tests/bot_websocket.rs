@@ -1,5 +1,5 @@
 //! A call bridged to a WebSocket bot (the reference bot, examples/ws_echo_bot.rs, started by the
-//! test): the caller's audio comes back from the bot byte for byte, DTMF `0` makes the bot send
+//! test): the caller's audio comes back from the bot byte for byte (also in 40 ms messages), DTMF `0` makes the bot send
 //! `transfer` and the zoom-cc BYE carries the bot's reason, and a bot that dies mid-call is
 //! restarted within the budget and then the call is handed back with `BotFailure`, not dropped;
 //! so is the call of a bot that breaks the WebSocket protocol, after the node closes each of its
@@ -47,6 +47,33 @@ fn l16_bot_audio_comes_back() {
         loud >= 80,
         "only {loud} loud frames came back ({} packets)",
         received.len()
+    );
+}
+
+/// With `chunk_ms = 40` the bot hears two frames per message (1,280 bytes of L16/16k) and its
+/// answers, cut back into 20 ms frames, still reach the caller.
+#[test]
+fn caller_audio_in_40_ms_messages_comes_back() {
+    let bot = Bot::start(&[]);
+    let text = config(bot.addr, "audio/l16").replace(
+        "format = \"audio/l16\"",
+        "format = \"audio/l16\"\nchunk_ms = 40",
+    );
+    let node = Node::start(&text);
+    let (_, received) = call_with_tone(&node, "ws-echo-l16-40ms", 150);
+    let loud = received
+        .iter()
+        .filter(|p| ulaw_rms(&p.payload) > 2000.0)
+        .count();
+    assert!(
+        loud >= 80,
+        "only {loud} loud frames came back\n{}",
+        bot.log()
+    );
+    assert!(
+        bot.log().lines().any(|l| l == "audio: 1280 bytes"),
+        "the bot did not hear 40 ms messages\n{}",
+        bot.log()
     );
 }
 

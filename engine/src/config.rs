@@ -479,6 +479,10 @@ pub struct WebsocketBotConfig {
     pub connect_timeout_ms: u64,
     /// The bot fails when it has sent nothing at all for this long after `start`, in ms (0: never).
     pub first_message_timeout_ms: u64,
+    /// Caller audio per message to the bot, in ms: 20 (one frame, as Twilio sends) up to 200, in
+    /// steps of 20. Longer messages cost the node and the bot fewer messages a second and
+    /// delay the bot's hearing by as much.
+    pub chunk_ms: u32,
     /// Extra `customParameters` sent in `start` (the node adds `did`, `from`, `trunk`).
     pub custom_parameters: BTreeMap<String, String>,
 }
@@ -490,6 +494,7 @@ impl Default for WebsocketBotConfig {
             format: WsAudioFormat::Mulaw,
             connect_timeout_ms: 3000,
             first_message_timeout_ms: 0,
+            chunk_ms: 20,
             custom_parameters: BTreeMap::new(),
         }
     }
@@ -692,6 +697,13 @@ impl Config {
             if bot.websocket.connect_timeout_ms == 0 {
                 problems.push(format!(
                     "bot `{}`: [bots.websocket] connect_timeout_ms must be > 0",
+                    bot.id
+                ));
+            }
+            let chunk = bot.websocket.chunk_ms;
+            if !(20..=200).contains(&chunk) || chunk % 20 != 0 {
+                problems.push(format!(
+                    "bot `{}`: [bots.websocket] chunk_ms must be 20, 40, … 200 (got {chunk})",
                     bot.id
                 ));
             }
@@ -922,6 +934,21 @@ mod tests {
         assert!(err.contains("needs [bots.websocket] url"), "{err}");
         let bad_format = ws.replace("audio/l16", "audio/opus");
         assert!(Config::from_toml(&bad_format).is_err());
+
+        assert_eq!(bot.websocket.chunk_ms, 20);
+        let chunked = ws.replace(
+            "format = \"audio/l16\"",
+            "format = \"audio/l16\"\nchunk_ms = 40",
+        );
+        let c = Config::from_toml(&chunked).unwrap();
+        assert_eq!(c.bot("demo").unwrap().websocket.chunk_ms, 40);
+        for bad in ["0", "30", "220"] {
+            let err =
+                Config::from_toml(&chunked.replace("chunk_ms = 40", &format!("chunk_ms = {bad}")))
+                    .unwrap_err()
+                    .to_string();
+            assert!(err.contains("chunk_ms must be 20, 40"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -142,6 +142,11 @@ pub struct WsBot {
     json: String,
     /// Caller frames taken so far (the connection's I/O task reads on their pace).
     caller_frames: u64,
+    /// Caller frames sent to the bot on this connection (the `media` timestamps).
+    frames_sent: u64,
+    /// Caller audio waiting to fill a `chunk_ms` message, and how many frames it holds.
+    batch: Vec<u8>,
+    batched: u32,
     sequence: u64,
     chunk: u64,
     out: VecDeque<Out>,
@@ -190,6 +195,9 @@ impl WsBot {
             quoted_sid: String::new(),
             json: String::new(),
             caller_frames: 0,
+            frames_sent: 0,
+            batch: Vec::new(),
+            batched: 0,
             sequence: 0,
             chunk: 0,
             out: VecDeque::new(),
@@ -346,6 +354,9 @@ impl WsBot {
         self.quoted_sid = super::ws_media::quoted(&self.stream_sid);
         self.sequence = 0;
         self.chunk = 0;
+        self.frames_sent = 0;
+        self.batch.clear();
+        self.batched = 0;
         self.send(&ToBot::Connected(ws::Connected::default()));
         let start = ws::Start {
             account_sid: self.info.account_sid.clone(),
@@ -386,6 +397,8 @@ impl WsBot {
     }
 
     fn send(&mut self, event: &ToBot) {
+        // Audio batched before the event goes first, so the bot hears it in order.
+        self.flush_batch();
         self.write(ws_wire::TEXT, event.to_json().as_bytes());
     }
 
@@ -832,7 +845,35 @@ impl WsBot {
         let Some(payload) = self.stream_payload(frame, &mut buf) else {
             return;
         };
+        let per_message = (self.config.chunk_ms / 20).max(1);
+        if per_message == 1 {
+            self.send_caller_audio(payload, 1);
+            return;
+        }
+        self.batch.extend_from_slice(payload);
+        self.batched += 1;
+        if self.batched >= per_message {
+            self.flush_batch();
+        }
+    }
+
+    /// Sends the caller audio batched so far (`chunk_ms` above 20), if any.
+    fn flush_batch(&mut self) {
+        if self.batched == 0 {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.send_caller_audio(&batch, self.batched);
+        self.batch = batch;
+        self.batch.clear();
+        self.batched = 0;
+    }
+
+    /// One message of caller audio, `frames` 20 ms frames of it, in the stream's format.
+    fn send_caller_audio(&mut self, payload: &[u8], frames: u32) {
         self.chunk += 1;
+        let timestamp_ms = self.frames_sent * 20;
+        self.frames_sent += u64::from(frames);
         match self.config.format {
             WsAudioFormat::Mulaw => {
                 self.sequence += 1;
@@ -842,7 +883,7 @@ impl WsBot {
                     self.sequence,
                     &self.quoted_sid,
                     self.chunk,
-                    (self.chunk - 1) * 20,
+                    timestamp_ms,
                     payload,
                 );
                 self.write(ws_wire::TEXT, json.as_bytes());
