@@ -146,6 +146,8 @@ pub struct WsBot {
     frames_sent: u64,
     /// Caller audio waiting to fill a `chunk_ms` message, and how many frames it holds.
     batch: Vec<u8>,
+    /// Where the audio of the bot's `media` events is decoded (reused).
+    bot_audio: Vec<u8>,
     batched: u32,
     sequence: u64,
     chunk: u64,
@@ -197,6 +199,7 @@ impl WsBot {
             caller_frames: 0,
             frames_sent: 0,
             batch: Vec::new(),
+            bot_audio: Vec::new(),
             batched: 0,
             sequence: 0,
             chunk: 0,
@@ -445,6 +448,28 @@ impl WsBot {
     /// Whether `gen` is the open connection.
     fn is_open(&self, gen: u64) -> bool {
         matches!(self.conn, Conn::Open { gen: g, .. } if g == gen)
+    }
+
+    /// A text frame from the bot: its `media` events (50 a second) read in place, the rest
+    /// parsed whole.
+    fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
+        if !self.listen_only && !self.done {
+            let mut audio = std::mem::take(&mut self.bot_audio);
+            let media = super::ws_media::bot_media_into(text, &mut audio);
+            match &media {
+                Some(Ok(())) => self.queue_audio(&audio, ctx),
+                Some(Err(e)) => bad_message(e),
+                None => {}
+            }
+            self.bot_audio = audio;
+            if media.is_some() {
+                return;
+            }
+        }
+        match FromBot::parse(text) {
+            Ok(event) => self.on_event(event, ctx),
+            Err(e) => bad_message(&e.to_string()),
+        }
     }
 
     fn on_event(&mut self, event: FromBot, ctx: &mut Context<Self>) {
@@ -772,9 +797,8 @@ impl WireOwner for WsBot {
         }
         *heard = true;
         match event {
-            WireEvent::Text(text) => match std::str::from_utf8(text).map(FromBot::parse) {
-                Ok(Ok(event)) => self.on_event(event, ctx),
-                Ok(Err(e)) => bad_message(&e.to_string()),
+            WireEvent::Text(text) => match std::str::from_utf8(text) {
+                Ok(text) => self.on_text(text, ctx),
                 Err(e) => bad_message(&e.to_string()),
             },
             WireEvent::Binary(bytes) => self.queue_audio(bytes, ctx),
