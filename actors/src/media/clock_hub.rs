@@ -23,13 +23,10 @@ use std::rc::Weak;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use super::batch_recv::BatchReceiver;
-
 /// Something the hub runs at its deadlines (an RTP leg's media state).
 pub(crate) trait Clocked {
-    /// Its deadline came: do what is due, reading sockets with `receiver` (the leg's own
-    /// headers, kept by the hub); returns the next deadline, or `None` when it is done.
-    fn on_clock(&mut self, receiver: &mut BatchReceiver) -> Option<Instant>;
+    /// Its deadline came: do what is due; returns the next deadline, or `None` when it is done.
+    fn on_clock(&mut self) -> Option<Instant>;
 
     /// `on_clock` panicked: the hub forgets this leg after this call.
     fn clock_panicked(&mut self);
@@ -38,7 +35,6 @@ pub(crate) trait Clocked {
 /// A registered leg.
 struct Entry {
     leg: Weak<RefCell<dyn Clocked>>,
-    receiver: BatchReceiver,
     next: Instant,
 }
 
@@ -63,11 +59,7 @@ thread_local! {
 /// runtime (the hub's task is spawned there when none runs).
 pub(crate) fn register(leg: Weak<RefCell<dyn Clocked>>, first: Instant) {
     let start = HUB.with_borrow_mut(|hub| {
-        hub.entries.push(Entry {
-            leg,
-            receiver: BatchReceiver::new(),
-            next: first,
-        });
+        hub.entries.push(Entry { leg, next: first });
         if let Some(w) = hub.waker.take() {
             w.wake();
         }
@@ -105,7 +97,7 @@ fn run_due(id: u64, now: Instant) -> Option<Instant> {
             // The leg's actor borrows it only inside its own handlers, which never run while
             // this task does (one thread, one task polled at a time): the borrow is free.
             let mut leg = leg.borrow_mut();
-            match catch_unwind(AssertUnwindSafe(|| leg.on_clock(&mut e.receiver))) {
+            match catch_unwind(AssertUnwindSafe(|| leg.on_clock())) {
                 Ok(Some(next)) => e.next = next,
                 Ok(None) => return false,
                 Err(_) => {
@@ -211,7 +203,7 @@ mod tests {
     }
 
     impl Clocked for Fake {
-        fn on_clock(&mut self, _receiver: &mut BatchReceiver) -> Option<Instant> {
+        fn on_clock(&mut self) -> Option<Instant> {
             let now = Instant::now();
             assert!(now >= self.next, "run before its deadline");
             self.ticks.push(now);

@@ -266,6 +266,8 @@ struct LegCore {
     pair: Option<RtpPair>,
     rtp: Option<UdpSocket>,
     rtcp: Option<UdpSocket>,
+    /// Reads the sockets (their address family's headers).
+    receiver: BatchReceiver,
     /// When the RTP socket was last drained: nothing read later arrived before it.
     last_drain: Instant,
     /// The same for the RTCP socket, read every [`RTCP_READ_INTERVAL`].
@@ -522,6 +524,7 @@ impl LegCore {
             pair: Some(pair),
             rtp: None,
             rtcp: None,
+            receiver: BatchReceiver::default(),
             last_drain: now,
             last_rtcp_drain: now,
             session,
@@ -611,7 +614,7 @@ impl LegCore {
         self.exited = true;
         // What arrived since the last tick still counts (the sockets are read on the tick).
         // A socket that failed has nothing more to give: its error is the cause reported.
-        let _ = self.drain_sockets(&mut BatchReceiver::new(), true, None);
+        let _ = self.drain_sockets(true, None);
         if let Some(d) = &self.direct {
             // Neither end is read any more: the bot's pushes are refused without a count.
             d.to_bot.close();
@@ -724,7 +727,6 @@ impl LegCore {
     /// read on arrival, whenever in the arbiter's round this leg is polled.
     fn drain_sockets(
         &mut self,
-        receiver: &mut BatchReceiver,
         all: bool,
         mut ticks: Option<(Instant, &mut u64)>,
     ) -> io::Result<()> {
@@ -751,12 +753,13 @@ impl LegCore {
             let Some(fd) = socket.map(AsRawFd::as_raw_fd) else {
                 continue;
             };
-            receiver.drain(fd, &clock, READ_BUDGET, |from, bytes, at| {
-                if let (Channel::Rtp, Some((now, ran))) = (channel, ticks.as_mut()) {
-                    self.run_ticks(at.min(*now), *now, ran);
-                }
-                self.on_datagram(channel, from, bytes, at);
-            })?;
+            self.receiver
+                .drain(fd, &clock, READ_BUDGET, |from, bytes, at| {
+                    if let (Channel::Rtp, Some((now, ran))) = (channel, ticks.as_mut()) {
+                        self.run_ticks(at.min(*now), *now, ran);
+                    }
+                    self.on_datagram(channel, from, bytes, at);
+                })?;
         }
         Ok(())
     }
@@ -902,13 +905,13 @@ impl LegCore {
     /// The frame clock fired: read the sockets with the due ticks in between (see
     /// [`RtpLeg::drain_sockets`]), run the ticks still due, then service the session; a socket
     /// failure ends the leg. Returns the next deadline, or `None` once the leg has exited.
-    fn on_clock(&mut self, receiver: &mut BatchReceiver) -> Option<Instant> {
+    fn on_clock(&mut self) -> Option<Instant> {
         if self.exited {
             return None;
         }
         let now = Instant::now();
         let mut ran = 0;
-        if let Err(e) = self.drain_sockets(receiver, false, Some((now, &mut ran))) {
+        if let Err(e) = self.drain_sockets(false, Some((now, &mut ran))) {
             self.finish(ExitCause::Failed(format!("RTP socket: {e}")));
             return None;
         }
@@ -1092,6 +1095,9 @@ impl LegCore {
                 return None;
             }
         };
+        if let Ok(local) = rtp.local_addr() {
+            self.receiver = BatchReceiver::for_address(&local);
+        }
         self.rtp = Some(rtp);
         self.rtcp = Some(rtcp);
         let now = Instant::now();
@@ -1104,8 +1110,8 @@ impl LegCore {
 }
 
 impl Clocked for LegCore {
-    fn on_clock(&mut self, receiver: &mut BatchReceiver) -> Option<Instant> {
-        LegCore::on_clock(self, receiver)
+    fn on_clock(&mut self) -> Option<Instant> {
+        LegCore::on_clock(self)
     }
 
     fn clock_panicked(&mut self) {
