@@ -129,6 +129,17 @@ impl FrameRing {
         Self::pop_locked(&mut ring, self.slot_bytes, f)
     }
 
+    /// Hands every waiting frame to `f` in order, under one lock, and frees their slots;
+    /// returns how many. `f` runs under the ring's lock: it must not use this ring.
+    pub fn drain_with(&self, mut f: impl FnMut(&[u8])) -> usize {
+        let mut ring = self.lock();
+        let mut n = 0;
+        while Self::pop_locked(&mut ring, self.slot_bytes, &mut f).is_some() {
+            n += 1;
+        }
+        n
+    }
+
     /// As [`FrameRing::pop_with`], but when the ring is empty `waker` is woken by the next push.
     pub fn pop_or_register<R>(&self, waker: &Waker, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
         let mut ring = self.lock();
@@ -149,8 +160,15 @@ impl FrameRing {
         let start = slot * slot_bytes;
         let len = usize::from(ring.lens[slot]);
         let out = f(&ring.bytes[start..start + len]);
-        ring.head = (slot + 1) % ring.lens.len();
         ring.len -= 1;
+        // Emptied: the next frame goes into the first slot again, whose memory a ring that
+        // holds about one frame at a time (the usual case) then keeps reusing, warm in the
+        // cache, instead of walking through every slot.
+        ring.head = if ring.len == 0 {
+            0
+        } else {
+            (slot + 1) % ring.lens.len()
+        };
         Some(out)
     }
 
@@ -169,6 +187,7 @@ impl FrameRing {
         let mut ring = self.lock();
         let n = ring.len;
         ring.len = 0;
+        ring.head = 0;
         n
     }
 
@@ -307,6 +326,28 @@ mod tests {
         input.close();
         assert_eq!(input.push(&[6]), Err(RingError::Closed));
         assert!(output.is_empty());
+    }
+
+    #[test]
+    fn drains_in_order_and_an_emptied_ring_starts_again_at_the_first_slot() {
+        let ring = FrameRing::new(AudioFormat::Pcmu, 4, 4);
+        for round in 0..6u8 {
+            ring.push(&[round]).unwrap();
+            ring.push(&[round, round]).unwrap();
+            let mut got = Vec::new();
+            assert_eq!(ring.drain_with(|b| got.push(b.to_vec())), 2);
+            assert_eq!(got, vec![vec![round], vec![round, round]]);
+            assert!(ring.is_empty());
+            // Every round reuses slots 0 and 1.
+            assert_eq!(ring.lock().head, 0);
+        }
+        assert_eq!(ring.drain_with(|_| panic!("nothing waits")), 0);
+        ring.push(&[7]).unwrap();
+        ring.push(&[8]).unwrap();
+        assert_eq!(pop(&ring), Some(vec![7]));
+        assert_eq!(ring.lock().head, 1, "not empty yet: the ring goes on");
+        assert_eq!(ring.clear(), 1);
+        assert_eq!(ring.lock().head, 0);
     }
 
     struct CountWakes(AtomicUsize);

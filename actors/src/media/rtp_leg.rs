@@ -709,13 +709,13 @@ impl LegCore {
             return;
         };
         let format = ring.format();
-        while let Some(()) = ring.pop_with(|bytes| {
+        ring.drain_with(|bytes| {
             if format == self.format {
                 self.queue_frame(format, bytes);
             } else if let Ok(frame) = EncodedFrame::from_bytes(format, bytes) {
                 self.hand_to_transcoder(AudioFrame(frame));
             }
-        }) {}
+        });
     }
 
     /// Reads what waits on the RTP socket and, when the stream has no rtcp-mux, on the RTCP
