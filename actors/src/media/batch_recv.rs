@@ -13,11 +13,13 @@
 //! the tick read it. Without a stamp (the option refused) the drain time is used, which
 //! quantises arrivals to the frame grid.
 //!
-//! The receive buffers are one set per thread (legs on an arbiter drain one at a time), so a
-//! leg holds only its message headers. Each leg has its own [`BatchReceiver`] because the
-//! kernel writes the address and control lengths back into the headers, which `nix` does not
-//! reset between calls: headers shared by sockets of different families would truncate
-//! addresses.
+//! The receive buffers and message headers are one set per thread (legs on an arbiter drain
+//! one at a time), so a drain touches memory the previous leg's drain left warm in the cache
+//! (per-leg headers were a cache miss per leg and tick). The headers are kept per address
+//! family ([`BatchReceiver`] names it): the kernel writes the address and control lengths back
+//! into them, which `nix` does not reset between calls, so headers shared by sockets of
+//! different families would truncate addresses. Within one family the written-back lengths are
+//! always the same (every leg's sockets have kernel stamps on), so sharing loses nothing.
 
 use std::cell::RefCell;
 use std::io::{self, IoSliceMut};
@@ -41,6 +43,9 @@ thread_local! {
     /// The receive buffers of every leg on this thread; a drain borrows them for its duration.
     static BUFFERS: RefCell<Box<[[u8; RECV_BUF]; BATCH]>> =
         RefCell::new(Box::new([[0; RECV_BUF]; BATCH]));
+    /// The message headers of every leg on this thread, IPv4 and IPv6, made on first use.
+    static HEADERS: RefCell<[Option<MultiHeaders<SockaddrStorage>>; 2]> =
+        const { RefCell::new([None, None]) };
 }
 
 /// Asks the kernel to stamp every datagram `socket` receives (`SO_TIMESTAMPNS`).
@@ -96,28 +101,25 @@ impl DrainClock {
     }
 }
 
-/// The message headers of one leg's batched reads; see the module documentation.
+/// Batched reads of UDP sockets of one address family, with this thread's headers; see the
+/// module documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct BatchReceiver {
-    headers: MultiHeaders<SockaddrStorage>,
+    ipv6: bool,
 }
 
-impl std::fmt::Debug for BatchReceiver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BatchReceiver").finish_non_exhaustive()
-    }
-}
-
+/// IPv4.
 impl Default for BatchReceiver {
     fn default() -> Self {
-        Self::new()
+        Self { ipv6: false }
     }
 }
 
 impl BatchReceiver {
-    /// Headers for [`BATCH`] datagrams with room for one timestamp each.
-    pub(crate) fn new() -> Self {
+    /// For sockets bound to an address of `local`'s family.
+    pub(crate) fn for_address(local: &SocketAddr) -> Self {
         Self {
-            headers: MultiHeaders::preallocate(BATCH, Some(nix::cmsg_space!(TimeSpec))),
+            ipv6: local.is_ipv6(),
         }
     }
 
@@ -125,54 +127,59 @@ impl BatchReceiver {
     /// at most about `budget` datagrams (the rest stays queued for the next drain), handing
     /// each to `on` in arrival order with where it came from and when. Errors that concern one
     /// datagram (ICMP feedback) are skipped; `Err` is a failure of the socket itself. Returns
-    /// how many datagrams were handed on.
+    /// how many datagrams were handed on. `on` must not drain (the thread's buffers are in use).
     pub(crate) fn drain(
-        &mut self,
+        self,
         fd: RawFd,
         clock: &DrainClock,
         budget: usize,
         mut on: impl FnMut(SocketAddr, &[u8], Instant),
     ) -> io::Result<usize> {
-        let headers = &mut self.headers;
-        BUFFERS.with_borrow_mut(|bufs| {
-            let mut handed = 0;
-            let mut calls = 0;
-            while handed < budget && calls < budget {
-                calls += 1;
-                let mut meta = [(0usize, None::<SocketAddr>, None::<Duration>); BATCH];
-                let got = {
-                    let iovs = bufs.each_mut().map(|b| [IoSliceMut::new(&mut b[..])]);
-                    match recvmmsg(fd, headers, iovs.iter(), MsgFlags::MSG_DONTWAIT, None) {
-                        Ok(results) => {
-                            let mut got = 0;
-                            for (m, r) in meta.iter_mut().zip(results) {
-                                *m = (r.bytes, r.address.and_then(socket_addr), stamp(&r));
-                                got += 1;
+        HEADERS.with_borrow_mut(|headers| {
+            let headers = headers[usize::from(self.ipv6)].get_or_insert_with(|| {
+                MultiHeaders::preallocate(BATCH, Some(nix::cmsg_space!(TimeSpec)))
+            });
+            BUFFERS.with_borrow_mut(|bufs| {
+                let mut handed = 0;
+                let mut calls = 0;
+                while handed < budget && calls < budget {
+                    calls += 1;
+                    let mut meta = [(0usize, None::<SocketAddr>, None::<Duration>); BATCH];
+                    let got = {
+                        let iovs = bufs.each_mut().map(|b| [IoSliceMut::new(&mut b[..])]);
+                        match recvmmsg(fd, headers, iovs.iter(), MsgFlags::MSG_DONTWAIT, None) {
+                            Ok(results) => {
+                                let mut got = 0;
+                                for (m, r) in meta.iter_mut().zip(results) {
+                                    *m = (r.bytes, r.address.and_then(socket_addr), stamp(&r));
+                                    got += 1;
+                                }
+                                got
                             }
-                            got
+                            Err(Errno::EAGAIN) => break,
+                            Err(e) => {
+                                let e = io::Error::from(e);
+                                if super::rtp_leg::transient(&e) {
+                                    continue;
+                                }
+                                return Err(e);
+                            }
                         }
-                        Err(Errno::EAGAIN) => break,
-                        Err(e) => {
-                            let e = io::Error::from(e);
-                            if super::rtp_leg::transient(&e) {
-                                continue;
-                            }
-                            return Err(e);
+                    };
+                    for (buf, &(len, from, stamp)) in bufs.iter().zip(&meta[..got]) {
+                        // A datagram without a usable source address cannot be latched or
+                        // answered.
+                        if let Some(from) = from {
+                            on(from, &buf[..len.min(RECV_BUF)], clock.arrival(stamp));
                         }
                     }
-                };
-                for (buf, &(len, from, stamp)) in bufs.iter().zip(&meta[..got]) {
-                    // A datagram without a usable source address cannot be latched or answered.
-                    if let Some(from) = from {
-                        on(from, &buf[..len.min(RECV_BUF)], clock.arrival(stamp));
+                    handed += got;
+                    if got < BATCH {
+                        break;
                     }
                 }
-                handed += got;
-                if got < BATCH {
-                    break;
-                }
-            }
-            Ok(handed)
+                Ok(handed)
+            })
         })
     }
 }
@@ -201,19 +208,23 @@ mod tests {
     use super::*;
 
     fn bound() -> UdpSocket {
-        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        bound_at("127.0.0.1:0")
+    }
+
+    fn bound_at(addr: &str) -> UdpSocket {
+        let s = UdpSocket::bind(addr).unwrap();
         s.set_nonblocking(true).unwrap();
         s
     }
 
-    fn drain_all(
-        rx: &mut BatchReceiver,
-        s: &UdpSocket,
-        budget: usize,
-    ) -> Vec<(SocketAddr, Vec<u8>, Instant)> {
+    fn receiver(s: &UdpSocket) -> BatchReceiver {
+        BatchReceiver::for_address(&s.local_addr().unwrap())
+    }
+
+    fn drain_all(s: &UdpSocket, budget: usize) -> Vec<(SocketAddr, Vec<u8>, Instant)> {
         let mut got = Vec::new();
         let clock = DrainClock::now(Instant::now() - Duration::from_secs(5));
-        let n = rx
+        let n = receiver(s)
             .drain(s.as_raw_fd(), &clock, budget, |from, b, at| {
                 got.push((from, b.to_vec(), at))
             })
@@ -249,15 +260,14 @@ mod tests {
         }
         // Loopback delivers within `send_to`; the wait only guards against a slower path.
         wait_readable(&rx_socket);
-        let mut rx = BatchReceiver::new();
-        let got = drain_all(&mut rx, &rx_socket, 64);
+        let got = drain_all(&rx_socket, 64);
         assert_eq!(got.len(), count);
         for (i, (from, bytes, _)) in got.iter().enumerate() {
             assert_eq!(*from, tx.local_addr().unwrap());
             assert_eq!(bytes, &vec![i as u8; 12]);
         }
         // Drained: the next drain finds nothing and does not block.
-        assert!(drain_all(&mut rx, &rx_socket, 64).is_empty());
+        assert!(drain_all(&rx_socket, 64).is_empty());
     }
 
     #[test]
@@ -267,10 +277,9 @@ mod tests {
             tx.send_to(&[i as u8], to).unwrap();
         }
         wait_readable(&rx_socket);
-        let mut rx = BatchReceiver::new();
-        let first = drain_all(&mut rx, &rx_socket, BATCH);
+        let first = drain_all(&rx_socket, BATCH);
         assert_eq!(first.len(), BATCH);
-        let rest = drain_all(&mut rx, &rx_socket, 64);
+        let rest = drain_all(&rx_socket, 64);
         assert_eq!(rest.len(), BATCH * 2);
         assert_eq!(rest[0].1, vec![BATCH as u8]);
     }
@@ -278,7 +287,7 @@ mod tests {
     #[test]
     fn kernel_stamps_give_the_arrival_not_the_drain_time() {
         let (rx_socket, tx, to) = receiver_and_sender();
-        let mut rx = BatchReceiver::new();
+        let rx = receiver(&rx_socket);
         // Sends one datagram and lets it age in the socket for `age` before it is read.
         let send_aged = |payload: &[u8], age: Duration| {
             tx.send_to(payload, to).unwrap();
@@ -309,6 +318,34 @@ mod tests {
         })
         .unwrap();
         assert!(clock.mono().duration_since(arrivals[0]) >= Duration::from_millis(15));
+    }
+
+    #[test]
+    fn sockets_of_both_families_share_the_thread_headers_without_truncated_addresses() {
+        let (v4, v4_tx, v4_to) = receiver_and_sender();
+        let v6 = bound_at("[::1]:0");
+        enable_timestamps(&v6).unwrap();
+        let v6_tx = bound_at("[::1]:0");
+        let v6_to = v6.local_addr().unwrap();
+        assert_ne!(receiver(&v4), receiver(&v6));
+        for _ in 0..3 {
+            // Each drain writes its family's address length back into the headers it used.
+            v4_tx.send_to(b"four", v4_to).unwrap();
+            wait_readable(&v4);
+            let got = drain_all(&v4, 8);
+            assert_eq!(got.len(), 1);
+            assert_eq!(got[0].0, v4_tx.local_addr().unwrap());
+            v6_tx.send_to(b"six", v6_to).unwrap();
+            wait_readable(&v6);
+            let got = drain_all(&v6, 8);
+            assert_eq!(got.len(), 1);
+            assert_eq!(
+                got[0].0,
+                v6_tx.local_addr().unwrap(),
+                "a whole IPv6 address"
+            );
+            assert_eq!(got[0].1, b"six");
+        }
     }
 
     #[test]

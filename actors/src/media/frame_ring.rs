@@ -181,22 +181,18 @@ impl FrameRing {
     /// when empty. `f` runs under the ring's lock: it must not use this ring.
     pub fn pop_entry_with<R>(&self, f: impl FnOnce(RingEntry<'_>) -> R) -> Option<R> {
         let mut ring = self.lock();
-        if ring.len == 0 {
-            return None;
+        Self::take_entry(&mut ring, self.slot_bytes, f)
+    }
+
+    /// Hands every waiting entry to `f` in order, under one lock, and frees their slots;
+    /// returns how many. `f` runs under the ring's lock: it must not use this ring.
+    pub fn drain_entries_with(&self, mut f: impl FnMut(RingEntry<'_>)) -> usize {
+        let mut ring = self.lock();
+        let mut n = 0;
+        while Self::take_entry(&mut ring, self.slot_bytes, &mut f).is_some() {
+            n += 1;
         }
-        let slot = ring.head;
-        let out = if ring.lens[slot] == MARK_SLOT {
-            // Every mark slot has its name queued, in the same order.
-            let name = ring.marks.pop_front().unwrap_or_default();
-            f(RingEntry::Mark(name))
-        } else {
-            let start = slot * self.slot_bytes;
-            let len = usize::from(ring.lens[slot]);
-            f(RingEntry::Frame(&ring.bytes[start..start + len]))
-        };
-        ring.head = (slot + 1) % ring.lens.len();
-        ring.len -= 1;
-        Some(out)
+        n
     }
 
     /// As [`FrameRing::pop_with`], but when the ring is empty `waker` is woken by the next push.
@@ -212,20 +208,46 @@ impl FrameRing {
     }
 
     fn pop_locked<R>(ring: &mut Ring, slot_bytes: usize, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        while ring.len > 0 && ring.lens[ring.head] == MARK_SLOT {
-            ring.marks.pop_front();
-            ring.head = (ring.head + 1) % ring.lens.len();
-            ring.len -= 1;
+        let mut f = Some(f);
+        loop {
+            let out = Self::take_entry(ring, slot_bytes, |entry| match entry {
+                RingEntry::Frame(bytes) => f.take().map(|f| f(bytes)),
+                RingEntry::Mark(_) => None,
+            })?;
+            if out.is_some() {
+                return out;
+            }
         }
+    }
+
+    /// Takes the oldest entry off `ring` and hands it to `f`.
+    fn take_entry<R>(
+        ring: &mut Ring,
+        slot_bytes: usize,
+        f: impl FnOnce(RingEntry<'_>) -> R,
+    ) -> Option<R> {
         if ring.len == 0 {
             return None;
         }
         let slot = ring.head;
-        let start = slot * slot_bytes;
-        let len = usize::from(ring.lens[slot]);
-        let out = f(&ring.bytes[start..start + len]);
-        ring.head = (slot + 1) % ring.lens.len();
+        let out = if ring.lens[slot] == MARK_SLOT {
+            // Every mark slot has its name queued, in the same order.
+            let name = ring.marks.pop_front().unwrap_or_default();
+            f(RingEntry::Mark(name))
+        } else {
+            let start = slot * slot_bytes;
+            let len = usize::from(ring.lens[slot]);
+            f(RingEntry::Frame(&ring.bytes[start..start + len]))
+        };
         ring.len -= 1;
+        // Emptied: the next frame goes into the first slot again, whose memory a ring that
+        // holds about one frame at a time (the usual case) then keeps reusing, warm in the
+        // cache, instead of walking through every slot.
+        ring.head = if ring.len == 0 {
+            0
+        } else {
+            (slot + 1) % ring.lens.len()
+        };
         Some(out)
     }
 
@@ -245,6 +267,7 @@ impl FrameRing {
         let mut ring = self.lock();
         let n = ring.len;
         ring.len = 0;
+        ring.head = 0;
         (n, ring.marks.drain(..).collect())
     }
 
@@ -433,6 +456,37 @@ mod tests {
             ring.push_mark("z".into()),
             Err((RingError::Closed, "z".into()))
         );
+    }
+
+    #[test]
+    fn drains_entries_in_order_and_an_emptied_ring_starts_again_at_the_first_slot() {
+        let ring = FrameRing::new(AudioFormat::Pcmu, 4, 4);
+        for round in 0..6u8 {
+            ring.push(&[round]).unwrap();
+            ring.push(&[round, round]).unwrap();
+            let mut got = Vec::new();
+            ring.push_mark(format!("m{round}")).unwrap();
+            let drained = ring.drain_entries_with(|e| got.push(format!("{e:?}")));
+            assert_eq!(drained, 3);
+            assert_eq!(
+                got,
+                [
+                    format!("Frame([{round}])"),
+                    format!("Frame([{round}, {round}])"),
+                    format!("Mark(\"m{round}\")")
+                ]
+            );
+            assert!(ring.is_empty());
+            // Every round reuses slots 0 and 1.
+            assert_eq!(ring.lock().head, 0);
+        }
+        assert_eq!(ring.drain_entries_with(|_| panic!("nothing waits")), 0);
+        ring.push(&[7]).unwrap();
+        ring.push(&[8]).unwrap();
+        assert_eq!(pop(&ring), Some(vec![7]));
+        assert_eq!(ring.lock().head, 1, "not empty yet: the ring goes on");
+        assert_eq!(ring.clear(), (1, vec![]));
+        assert_eq!(ring.lock().head, 0);
     }
 
     struct CountWakes(AtomicUsize);

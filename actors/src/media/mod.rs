@@ -2,6 +2,7 @@
 //! carries a SIP call's audio ([`RtpLeg`]).
 
 mod batch_recv;
+mod clock_hub;
 mod frame_ring;
 mod playout;
 mod ports;

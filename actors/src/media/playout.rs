@@ -152,8 +152,15 @@ impl PlayoutQueue {
             return None;
         }
         let slot = self.head;
-        self.head = (self.head + 1) % self.lens.len();
         self.len -= 1;
+        // Emptied: start again at the first slot, so a queue holding about one frame at a time
+        // (an echo, a live stream) reuses that slot's memory, warm in the cache, instead of
+        // walking through all of them.
+        self.head = if self.len == 0 {
+            0
+        } else {
+            (self.head + 1) % self.lens.len()
+        };
         self.consumed += 1;
         let start = slot * self.slot_bytes;
         Some(&self.data[start..start + usize::from(self.lens[slot])])
@@ -216,6 +223,30 @@ mod tests {
             assert_eq!(q.pop(), Some(&[round, 2, 2][..]));
             assert_eq!(q.pop(), None);
         }
+        // Never emptied: the frames walk around the slots.
+        q.push(&[9]).unwrap();
+        for round in 0u8..7 {
+            q.push(&[round]).unwrap();
+            assert_eq!(q.pop(), Some(&[if round == 0 { 9 } else { round - 1 }][..]));
+        }
+        assert_eq!(q.pop(), Some(&[6][..]));
+        assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn an_emptied_queue_starts_again_at_the_first_slot() {
+        let mut q = PlayoutQueue::new(8, 4);
+        for round in 0u8..20 {
+            q.push(&[round]).unwrap();
+            assert_eq!(q.pop(), Some(&[round][..]));
+            assert_eq!(q.head, 0, "one frame at a time reuses slot 0");
+        }
+        q.push(&[1]).unwrap();
+        q.push(&[2]).unwrap();
+        assert_eq!(q.pop(), Some(&[1][..]));
+        assert_eq!(q.head, 1);
+        assert_eq!(q.pop(), Some(&[2][..]));
+        assert_eq!(q.head, 0);
     }
 
     #[test]

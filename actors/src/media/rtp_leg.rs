@@ -18,9 +18,10 @@
 //! jitter buffer when that tick pops a frame, as it would be if it had been read at once.
 //!
 //! The media path allocates nothing per packet: datagrams are read into per-thread buffers and
-//! handled in place (no message per datagram), the clock is one `Sleep` that is reset to the
-//! next deadline, and packets are built in a buffer inside the actor. The only allocation per
-//! frame is the actor envelope of the [`AudioFrame`] sent to the owner.
+//! handled in place (no message per datagram), the clock is the arbiter's [`clock_hub`] (one
+//! timer and one task for all its legs; a tick wakes neither the leg's actor nor its mailbox),
+//! and packets are built in a per-thread buffer. The only allocation per frame is the actor
+//! envelope of the [`AudioFrame`] sent to the owner.
 //!
 //! Drops are counted in `voxgate_media_frames_dropped_total`: `leg="ingress"` when the owner's
 //! mailbox was full, `leg="ingress_playout"` when the outgoing queue refused a frame (full: the
@@ -47,13 +48,14 @@
 //! Nothing read from the network can make the leg panic: every parse goes through the engine's
 //! fallible parsers and malformed input is only counted.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context as TaskContext, Poll};
+use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
 use actix::dev::SendError;
@@ -73,6 +75,7 @@ use voxgate_engine::rtp::{
 use voxgate_engine::sdp::{CodecKind, NegotiatedMedia};
 
 use super::batch_recv::{enable_timestamps, BatchReceiver, DrainClock};
+use super::clock_hub::{self, Clocked};
 use super::frame_ring::{FrameRing, RingEntry, RingError};
 use super::playout::{PlayoutQueue, PushError};
 use super::ports::RtpPair;
@@ -85,6 +88,13 @@ use crate::metrics::{FRAMES_DROPPED, SEND_ERRORS, SRTP_REJECTED};
 /// Room for an RTP header (with CSRCs and extension the sender never writes) plus the largest
 /// encoded frame, and for any RTCP compound the session builds.
 const SEND_BUF: usize = 1600;
+
+thread_local! {
+    /// Where every leg on this thread builds the packet it sends next: legs tick one at a time,
+    /// and a shared buffer stays warm in the cache where one per leg was written cold on every
+    /// tick.
+    static OUT: RefCell<[u8; SEND_BUF]> = const { RefCell::new([0; SEND_BUF]) };
+}
 /// Datagrams read from one socket per tick, at most; the rest waits in the socket for the next
 /// tick (a call brings about one per tick).
 const READ_BUDGET: usize = 64;
@@ -248,14 +258,23 @@ pub struct MediaStats {
     pub dtmf_received: u64,
 }
 
-/// The RTP leg actor; see the module documentation.
+/// The RTP leg actor; see the module documentation. Its media state is shared with this
+/// thread's [`clock_hub`], which runs its frame clock.
 pub struct RtpLeg {
+    core: Rc<RefCell<LegCore>>,
+}
+
+/// The state of an RTP leg: what its frame clock (run by the [`clock_hub`]) and its message
+/// handlers work on.
+struct LegCore {
     config: RtpLegConfig,
     owner: RtpLegOwner,
     /// The sockets as passed in, until `started` takes them out of the reactor.
     pair: Option<RtpPair>,
     rtp: Option<UdpSocket>,
     rtcp: Option<UdpSocket>,
+    /// Reads the sockets (their address family's headers).
+    receiver: BatchReceiver,
     /// When the RTP socket was last drained: nothing read later arrived before it.
     last_drain: Instant,
     /// The same for the RTCP socket, read every [`RTCP_READ_INTERVAL`].
@@ -278,7 +297,6 @@ pub struct RtpLeg {
     clock_start: Instant,
     /// Index of the next frame tick.
     frame: u64,
-    out: [u8; SEND_BUF],
     concealed: u64,
     dropped_ingress: u64,
     dropped_egress: u64,
@@ -291,9 +309,20 @@ pub struct RtpLeg {
     direct: Option<DirectBot>,
     /// [`DetachBot`] came: caller frames no longer go to the direct bot.
     bot_detached: bool,
+    /// The actor's [`ClockLink`], woken when the leg exits on its clock so the actor stops.
+    link: Option<Waker>,
 }
 
 impl std::fmt::Debug for RtpLeg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.core.try_borrow() {
+            Ok(core) => core.fmt(f),
+            Err(_) => f.debug_struct("RtpLeg").finish_non_exhaustive(),
+        }
+    }
+}
+
+impl std::fmt::Debug for LegCore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RtpLeg")
             .field("codec", &self.config.media.codec.name())
@@ -445,10 +474,33 @@ fn unregistered(socket: tokio::net::UdpSocket) -> io::Result<UdpSocket> {
 }
 
 impl RtpLeg {
-    /// A leg over `pair` for `config.media`, reporting to `owner`. Start it on the call's
-    /// arbiter (`start_in_arbiter`); a stream it cannot carry makes it exit at once with
-    /// `Failed`.
+    /// A leg over `pair` for `config.media`, reporting to `owner`. Make and start it on the
+    /// call's arbiter (its state is shared with that thread's [`clock_hub`]); a stream it
+    /// cannot carry makes it exit at once with `Failed`.
     pub fn new(pair: RtpPair, config: RtpLegConfig, owner: RtpLegOwner) -> RtpLeg {
+        RtpLeg {
+            core: Rc::new(RefCell::new(LegCore::new(pair, config, owner))),
+        }
+    }
+
+    /// Wires `bot` to this leg directly (see [`DirectBot`]).
+    pub fn with_direct_bot(self, bot: DirectBot) -> Self {
+        self.core.borrow_mut().direct = Some(bot);
+        self
+    }
+
+    /// Runs `f` on the leg's state, then stops the actor if the leg has exited.
+    fn with_core(&mut self, ctx: &mut Context<Self>, f: impl FnOnce(&mut LegCore)) {
+        let mut core = self.core.borrow_mut();
+        f(&mut core);
+        if core.exited {
+            ctx.stop();
+        }
+    }
+}
+
+impl LegCore {
+    fn new(pair: RtpPair, config: RtpLegConfig, owner: RtpLegOwner) -> LegCore {
         let now = Instant::now();
         let (setup, setup_error) = match stream_setup(&config, &config.media) {
             Ok(s) => (s, None),
@@ -472,12 +524,13 @@ impl RtpLeg {
             Err(e) => (None, Some(e)),
         };
         let setup_error = setup_error.or(srtp_error);
-        RtpLeg {
+        LegCore {
             sending: config.media.direction.sends(),
             owner,
             pair: Some(pair),
             rtp: None,
             rtcp: None,
+            receiver: BatchReceiver::default(),
             last_drain: now,
             last_rtcp_drain: now,
             session,
@@ -493,7 +546,6 @@ impl RtpLeg {
             queue,
             clock_start: now,
             frame: 1,
-            out: [0; SEND_BUF],
             concealed: 0,
             dropped_ingress: 0,
             dropped_egress: 0,
@@ -503,14 +555,9 @@ impl RtpLeg {
             srtp,
             direct: None,
             bot_detached: false,
+            link: None,
             config,
         }
-    }
-
-    /// Wires `bot` to this leg directly (see [`DirectBot`]).
-    pub fn with_direct_bot(mut self, bot: DirectBot) -> Self {
-        self.direct = Some(bot);
-        self
     }
 
     /// The `leg` label of frames dropped toward the owner.
@@ -563,15 +610,16 @@ impl RtpLeg {
         }
     }
 
-    /// Ends the leg once: RTCP BYE, the counters, then [`LegExited`].
-    fn finish(&mut self, ctx: &mut Context<Self>, cause: ExitCause) {
+    /// Ends the leg once: RTCP BYE, the counters, then [`LegExited`]; the actor stops (its
+    /// handlers see `exited`, and the [`ClockLink`] is woken for an exit on the clock).
+    fn finish(&mut self, cause: ExitCause) {
         if self.exited {
             return;
         }
         self.exited = true;
         // What arrived since the last tick still counts (the sockets are read on the tick).
         // A socket that failed has nothing more to give: its error is the cause reported.
-        let _ = self.drain_sockets(&mut BatchReceiver::new(), true, None);
+        let _ = self.drain_sockets(true, None);
         if let Some(d) = &self.direct {
             // Neither end is read any more: the bot's pushes are refused without a count.
             d.to_bot.close();
@@ -584,19 +632,24 @@ impl RtpLeg {
             leg: self.config.kind,
             cause,
         });
-        ctx.stop();
+        if let Some(link) = self.link.take() {
+            link.wake();
+        }
     }
 
-    /// Sends the first `t.len` bytes of the output buffer (SRTP-protected when negotiated);
-    /// failures are counted, never fatal (a full socket buffer or an ICMP error concerns one
-    /// packet).
+    /// Sends the first `t.len` bytes of the thread's output buffer ([`OUT`], where `t` was
+    /// built), SRTP-protected when negotiated; failures are counted, never fatal (a full socket
+    /// buffer or an ICMP error concerns one packet).
     fn send(&mut self, t: Transmit) {
+        OUT.with_borrow(|out| self.send_bytes(&t, out.get(..t.len)));
+    }
+
+    fn send_bytes(&mut self, t: &Transmit, bytes: Option<&[u8]>) {
         let socket = match (t.channel, self.config.media.rtcp_mux) {
             (Channel::Rtcp, false) => self.rtcp.as_ref(),
             _ => self.rtp.as_ref(),
         };
-        let Some(socket) = socket else { return };
-        let Some(bytes) = self.out.get(..t.len) else {
+        let (Some(socket), Some(bytes)) = (socket, bytes) else {
             return;
         };
         let protected;
@@ -621,7 +674,7 @@ impl RtpLeg {
     }
 
     fn drain_transmits(&mut self) {
-        while let Some(t) = self.session.poll_transmit(&mut self.out) {
+        while let Some(t) = OUT.with_borrow_mut(|out| self.session.poll_transmit(out)) {
             self.send(t);
         }
     }
@@ -636,43 +689,45 @@ impl RtpLeg {
             Err(PushError::TooLarge)
         };
         if let Err(e) = result {
-            self.dropped_egress += 1;
-            metrics::counter!(FRAMES_DROPPED, "leg" => self.playout_label()).increment(1);
+            self.count_egress_drop();
             tracing::trace!(?e, "outgoing frame dropped");
         }
+    }
+
+    /// An outgoing frame was dropped.
+    fn count_egress_drop(&mut self) {
+        self.dropped_egress += 1;
+        metrics::counter!(FRAMES_DROPPED, "leg" => self.playout_label()).increment(1);
     }
 
     /// A direct bot's frame the leg cannot play as it is (the codec changed under the bot):
     /// the transcoder converts it.
     fn hand_to_transcoder(&mut self, frame: AudioFrame) {
-        let handed_on = self.direct.as_ref().is_some_and(|d| {
-            // A closed transcoder means the call is tearing down: nothing to count.
-            !matches!(
-                d.via_transcoder.try_send(Downstream(frame)),
-                Err(SendError::Full(_))
-            )
-        });
-        if !handed_on {
-            self.dropped_egress += 1;
-            metrics::counter!(FRAMES_DROPPED, "leg" => self.playout_label()).increment(1);
+        if !to_transcoder(self.direct.as_ref(), frame) {
+            self.count_egress_drop();
         }
     }
 
     /// Moves what the direct bot has said since the last call into the playout queue.
     fn drain_bot_ring(&mut self) {
-        let Some(ring) = self.direct.as_ref().map(|d| Arc::clone(&d.from_bot)) else {
+        // Out of the leg while its ring is drained into the leg (a clone of the ring's `Arc`
+        // instead cost two atomic operations on cold memory per tick, profiled).
+        let Some(direct) = self.direct.take() else {
             return;
         };
-        let format = ring.format();
-        while let Some(()) = ring.pop_entry_with(|entry| match entry {
+        let format = direct.from_bot.format();
+        direct.from_bot.drain_entries_with(|entry| match entry {
             RingEntry::Frame(bytes) if format == self.format => self.queue_frame(format, bytes),
             RingEntry::Frame(bytes) => {
                 if let Ok(frame) = EncodedFrame::from_bytes(format, bytes) {
-                    self.hand_to_transcoder(AudioFrame(frame));
+                    if !to_transcoder(Some(&direct), AudioFrame(frame)) {
+                        self.count_egress_drop();
+                    }
                 }
             }
             RingEntry::Mark(name) => self.apply_mark(name),
-        }) {}
+        });
+        self.direct = Some(direct);
     }
 
     /// Queues the bot's mark behind the audio queued so far (answered at once when nothing
@@ -681,9 +736,7 @@ impl RtpLeg {
         if let Some(name) = self.queue.mark(name) {
             self.owner.marks.do_send(MarkPlayed(name));
         }
-        while let Some(name) = self.queue.pop_played_mark() {
-            self.owner.marks.do_send(MarkPlayed(name));
-        }
+        self.report_played_marks();
     }
 
     /// Reads what waits on the RTP socket and, when the stream has no rtcp-mux, on the RTCP
@@ -695,7 +748,6 @@ impl RtpLeg {
     /// read on arrival, whenever in the arbiter's round this leg is polled.
     fn drain_sockets(
         &mut self,
-        receiver: &mut BatchReceiver,
         all: bool,
         mut ticks: Option<(Instant, &mut u64)>,
     ) -> io::Result<()> {
@@ -722,12 +774,13 @@ impl RtpLeg {
             let Some(fd) = socket.map(AsRawFd::as_raw_fd) else {
                 continue;
             };
-            receiver.drain(fd, &clock, READ_BUDGET, |from, bytes, at| {
-                if let (Channel::Rtp, Some((now, ran))) = (channel, ticks.as_mut()) {
-                    self.run_ticks(at.min(*now), *now, ran);
-                }
-                self.on_datagram(channel, from, bytes, at);
-            })?;
+            self.receiver
+                .drain(fd, &clock, READ_BUDGET, |from, bytes, at| {
+                    if let (Channel::Rtp, Some((now, ran))) = (channel, ticks.as_mut()) {
+                        self.run_ticks(at.min(*now), *now, ran);
+                    }
+                    self.on_datagram(channel, from, bytes, at);
+                })?;
         }
         Ok(())
     }
@@ -873,18 +926,14 @@ impl RtpLeg {
     /// The frame clock fired: read the sockets with the due ticks in between (see
     /// [`RtpLeg::drain_sockets`]), run the ticks still due, then service the session; a socket
     /// failure ends the leg. Returns the next deadline, or `None` once the leg has exited.
-    fn on_clock(
-        &mut self,
-        receiver: &mut BatchReceiver,
-        ctx: &mut Context<Self>,
-    ) -> Option<Instant> {
+    fn on_clock(&mut self) -> Option<Instant> {
         if self.exited {
             return None;
         }
         let now = Instant::now();
         let mut ran = 0;
-        if let Err(e) = self.drain_sockets(receiver, false, Some((now, &mut ran))) {
-            self.finish(ctx, ExitCause::Failed(format!("RTP socket: {e}")));
+        if let Err(e) = self.drain_sockets(false, Some((now, &mut ran))) {
+            self.finish(ExitCause::Failed(format!("RTP socket: {e}")));
             return None;
         }
         // `until` just past `now`: every tick due by now.
@@ -898,7 +947,7 @@ impl RtpLeg {
             tracing::debug!(skipped, "RTP leg clock late; ticks skipped");
             self.frame += skipped;
         }
-        self.service_session(now, ctx);
+        self.service_session(now);
         (!self.exited).then(|| self.deadline(self.frame))
     }
 
@@ -941,21 +990,27 @@ impl RtpLeg {
         self.drain_bot_ring();
         self.start_next_digit();
         let audio = self.queue.pop().filter(|_| self.sending);
-        match self
-            .session
-            .send_frame(now, audio, self.samples_per_frame, &mut self.out)
-        {
+        let built = OUT.with_borrow_mut(|out| {
+            self.session
+                .send_frame(now, audio, self.samples_per_frame, out)
+        });
+        match built {
             Ok(Some(t)) => self.send(t),
             Ok(None) => {}
             Err(e) => tracing::debug!(error = %e, "RTP frame not built"),
         }
+        self.report_played_marks();
+    }
+
+    /// Tells the owner about every mark whose frames have all been played or cleared.
+    fn report_played_marks(&mut self) {
         while let Some(name) = self.queue.pop_played_mark() {
             self.owner.marks.do_send(MarkPlayed(name));
         }
     }
 
     /// RTCP reports, the inactivity timeout, session events, an overdue digit end.
-    fn service_session(&mut self, now: Instant, ctx: &mut Context<Self>) {
+    fn service_session(&mut self, now: Instant) {
         if self.session.poll_timeout().is_some_and(|t| t <= now) {
             self.session.handle_timeout(now);
         }
@@ -964,7 +1019,7 @@ impl RtpLeg {
             match event {
                 Event::Inactive { silent_for } => {
                     tracing::info!(?silent_for, "no RTP from the peer: media timeout");
-                    self.finish(ctx, ExitCause::Failed("media timeout".into()));
+                    self.finish(ExitCause::Failed("media timeout".into()));
                     return;
                 }
                 Event::Latched { remote } => tracing::debug!(%remote, "RTP latched"),
@@ -981,7 +1036,7 @@ impl RtpLeg {
         }
     }
 
-    fn update_media(&mut self, media: NegotiatedMedia, ctx: &mut Context<Self>) {
+    fn update_media(&mut self, media: NegotiatedMedia) {
         let now = Instant::now();
         let old = &self.config.media;
         let new_stream = media.codec != old.codec
@@ -992,7 +1047,7 @@ impl RtpLeg {
             let setup = match stream_setup(&self.config, &media) {
                 Ok(s) => s,
                 Err(e) => {
-                    self.finish(ctx, ExitCause::Failed(e));
+                    self.finish(ExitCause::Failed(e));
                     return;
                 }
             };
@@ -1010,9 +1065,7 @@ impl RtpLeg {
             if setup.format != self.format || resized {
                 // Queued frames are in the old format or framing: they count as cleared.
                 self.queue.clear();
-                while let Some(name) = self.queue.pop_played_mark() {
-                    self.owner.marks.do_send(MarkPlayed(name));
-                }
+                self.report_played_marks();
             }
             if resized {
                 self.queue = PlayoutQueue::new(self.config.queue_frames, setup.queue_slot);
@@ -1038,7 +1091,7 @@ impl RtpLeg {
             match srtp_for(&media) {
                 Ok(t) => self.srtp = t,
                 Err(e) => {
-                    self.finish(ctx, ExitCause::Failed(e));
+                    self.finish(ExitCause::Failed(e));
                     return;
                 }
             }
@@ -1048,25 +1101,25 @@ impl RtpLeg {
     }
 }
 
-impl Actor for RtpLeg {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(MAILBOX);
+impl LegCore {
+    /// Takes the sockets out of the reactor and places the clock on the shared grid; returns
+    /// the first tick's deadline, or `None` when the leg could not start (it has exited).
+    fn start(&mut self) -> Option<Instant> {
         if let Some(e) = self.setup_error.take() {
-            self.finish(ctx, ExitCause::Failed(e));
-            return;
+            self.finish(ExitCause::Failed(e));
+            return None;
         }
-        let Some(pair) = self.pair.take() else {
-            return;
-        };
+        let pair = self.pair.take()?;
         let (rtp, rtcp) = match (unregistered(pair.rtp), unregistered(pair.rtcp)) {
             (Ok(rtp), Ok(rtcp)) => (rtp, rtcp),
             (Err(e), _) | (_, Err(e)) => {
-                self.finish(ctx, ExitCause::Failed(format!("RTP socket: {e}")));
-                return;
+                self.finish(ExitCause::Failed(format!("RTP socket: {e}")));
+                return None;
             }
         };
+        if let Ok(local) = rtp.local_addr() {
+            self.receiver = BatchReceiver::for_address(&local);
+        }
         self.rtp = Some(rtp);
         self.rtcp = Some(rtcp);
         let now = Instant::now();
@@ -1074,20 +1127,42 @@ impl Actor for RtpLeg {
         self.last_rtcp_drain = now;
         self.clock_start = on_shared_grid(now, self.period);
         self.frame = 1;
-        let first = self.deadline(self.frame);
-        ctx.spawn(FrameClock {
-            sleep: Box::pin(tokio::time::sleep_until(first.into())),
-            receiver: BatchReceiver::new(),
-        });
+        Some(self.deadline(self.frame))
+    }
+}
+
+impl Clocked for LegCore {
+    fn on_clock(&mut self) -> Option<Instant> {
+        LegCore::on_clock(self)
+    }
+
+    fn clock_panicked(&mut self) {
+        self.finish(ExitCause::Failed("RTP leg panicked".into()));
+    }
+}
+
+impl Actor for RtpLeg {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(MAILBOX);
+        let first = self.core.borrow_mut().start();
+        if let Some(first) = first {
+            let core: Rc<RefCell<dyn Clocked>> = self.core.clone();
+            clock_hub::register(Rc::downgrade(&core), first);
+            ctx.spawn(ClockLink);
+        }
+        self.with_core(ctx, |_| {});
     }
 
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
-        if !self.exited {
+        let mut core = self.core.borrow_mut();
+        if !core.exited {
             // Stopped from outside (system shutdown): still tell the owner.
-            self.exited = true;
-            self.owner.stats.do_send(self.stats());
-            self.owner.exited.do_send(LegExited {
-                leg: self.config.kind,
+            core.exited = true;
+            core.owner.stats.do_send(core.stats());
+            core.owner.exited.do_send(LegExited {
+                leg: core.config.kind,
                 cause: ExitCause::Failed("stopped without StopLeg".into()),
             });
         }
@@ -1142,42 +1217,57 @@ fn send_frame(
     }
 }
 
-/// The leg's one timer: sleeps to the next frame deadline, reads the sockets, runs the leg,
-/// re-arms. It holds the leg's receive headers, which must stay on the leg's thread.
-struct FrameClock {
-    sleep: Pin<Box<tokio::time::Sleep>>,
-    receiver: BatchReceiver,
+/// Hands a direct bot's frame to the transcoder to convert; `false` when it is dropped (no
+/// direct bot, or the transcoder's mailbox is full): the caller counts it.
+fn to_transcoder(direct: Option<&DirectBot>, frame: AudioFrame) -> bool {
+    direct.is_some_and(|d| {
+        // A closed transcoder means the call is tearing down: nothing to count.
+        !matches!(
+            d.via_transcoder.try_send(Downstream(frame)),
+            Err(SendError::Full(_))
+        )
+    })
 }
 
-impl ActorFuture<RtpLeg> for FrameClock {
+/// Spawned on the leg's actor: ready once the leg has exited, which stops the actor (the
+/// [`clock_hub`] runs the clock and wakes this when the leg exits there). Until then it keeps
+/// the actor alive as the clock did, addresses or not.
+struct ClockLink;
+
+impl ActorFuture<RtpLeg> for ClockLink {
     type Output = ();
 
     fn poll(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         leg: &mut RtpLeg,
         ctx: &mut Context<RtpLeg>,
         task: &mut TaskContext<'_>,
     ) -> Poll<()> {
-        loop {
-            if self.sleep.as_mut().poll(task).is_pending() {
-                return Poll::Pending;
-            }
-            match leg.on_clock(&mut self.receiver, ctx) {
-                Some(next) => self.sleep.as_mut().reset(next.into()),
-                None => return Poll::Ready(()),
-            }
+        let mut core = leg.core.borrow_mut();
+        if core.exited {
+            ctx.stop();
+            return Poll::Ready(());
         }
+        if !core
+            .link
+            .as_ref()
+            .is_some_and(|w| w.will_wake(task.waker()))
+        {
+            core.link = Some(task.waker().clone());
+        }
+        Poll::Pending
     }
 }
 
 impl Handler<AudioFrame> for RtpLeg {
     type Result = ();
 
-    fn handle(&mut self, AudioFrame(frame): AudioFrame, _ctx: &mut Context<Self>) {
-        if self.exited {
-            return;
-        }
-        self.queue_frame(frame.format(), frame.bytes());
+    fn handle(&mut self, AudioFrame(frame): AudioFrame, ctx: &mut Context<Self>) {
+        self.with_core(ctx, |core| {
+            if !core.exited {
+                core.queue_frame(frame.format(), frame.bytes());
+            }
+        });
     }
 }
 
@@ -1187,63 +1277,72 @@ impl Handler<Downstream> for RtpLeg {
     type Result = ();
 
     fn handle(&mut self, Downstream(frame): Downstream, ctx: &mut Context<Self>) {
-        if frame.0.format() == self.format {
-            return self.handle(frame, ctx);
-        }
-        self.hand_to_transcoder(frame);
+        self.with_core(ctx, |core| {
+            if frame.0.format() != core.format {
+                core.hand_to_transcoder(frame);
+            } else if !core.exited {
+                core.queue_frame(frame.0.format(), frame.0.bytes());
+            }
+        });
     }
 }
 
 impl Handler<DetachBot> for RtpLeg {
     type Result = ();
 
-    fn handle(&mut self, _: DetachBot, _ctx: &mut Context<Self>) {
-        self.bot_detached = true;
-        if let Some(d) = &self.direct {
-            d.to_bot.close();
-        }
+    fn handle(&mut self, _: DetachBot, ctx: &mut Context<Self>) {
+        self.with_core(ctx, |core| {
+            core.bot_detached = true;
+            if let Some(d) = &core.direct {
+                d.to_bot.close();
+            }
+        });
     }
 }
 
 impl Handler<Mark> for RtpLeg {
     type Result = ();
 
-    fn handle(&mut self, Mark(name): Mark, _ctx: &mut Context<Self>) {
-        // The bot's frames sent before this mark are queued before it.
-        self.drain_bot_ring();
-        self.apply_mark(name);
+    fn handle(&mut self, Mark(name): Mark, ctx: &mut Context<Self>) {
+        self.with_core(ctx, |core| {
+            // The bot's frames sent before this mark are queued before it.
+            core.drain_bot_ring();
+            core.apply_mark(name);
+        });
     }
 }
 
 impl Handler<Clear> for RtpLeg {
     type Result = ();
 
-    fn handle(&mut self, _: Clear, _ctx: &mut Context<Self>) {
-        if let Some(d) = &self.direct {
-            // Sent by the bot before the Clear: cleared with the rest, marks answered.
-            for name in d.from_bot.clear().1 {
-                self.owner.marks.do_send(MarkPlayed(name));
+    fn handle(&mut self, _: Clear, ctx: &mut Context<Self>) {
+        self.with_core(ctx, |core| {
+            if let Some(d) = &core.direct {
+                // Sent by the bot before the Clear: cleared with the rest, marks answered.
+                for name in d.from_bot.clear().1 {
+                    core.owner.marks.do_send(MarkPlayed(name));
+                }
             }
-        }
-        self.queue.clear();
-        // What plays next is a new talkspurt even if it is queued before the next tick.
-        self.session.start_talkspurt();
-        while let Some(name) = self.queue.pop_played_mark() {
-            self.owner.marks.do_send(MarkPlayed(name));
-        }
+            core.queue.clear();
+            // What plays next is a new talkspurt even if it is queued before the next tick.
+            core.session.start_talkspurt();
+            core.report_played_marks();
+        });
     }
 }
 
 impl Handler<Dtmf> for RtpLeg {
     type Result = ();
 
-    fn handle(&mut self, digit: Dtmf, _ctx: &mut Context<Self>) {
-        if self.dtmf_out.len() >= DTMF_QUEUE {
-            tracing::debug!(digit = ?digit.digit, "DTMF queue full; digit dropped");
-            return;
-        }
-        self.dtmf_out.push_back(digit);
-        self.start_next_digit();
+    fn handle(&mut self, digit: Dtmf, ctx: &mut Context<Self>) {
+        self.with_core(ctx, |core| {
+            if core.dtmf_out.len() >= DTMF_QUEUE {
+                tracing::debug!(digit = ?digit.digit, "DTMF queue full; digit dropped");
+                return;
+            }
+            core.dtmf_out.push_back(digit);
+            core.start_next_digit();
+        });
     }
 }
 
@@ -1251,9 +1350,11 @@ impl Handler<UpdateMedia> for RtpLeg {
     type Result = ();
 
     fn handle(&mut self, UpdateMedia(media): UpdateMedia, ctx: &mut Context<Self>) {
-        if !self.exited {
-            self.update_media(media, ctx);
-        }
+        self.with_core(ctx, |core| {
+            if !core.exited {
+                core.update_media(media);
+            }
+        });
     }
 }
 
@@ -1261,6 +1362,8 @@ impl Handler<StopLeg> for RtpLeg {
     type Result = ();
 
     fn handle(&mut self, _: StopLeg, ctx: &mut Context<Self>) {
-        self.finish(ctx, ExitCause::Normal("stopped".into()));
+        self.with_core(ctx, |core| {
+            core.finish(ExitCause::Normal("stopped".into()));
+        });
     }
 }
