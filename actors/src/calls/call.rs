@@ -185,6 +185,10 @@ pub struct Call {
     agent_failure: Option<String>,
     /// `invite` with `assist = true`: the mixer feeding the listen-only bot.
     assist: Option<Addr<super::agent::AssistMixer>>,
+    /// The bot turned listen-only for the agent: from then on its transcript lines are the
+    /// escalation's assist transcript, also those that arrive as the call ends (the mixer is
+    /// gone by then, the bot's last words may still be on their way).
+    assisting: bool,
     /// `invite`: our re-INVITE relaying the agent's hold (or resume) awaits its answer.
     relaying: bool,
     /// The bot leg's restarts (supervision).
@@ -242,6 +246,7 @@ impl Call {
             agent_bridged: false,
             agent_failure: None,
             assist: None,
+            assisting: false,
             relaying: false,
             bot_restarts: RestartBudget::default(),
             record: RecordDraft {

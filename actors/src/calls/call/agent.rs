@@ -60,6 +60,7 @@ impl Call {
             assist: assist.clone(),
             relay: ctx.address().recipient(),
         };
+        self.assisting = assist.is_some();
         self.assist = assist;
         let ringback = Ringback::for_config(
             &self.p.trunk.invite,
@@ -106,7 +107,7 @@ impl Call {
     /// A bot transcript line: the session's transcript, or once the caller is with the agent
     /// and the bot only listens, the escalation's assist transcript.
     pub(super) fn on_transcript(&mut self, msg: Transcript) {
-        if self.assist.is_none() || !self.agent_bridged {
+        if !self.assisting || !self.agent_bridged {
             crate::calls::record::push_transcript(&mut self.record.transcript, msg);
             return;
         }
@@ -183,6 +184,7 @@ impl Handler<AgentReport> for Call {
                         .increment(1);
                     call.agent = None;
                     call.stop_assist();
+                    call.assisting = false;
                     call.agent_failure = Some(cause);
                     let esc = call.pending_escalation.clone().unwrap_or_default();
                     call.hand_back(esc.reason, esc.headers, ctx);
