@@ -45,8 +45,9 @@ for kind in ${BOTS:-builtin ws-mulaw ws-l16}; do
     ws-mulaw|ws-l16)
       format=audio/x-mulaw; [ "$kind" = ws-l16 ] && format=audio/l16
       sed 's/kind = "builtin"/kind = "websocket"/' config/default.toml > "$cfg"
-      printf '\n[bots.websocket]\nurl = "ws://127.0.0.1:%s/stream"\nformat = "%s"\nchunk_ms = %s\n' \
-        "$bot_port" "$format" "${CHUNK_MS:-20}" >> "$cfg" ;;
+      printf '\n[bots.websocket]\nurl = "ws://127.0.0.1:%s/stream"\nformat = "%s"\n%s' \
+        "$bot_port" "$format" "${CHUNK_MS:+chunk_ms = $CHUNK_MS
+}" >> "$cfg" ;;
     *) echo "unknown bot kind $kind" >&2; exit 1 ;;
   esac
   sed -i 's/max_calls = 2000/max_calls = 5000/' "$cfg"

@@ -223,7 +223,7 @@ pub struct CpuReport {
     pub node_us_per_packet: Option<f64>,
     /// The bare UDP echo's CPU time over the run, seconds.
     pub echo_cpu_s: Option<f64>,
-    /// The bare UDP echo's CPU per packet mirrored to it, µs.
+    /// The bare UDP echo's CPU per packet it echoed (came back), µs.
     pub echo_us_per_packet: Option<f64>,
     /// The node's RSS when the storm started, KiB.
     pub node_rss_start_kib: Option<u64>,

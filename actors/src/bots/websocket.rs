@@ -140,8 +140,6 @@ pub struct WsBot {
     quoted_sid: String,
     /// Where a µ-law `media` event is written before it is framed (reused).
     json: String,
-    /// Caller frames taken so far (the connection's I/O task reads on their pace).
-    caller_frames: u64,
     /// Caller frames sent to the bot on this connection (the `media` timestamps).
     frames_sent: u64,
     /// Caller audio waiting to fill a `chunk_ms` message, and how many frames it holds.
@@ -196,7 +194,6 @@ impl WsBot {
             stream_sid: String::new(),
             quoted_sid: String::new(),
             json: String::new(),
-            caller_frames: 0,
             frames_sent: 0,
             batch: Vec::new(),
             bot_audio: Vec::new(),
@@ -824,10 +821,6 @@ impl WireOwner for WsBot {
         self.is_open(gen)
     }
 
-    fn frames_taken(&self) -> u64 {
-        self.caller_frames
-    }
-
     fn wire_ended(&mut self, gen: u64, error: Option<WireError>, ctx: &mut Context<Self>) {
         if !self.is_open(gen) {
             return;
@@ -861,7 +854,6 @@ impl Handler<AudioFrame> for WsBot {
 impl WsBot {
     /// One caller frame (as a message, or from the ring) toward the bot.
     fn on_caller_frame(&mut self, frame: &EncodedFrame) {
-        self.caller_frames += 1;
         if !matches!(self.conn, Conn::Open { .. }) || (self.done && !self.listen_only) {
             return;
         }

@@ -20,19 +20,16 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Waker};
-use std::time::Duration;
 
 use actix::fut::ActorFuture;
 use actix::{Actor, Context};
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
-use std::future::Future;
 use std::io::Read as _;
 
 use socket2::SockRef;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
-use tokio::time::{Instant, Sleep};
 
 /// Opcodes (RFC 6455 §5.2).
 pub(crate) const CONTINUATION: u8 = 0x0;
@@ -54,10 +51,6 @@ const MAX_RESPONSE_HEAD: usize = 16 * 1024;
 const MAX_UNSENT: usize = 1 << 20;
 /// Reads per wake before the I/O task yields to the other tasks of the arbiter.
 const READS_PER_POLL: usize = 16;
-/// While paced (see [`WireIo`]): how often the task checks that the owner still takes caller
-/// frames, and how many it must have taken since the last check to stay paced.
-const PACE_CHECK: Duration = Duration::from_millis(100);
-const PACE_MIN_FRAMES: u64 = 3;
 /// The read buffer's starting size: a few frames of any format.
 const READ_CHUNK: usize = 4 * 1024;
 
@@ -544,30 +537,21 @@ pub(crate) trait WireOwner: Actor<Context = Context<Self>> {
     fn on_wire(&mut self, gen: u64, event: WireEvent<'_>, ctx: &mut Context<Self>) -> bool;
     /// Connection `gen` ended: the bot closed it (`None`) or it failed.
     fn wire_ended(&mut self, gen: u64, error: Option<WireError>, ctx: &mut Context<Self>);
-    /// How many caller frames the owner has taken so far (each wakes its task): while it takes
-    /// them steadily, [`WireIo`] reads on those wakes instead of being woken for each read.
-    fn frames_taken(&self) -> u64;
 }
 
 /// The connection's one I/O task, spawned on its owner: reads and delivers frames as they
 /// come, and writes what the writer left waiting when the socket takes it again. It ends when
 /// the connection does (the owner cancels it when it closes the connection itself).
 ///
-/// While the owner takes caller frames steadily (every 20 ms), the task is *paced*: it does
-/// not ask the reactor to wake it when the socket turns readable, but reads on the wakes the
-/// caller's frames bring anyway (an actor polls all its tasks on any wake). The bot's answer
-/// to one frame is then read with the next, at most a frame later, and a call costs one wake
-/// per frame instead of two. A timer checks every [`PACE_CHECK`] that frames still come; when
-/// they stop (the caller went on hold, the call is ending) the task asks to be woken again.
+/// It reads as soon as the reactor says the socket is readable: a bot's answer reaches the
+/// caller's playout queue at once. (Reading only on the wakes the caller's frames bring was
+/// tried, to save the task's second wake per frame: the node spent more CPU, not less, since
+/// the bot's packets still woke the thread through the reactor, and every answer waited up to
+/// a frame, 20 ms, longer; docs/performance.md.)
 pub(crate) struct WireIo {
     gen: u64,
     stream: Arc<TcpStream>,
     reader: Reader,
-    /// Paced: the owner's frame count when `check` was last set.
-    paced_since: Option<u64>,
-    /// The owner's frame count at the last poll.
-    last_frames: u64,
-    check: Pin<Box<Sleep>>,
 }
 
 impl WireIo {
@@ -577,32 +561,7 @@ impl WireIo {
             gen,
             stream,
             reader,
-            paced_since: None,
-            last_frames: 0,
-            check: Box::pin(tokio::time::sleep(PACE_CHECK)),
         }
-    }
-
-    /// Whether to read on the owner's pace, now that it has taken `frames` caller frames.
-    fn paced(&mut self, frames: u64, task: &mut TaskContext<'_>) -> bool {
-        let seen_new = frames != self.last_frames;
-        self.last_frames = frames;
-        if self.paced_since.is_none() {
-            if !seen_new {
-                return false;
-            }
-            self.paced_since = Some(frames);
-            self.check.as_mut().reset(Instant::now() + PACE_CHECK);
-        }
-        while self.check.as_mut().poll(task).is_ready() {
-            if frames < self.paced_since.unwrap_or(frames) + PACE_MIN_FRAMES {
-                self.paced_since = None;
-                return false;
-            }
-            self.paced_since = Some(frames);
-            self.check.as_mut().reset(Instant::now() + PACE_CHECK);
-        }
-        true
     }
 }
 
@@ -679,16 +638,13 @@ impl<A: WireOwner> ActorFuture<A> for WireIo {
                     return Poll::Ready(());
                 }
             }
-            let paced = this.paced(owner.frames_taken(), task);
-            if !paced {
-                match this.stream.poll_read_ready(task) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Err(e)) => {
-                        owner.wire_ended(gen, Some(WireError::io("read", &e)), ctx);
-                        return Poll::Ready(());
-                    }
-                    Poll::Ready(Ok(())) => {}
+            match this.stream.poll_read_ready(task) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => {
+                    owner.wire_ended(gen, Some(WireError::io("read", &e)), ctx);
+                    return Poll::Ready(());
                 }
+                Poll::Ready(Ok(())) => {}
             }
             match read_once(&this.stream, this.reader.space()) {
                 Ok(0) => {
@@ -696,8 +652,6 @@ impl<A: WireOwner> ActorFuture<A> for WireIo {
                     return Poll::Ready(());
                 }
                 Ok(n) => this.reader.end += n,
-                // Paced: read again on the owner's next wake (or the pace check's).
-                Err(e) if paced && e.kind() == io::ErrorKind::WouldBlock => return Poll::Pending,
                 Err(e)
                     if matches!(
                         e.kind(),
