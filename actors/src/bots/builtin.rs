@@ -35,7 +35,7 @@ use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Recipient};
 use voxgate_codecs::{AudioFormat, ByteOrder, EncodedFrame, SampleRate, Transcoder};
 use voxgate_engine::config::BuiltinBotConfig;
 
-use super::{greeting, BotError};
+use super::{greeting, BotError, Sent};
 use crate::calls::messages::{
     AudioFrame, Clear, Dtmf, Escalate, ExitCause, Hangup, LegExited, LegKind, Mark, MarkPlayed,
     StopLeg, Transcript,
@@ -118,15 +118,6 @@ pub struct BuiltinBot {
     phase: Phase,
     /// Caller frames in and bot frames out, when wired to the RTP leg directly.
     rings: Option<(Arc<FrameRing>, Arc<FrameRing>)>,
-}
-
-/// What became of a frame the bot sent.
-enum Sent {
-    Taken,
-    /// The next leg is behind: retry later or drop (and count).
-    Full,
-    /// The next leg is gone: the call is stopping the bot.
-    Gone,
 }
 
 impl BuiltinBot {

@@ -14,6 +14,15 @@ pub use builtin::{BotOwner, BuiltinBot};
 pub use sip::{SipBot, SipBotCall};
 pub use websocket::{ListenOnly, RestartBot, StreamInfo, WsBot};
 
+/// What became of a frame of bot audio sent toward the caller (a ring push or a `try_send`).
+pub(crate) enum Sent {
+    Taken,
+    /// The next leg is behind: retry later or drop (and count).
+    Full,
+    /// The next leg is gone: the call is stopping the bot.
+    Gone,
+}
+
 /// Why a bot leg could not be built.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -12,9 +12,12 @@
 //!   no rewiring after a restart. Each connection has a generation number; events of an older one
 //!   are ignored.
 //! - Bot audio may come faster than real time and in chunks of any size. It is re-cut into
-//!   20 ms frames and kept in a local queue with the marks between them, sent on in bursts of
-//!   [`BURST`] frames a couple of milliseconds apart (like the builtin bot's greeting) because
-//!   the legs forward media with `try_send`. The RTP leg's playout queue paces it to the caller.
+//!   20 ms frames and kept in a local queue with the marks between them. Wired to the RTP leg,
+//!   frames and marks go into its return ring as long as the ring takes them (whole frames
+//!   straight from the socket's buffer when nothing is queued); else they are sent on in bursts
+//!   of [`BURST`] frames a couple of milliseconds apart (like the builtin bot's greeting)
+//!   because the legs forward media with `try_send`. The RTP leg's playout queue paces it to
+//!   the caller.
 //! - A `mark` follows the audio sent before it: a partial frame is padded with silence first.
 //!   `clear` drops the local queue, answers the marks in it at once, and clears the ingress
 //!   queue (which answers its own marks).
@@ -44,7 +47,7 @@ use voxgate_engine::config::{WebsocketBotConfig, WsAudioFormat};
 use voxgate_engine::ws::{self, FromBot, ToBot};
 
 use super::ws_wire::{self, Opened, Reader, WireError, WireEvent, WireIo, WireOwner, Writer};
-use super::BotOwner;
+use super::{BotOwner, Sent};
 use crate::calls::messages::{
     AudioFrame, Clear, Dtmf, Escalate, ExitCause, Hangup, LegExited, LegKind, Mark, MarkPlayed,
     StopLeg, Transcript,
@@ -93,15 +96,6 @@ pub struct StreamInfo {
 enum Out {
     Audio,
     Mark(String),
-}
-
-/// What became of a frame of bot audio sent toward the caller.
-enum Sent {
-    Taken,
-    /// Refused for now (a full ring or mailbox): kept as `pending`.
-    Full,
-    /// The audio path is gone.
-    Gone,
 }
 
 enum Conn {
@@ -275,23 +269,35 @@ impl WsBot {
             .frame_bytes()
             .min(self.out_audio.len())
             .min(MAX_ENCODED_BYTES);
-        let mut buf = [0u8; MAX_ENCODED_BYTES];
+        let mut bytes = [0u8; MAX_ENCODED_BYTES];
         let (head, tail) = self.out_audio.as_slices();
         let from_head = head.len().min(n);
-        buf[..from_head].copy_from_slice(&head[..from_head]);
-        buf[from_head..n].copy_from_slice(&tail[..n - from_head]);
+        bytes[..from_head].copy_from_slice(&head[..from_head]);
+        bytes[from_head..n].copy_from_slice(&tail[..n - from_head]);
         self.out_audio.drain(..n);
-        let Some(codec) = self.codec.as_deref_mut() else {
-            // Frame-sized by construction; a frame that does not fit is skipped.
-            return EncodedFrame::from_bytes(self.format, &buf[..n]).ok();
+        let mut buf = [0u8; MAX_ENCODED_BYTES];
+        let audio = Self::to_caller_format(self.codec.as_deref_mut(), &bytes[..n], &mut buf)?;
+        // Frame-sized by construction; a frame that does not fit is skipped.
+        EncodedFrame::from_bytes(self.caller_format(), audio).ok()
+    }
+
+    /// The caller's format: the leg's audio toward the caller is in it.
+    fn caller_format(&self) -> AudioFormat {
+        self.codec.as_deref().map_or(self.format, |c| c.ingress)
+    }
+
+    /// One frame of the bot's audio in the caller's format: as it is (no `codec`), or converted
+    /// into `buf`; `None` (counted) when it cannot be converted.
+    fn to_caller_format<'a>(
+        codec: Option<&mut StreamCodec>,
+        frame: &'a [u8],
+        buf: &'a mut [u8; MAX_ENCODED_BYTES],
+    ) -> Option<&'a [u8]> {
+        let Some(codec) = codec else {
+            return Some(frame);
         };
-        let mut out = EncodedFrame::empty(codec.ingress);
-        match codec
-            .down
-            .transcode(&buf[..n], out.buffer_mut())
-            .and_then(|len| out.set_len(len))
-        {
-            Ok(()) => Some(out),
+        match codec.down.transcode(frame, buf) {
+            Ok(n) => Some(&buf[..n]),
             Err(e) => {
                 transcode_error("down", &e);
                 None
@@ -587,7 +593,7 @@ impl WsBot {
     /// queue's next frame.
     fn send_direct(&mut self, bytes: &[u8]) -> usize {
         let frame = self.frame_bytes();
-        let ingress = self.codec.as_deref().map_or(self.format, |c| c.ingress);
+        let ingress = self.caller_format();
         let Some((_, to_caller)) = &self.rings else {
             return 0;
         };
@@ -599,16 +605,9 @@ impl WsBot {
         for chunk in bytes.chunks_exact(frame) {
             taken += frame;
             let mut buf = [0u8; MAX_ENCODED_BYTES];
-            let converted = match self.codec.as_deref_mut() {
-                None => Ok(chunk),
-                Some(c) => c.down.transcode(chunk, &mut buf).map(|n| &buf[..n]),
-            };
-            let audio = match converted {
-                Ok(audio) => audio,
-                Err(e) => {
-                    transcode_error("down", &e);
-                    continue;
-                }
+            let Some(audio) = Self::to_caller_format(self.codec.as_deref_mut(), chunk, &mut buf)
+            else {
+                continue;
             };
             match to_caller.push(audio) {
                 // TooLong cannot happen (converted to the ingress frame size): not audio.

@@ -208,16 +208,15 @@ impl FrameRing {
     }
 
     fn pop_locked<R>(ring: &mut Ring, slot_bytes: usize, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        let mut f = Some(f);
-        loop {
-            let out = Self::take_entry(ring, slot_bytes, |entry| match entry {
-                RingEntry::Frame(bytes) => f.take().map(|f| f(bytes)),
-                RingEntry::Mark(_) => None,
-            })?;
-            if out.is_some() {
-                return out;
-            }
+        // Marks ahead of the frame are dropped: this consumer takes frames only.
+        while ring.len > 0 && ring.lens[ring.head] == MARK_SLOT {
+            Self::take_entry(ring, slot_bytes, |_| ());
         }
+        Self::take_entry(ring, slot_bytes, |entry| match entry {
+            RingEntry::Frame(bytes) => Some(f(bytes)),
+            RingEntry::Mark(_) => None,
+        })
+        .flatten()
     }
 
     /// Takes the oldest entry off `ring` and hands it to `f`.
