@@ -247,3 +247,118 @@ fn a_bot_that_breaks_the_protocol_is_closed_with_1002_restarted_then_handed_back
     );
     assert_eq!(*codes.lock().unwrap(), [Some(1002); 3]);
 }
+
+/// What [`talking_bot`] saw from the node.
+#[derive(Default, Debug)]
+struct TalkingBotSaw {
+    pongs: Vec<Vec<u8>>,
+    marks: Vec<String>,
+    media: usize,
+    /// From the burst sent to the first mark reported.
+    mark_after: Option<Duration>,
+}
+
+/// Accepts one WebSocket connection on `listener` and, once the stream has started, says in
+/// one go what a bot says between two frames of a real call: half a second of a 440 Hz tone in
+/// one `media` event, a ping, then a `mark`. Records the node's pongs, the marks it reports
+/// played and how many `media` events it sent, until the node closes the stream.
+fn talking_bot(listener: TcpListener, tone_frames: usize) -> Arc<Mutex<TalkingBotSaw>> {
+    use base64::Engine as _;
+    let saw = Arc::new(Mutex::new(TalkingBotSaw::default()));
+    let seen = Arc::clone(&saw);
+    std::thread::spawn(move || {
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut ws = tungstenite::accept(stream).expect("the node's upgrade request");
+        let text = |ws: &mut tungstenite::WebSocket<_>| loop {
+            match ws.read() {
+                Ok(tungstenite::Message::Text(t)) => break Some(t.to_string()),
+                Ok(_) => continue,
+                Err(_) => break None,
+            }
+        };
+        while let Some(t) = text(&mut ws) {
+            if t.contains("\"event\":\"start\"") {
+                break;
+            }
+        }
+        let tone: Vec<u8> = (0..tone_frames).flat_map(common::tone_frame).collect();
+        let payload = base64::engine::general_purpose::STANDARD.encode(tone);
+        let media = format!(r#"{{"event":"media","media":{{"payload":"{payload}"}}}}"#);
+        let burst = std::time::Instant::now();
+        ws.send(tungstenite::Message::text(media)).unwrap();
+        ws.send(tungstenite::Message::Ping(b"p1".to_vec().into()))
+            .unwrap();
+        ws.send(tungstenite::Message::text(
+            r#"{"event":"mark","mark":{"name":"after-tone"}}"#,
+        ))
+        .unwrap();
+        loop {
+            match ws.read() {
+                Ok(tungstenite::Message::Pong(p)) => seen.lock().unwrap().pongs.push(p.to_vec()),
+                Ok(tungstenite::Message::Text(t)) => {
+                    let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                    let mut saw = seen.lock().unwrap();
+                    match v["event"].as_str() {
+                        Some("mark") => {
+                            saw.mark_after.get_or_insert(burst.elapsed());
+                            saw.marks
+                                .push(v["mark"]["name"].as_str().unwrap_or("").to_owned());
+                        }
+                        Some("media") => saw.media += 1,
+                        _ => {}
+                    }
+                }
+                Ok(tungstenite::Message::Close(_)) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    });
+    saw
+}
+
+/// Audio, a ping and a mark sent by the bot in one burst: the caller hears the audio, the ping
+/// is answered and the mark is reported once the audio before it has been played, in that
+/// order (the leg's clock takes the audio off the socket, the actor the rest).
+#[test]
+fn a_bots_audio_ping_and_mark_in_one_burst_are_played_answered_and_reported() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bot = listener.local_addr().unwrap();
+    let saw = talking_bot(listener, 25);
+    let node = Node::start(&config(bot, "audio/x-mulaw"));
+    let (_, received) = call_with_tone(&node, "ws-talking-bot", 100);
+    let tone: std::collections::HashSet<Vec<u8>> = (0..25).map(common::tone_frame).collect();
+    let heard = received
+        .iter()
+        .filter(|p| tone.contains(&p.payload))
+        .count();
+    assert!(
+        heard >= 20,
+        "the caller heard {heard} of the bot's 25 frames\n{}",
+        node.log()
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || !saw
+            .lock()
+            .unwrap()
+            .marks
+            .is_empty()),
+        "no mark came back: {:?}\n{}",
+        saw.lock().unwrap(),
+        node.log()
+    );
+    let saw = saw.lock().unwrap();
+    assert_eq!(saw.pongs, [b"p1".to_vec()]);
+    assert_eq!(saw.marks, ["after-tone"]);
+    // Reported once the 500 ms of audio before it has been played, not when it arrived.
+    let after = saw.mark_after.unwrap();
+    assert!(
+        after >= Duration::from_millis(400),
+        "mark reported after {after:?}"
+    );
+    assert!(saw.media >= 50, "the bot heard {} frames", saw.media);
+}

@@ -828,6 +828,7 @@ fn start_direct_leg(
         to_bot,
         from_bot,
         via_transcoder: owner.recipient(),
+        clock: None,
     })
     .start()
 }

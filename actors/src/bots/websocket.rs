@@ -31,12 +31,31 @@
 //! - [`ListenOnly`] (agent assist, the `invite` profile's `assist = true`) keeps the leg beside
 //!   the agent: it is sent the call's audio, while what the bot sends back as audio, marks,
 //!   `clear`, `transfer` and `hangup` is dropped (logged); only its `transcript` events go on.
+//! - Tick mode: wired to the RTP leg, the leg's clock drives the connection ([`BotClock`]). On
+//!   each 20 ms tick the leg hands over the caller's frame, which is converted and written at
+//!   once, and then the socket is read and the bot's audio put into the return ring, just
+//!   before the leg plays from it: an echo bot is heard as soon as when the socket woke the leg
+//!   for it. The socket is taken off the reactor, so the bot's packets wake no thread and the
+//!   leg's actor is not woken per frame either way. Anything but audio (marks, `clear`,
+//!   control events, pings, the close) is left, in order, to the actor ([`TickIo`]). When the
+//!   leg stops driving it (the leg's bot is stopped, or only listens beside an agent) the
+//!   socket goes back to the reactor and [`WireIo`].
+//!
+//! The leg's data plane ([`Core`]: the connection's writer and reader, both conversions, the
+//! stream's counters and the queue toward the caller) is shared between the actor and the RTP
+//! leg's clock (same arbiter thread) through an `Rc<RefCell>`; neither holds it across a call
+//! into the other.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
+use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::Duration;
 
 use actix::dev::SendError;
+use actix::fut::ActorFuture;
 use actix::{
     Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, SpawnHandle,
     WrapFuture,
@@ -46,14 +65,14 @@ use voxgate_codecs::{AudioFormat, CodecError, EncodedFrame, Transcoder};
 use voxgate_engine::config::{WebsocketBotConfig, WsAudioFormat};
 use voxgate_engine::ws::{self, FromBot, ToBot};
 
-use super::ws_wire::{self, Opened, Reader, WireError, WireEvent, WireIo, WireOwner, Writer};
+use super::ws_wire::{self, Opened, Peek, Reader, WireError, WireEvent, WireIo, WireOwner, Writer};
 use super::{BotOwner, Sent};
 use crate::calls::messages::{
     AudioFrame, Clear, Dtmf, Escalate, ExitCause, Hangup, LegExited, LegKind, Mark, MarkPlayed,
     StopLeg, Transcript,
 };
 use crate::calls::transcoder::Downstream;
-use crate::media::{FrameRing, RingConsumer, RingError, RingReader};
+use crate::media::{BotClock, FrameRing, RingConsumer, RingError, RingReader};
 use crate::metrics::{FRAMES_DROPPED, TRANSCODE_ERRORS};
 
 /// Bot frames sent on in one go, well under a default actix mailbox (16).
@@ -69,6 +88,8 @@ pub const MAX_QUEUED_FRAMES: usize = 3000;
 const MAX_FRAME_BYTES: usize = 1 << 20;
 /// How long a stopping leg waits for the bot to answer its close frame.
 const CLOSE_GRACE: Duration = Duration::from_millis(500);
+/// Reads of the bot's socket per tick at most (a read that does not fill the buffer ends them).
+const READS_PER_TICK: usize = 4;
 
 /// Agent assist: from now on the bot only listens (see the module documentation).
 #[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +113,7 @@ pub struct StreamInfo {
 }
 
 /// One item of bot output waiting for room downstream. The audio of `Audio` items is in
-/// [`WsBot`]'s byte queue, one frame's worth each, so the queue holds bytes, not 1.5 kB frames.
+/// [`Core`]'s byte queue, one frame's worth each, so the queue holds bytes, not 1.5 kB frames.
 enum Out {
     Audio,
     Mark(String),
@@ -103,15 +124,41 @@ enum Conn {
     Idle,
     /// Connecting, generation `gen`.
     Connecting { gen: u64 },
-    /// Connected, generation `gen`.
+    /// Connected, generation `gen` (its writer and reader are the core's [`Link`]).
     Open {
         gen: u64,
-        writer: Writer,
-        /// The connection's I/O task ([`WireIo`]).
+        /// The connection's I/O task ([`WireIo`] or, in tick mode, [`TickIo`]).
         io: SpawnHandle,
-        /// The bot has sent something on this connection.
-        heard: bool,
     },
+}
+
+/// The open connection's data plane.
+struct Link {
+    gen: u64,
+    writer: Writer,
+    /// The bot has sent something on this connection.
+    heard: bool,
+    /// Tick mode: the reader the leg's clock reads into, and what it leaves to the actor.
+    ticked: Option<Ticked>,
+}
+
+struct Ticked {
+    /// `None` while the actor delivers from it.
+    reader: Option<Reader>,
+    /// The actor's [`TickIo`], woken for what the tick leaves to it.
+    actor: Option<Waker>,
+    /// A frame only the actor handles waits at the front of the reader.
+    handoff: bool,
+    /// The bot closed the socket (`Some(None)`) or reading it failed.
+    ended: Option<Option<WireError>>,
+}
+
+impl Ticked {
+    fn wake_actor(&self) {
+        if let Some(w) = &self.actor {
+            w.wake_by_ref();
+        }
+    }
 }
 
 /// Both directions of conversion between the caller's format and the stream's.
@@ -121,14 +168,15 @@ struct StreamCodec {
     down: Transcoder,
 }
 
-/// The WebSocket bot leg.
-pub struct WsBot {
-    config: WebsocketBotConfig,
-    info: StreamInfo,
+/// The leg's data plane, shared by the actor and (tick mode) the RTP leg's clock.
+struct Core {
     format: AudioFormat,
+    /// The stream's audio format as configured.
+    wire_format: WsAudioFormat,
+    /// 20 ms caller frames per `media` message (`chunk_ms / 20`).
+    per_message: u32,
     owner: BotOwner,
-    conn: Conn,
-    generation: u64,
+    link: Option<Link>,
     stream_sid: String,
     /// `stream_sid` as a JSON string literal, for the `media` events.
     quoted_sid: String,
@@ -138,9 +186,9 @@ pub struct WsBot {
     frames_sent: u64,
     /// Caller audio waiting to fill a `chunk_ms` message, and how many frames it holds.
     batch: Vec<u8>,
+    batched: u32,
     /// Where the audio of the bot's `media` events is decoded (reused).
     bot_audio: Vec<u8>,
-    batched: u32,
     sequence: u64,
     chunk: u64,
     out: VecDeque<Out>,
@@ -152,18 +200,29 @@ pub struct WsBot {
     pending: Option<EncodedFrame>,
     /// Set by [`WsBot::converting_for`] when the caller's format is not the stream's.
     codec: Option<Box<StreamCodec>>,
-    pump_scheduled: bool,
     /// The bot transferred or hung up: a closed socket is then no failure.
     done: bool,
     /// Agent assist: audio in, transcripts out, nothing else.
     listen_only: bool,
+    /// When the bot is wired to the RTP leg directly: the ring the leg puts caller frames on,
+    /// and the one it takes the bot's frames and marks from.
+    rings: Option<(Arc<FrameRing>, Arc<FrameRing>)>,
+    /// Tick mode: the clock queued output that only the actor's pump sends on.
+    pump_wanted: bool,
+}
+
+/// The WebSocket bot leg.
+pub struct WsBot {
+    config: WebsocketBotConfig,
+    info: StreamInfo,
+    core: Rc<RefCell<Core>>,
+    conn: Conn,
+    generation: u64,
+    pump_scheduled: bool,
     stopping: bool,
     /// While `stop` and the close frame are written: the call may have dropped every other
     /// address of ours, and an actor without one stops before its sink is flushed.
     closing: Option<actix::Addr<WsBot>>,
-    /// When the bot is wired to the RTP leg directly: the ring the leg puts caller frames on,
-    /// and the one it takes the bot's frames and marks from.
-    rings: Option<(Arc<FrameRing>, Arc<FrameRing>)>,
 }
 
 impl WsBot {
@@ -177,21 +236,19 @@ impl WsBot {
 
     /// A leg that connects to `config.url` once started, for the call `info`.
     pub fn new(config: WebsocketBotConfig, info: StreamInfo, owner: BotOwner) -> Self {
-        let format = WsBot::audio_format(config.format);
-        WsBot {
-            config,
-            info,
-            format,
+        let core = Core {
+            format: WsBot::audio_format(config.format),
+            wire_format: config.format,
+            per_message: (config.chunk_ms / 20).max(1),
             owner,
-            conn: Conn::Idle,
-            generation: 0,
+            link: None,
             stream_sid: String::new(),
             quoted_sid: String::new(),
             json: String::new(),
             frames_sent: 0,
             batch: Vec::new(),
-            bot_audio: Vec::new(),
             batched: 0,
+            bot_audio: Vec::new(),
             sequence: 0,
             chunk: 0,
             out: VecDeque::new(),
@@ -199,53 +256,345 @@ impl WsBot {
             partial: Vec::new(),
             pending: None,
             codec: None,
-            pump_scheduled: false,
             done: false,
             listen_only: false,
+            rings: None,
+            pump_wanted: false,
+        };
+        WsBot {
+            config,
+            info,
+            core: Rc::new(RefCell::new(core)),
+            conn: Conn::Idle,
+            generation: 0,
+            pump_scheduled: false,
             stopping: false,
             closing: None,
-            rings: None,
         }
     }
 
     /// Wires the bot to the RTP leg directly: caller frames come from `from_caller` (filled by
     /// the leg, in the leg's format, which [`WsBot::converting_for`] takes) and the bot's audio
     /// and marks go into `to_caller`, in order, instead of as messages: no envelope, no mailbox
-    /// and no wake of the leg per frame (it drains the ring on its tick).
-    pub fn with_rings(mut self, from_caller: Arc<FrameRing>, to_caller: Arc<FrameRing>) -> Self {
-        self.rings = Some((from_caller, to_caller));
+    /// and no wake of the leg per frame (it drains the ring on its tick). Given the leg its
+    /// [`WsBot::clock`] as well, the leg hands caller frames over on its tick instead.
+    pub fn with_rings(self, from_caller: Arc<FrameRing>, to_caller: Arc<FrameRing>) -> Self {
+        self.core.borrow_mut().rings = Some((from_caller, to_caller));
         self
+    }
+
+    /// What the RTP leg wired by [`WsBot::with_rings`] drives the leg with on its clock (tick
+    /// mode, see the module documentation).
+    pub fn clock(&self) -> Rc<dyn BotClock> {
+        Rc::clone(&self.core) as Rc<dyn BotClock>
     }
 
     /// The leg takes caller frames in `ingress` and sends the bot's audio back in it,
     /// converting to and from the stream's format itself; fails when no codec path exists.
-    pub fn converting_for(mut self, ingress: AudioFormat) -> Result<Self, CodecError> {
-        self.codec = if ingress == self.format {
-            None
-        } else {
-            Some(Box::new(StreamCodec {
-                ingress,
-                up: Transcoder::new(ingress, self.format)?,
-                down: Transcoder::new(self.format, ingress)?,
-            }))
-        };
+    pub fn converting_for(self, ingress: AudioFormat) -> Result<Self, CodecError> {
+        {
+            let mut core = self.core.borrow_mut();
+            core.codec = if ingress == core.format {
+                None
+            } else {
+                Some(Box::new(StreamCodec {
+                    ingress,
+                    up: Transcoder::new(ingress, core.format)?,
+                    down: Transcoder::new(core.format, ingress)?,
+                }))
+            };
+        }
         Ok(self)
     }
 
-    /// The audio of a caller frame in the stream's format, in `buf` unless it is there as is:
-    /// converted, concealed (a lost frame, when converting) or silence (a lost frame).
+    fn connect(&mut self, ctx: &mut Context<Self>) {
+        self.generation += 1;
+        let gen = self.generation;
+        self.conn = Conn::Connecting { gen };
+        let timeout = Duration::from_millis(self.config.connect_timeout_ms.max(1));
+        let url = self.config.url.clone();
+        tracing::debug!(%url, gen, "connecting to the bot");
+        let connect = async move {
+            let target = ws_wire::Target::parse(&url)?;
+            match actix_rt::time::timeout(timeout, ws_wire::connect(&target)).await {
+                Ok(result) => result,
+                Err(_) => Err(format!("connect: no answer in {} ms", timeout.as_millis())),
+            }
+        };
+        ctx.spawn(connect.into_actor(self).map(move |result, bot, ctx| {
+            if !matches!(bot.conn, Conn::Connecting { gen: g } if g == gen) {
+                return;
+            }
+            match result {
+                Ok(opened) => bot.opened(gen, opened, ctx),
+                Err(why) => bot.fail(gen, why, ctx),
+            }
+        }));
+    }
+
+    fn opened(&mut self, gen: u64, opened: Opened, ctx: &mut Context<Self>) {
+        let Opened { stream, early } = opened;
+        let reader = Reader::new(early, MAX_FRAME_BYTES);
+        let mut core = self.core.borrow_mut();
+        // Tick mode when wired to the leg (whose clock then drives the socket).
+        let plain = if core.rings.is_some() && !core.listen_only && !self.stopping {
+            Writer::plain(stream)
+        } else {
+            Err(stream)
+        };
+        let (link, io) = match plain {
+            Ok(writer) => {
+                let ticked = Ticked {
+                    reader: Some(reader),
+                    actor: None,
+                    handoff: false,
+                    ended: None,
+                };
+                (
+                    Link {
+                        gen,
+                        writer,
+                        heard: false,
+                        ticked: Some(ticked),
+                    },
+                    ctx.spawn(TickIo { gen }),
+                )
+            }
+            Err(stream) => (
+                Link {
+                    gen,
+                    writer: Writer::new(Arc::clone(&stream)),
+                    heard: false,
+                    ticked: None,
+                },
+                ctx.spawn(WireIo::new(gen, stream, reader)),
+            ),
+        };
+        core.link = Some(link);
+        self.conn = Conn::Open { gen, io };
+        core.stream_sid = format!("MZ{}g{gen}", self.info.call_sid);
+        core.quoted_sid = super::ws_media::quoted(&core.stream_sid);
+        core.sequence = 0;
+        core.chunk = 0;
+        core.frames_sent = 0;
+        core.batch.clear();
+        core.batched = 0;
+        core.pump_wanted = false;
+        core.send(&ToBot::Connected(ws::Connected::default()));
+        let start = ws::Start {
+            account_sid: self.info.account_sid.clone(),
+            stream_sid: core.stream_sid.clone(),
+            call_sid: self.info.call_sid.clone(),
+            tracks: vec!["inbound".into()],
+            custom_parameters: self.info.custom_parameters.clone(),
+            media_format: match self.config.format {
+                WsAudioFormat::Mulaw => ws::MediaFormat::mulaw(),
+                WsAudioFormat::L16 => ws::MediaFormat::l16(),
+            },
+        };
+        let (sequence_number, stream_sid) = core.envelope();
+        core.send(&ToBot::Start {
+            sequence_number,
+            stream_sid,
+            start,
+        });
+        drop(core);
+        if self.config.first_message_timeout_ms > 0 {
+            let wait = Duration::from_millis(self.config.first_message_timeout_ms);
+            ctx.run_later(wait, move |bot, ctx| {
+                let silent = bot
+                    .core
+                    .borrow()
+                    .link
+                    .as_ref()
+                    .is_some_and(|l| l.gen == gen && !l.heard);
+                if silent && bot.is_open(gen) {
+                    bot.fail(
+                        gen,
+                        format!("no message from the bot in {} ms", wait.as_millis()),
+                        ctx,
+                    );
+                }
+            });
+        }
+    }
+
+    /// Tick mode ends: the socket goes back to the reactor and [`WireIo`] drives it (the leg's
+    /// clock no longer does: its bot is being stopped, or only listens beside an agent).
+    fn back_to_reactor(&mut self, ctx: &mut Context<Self>) {
+        let Conn::Open { gen, io } = &mut self.conn else {
+            return;
+        };
+        let gen = *gen;
+        let (stream, reader, pump) = {
+            let mut core = self.core.borrow_mut();
+            let pump = std::mem::take(&mut core.pump_wanted);
+            let Some(link) = core.link.as_mut() else {
+                return;
+            };
+            let Some(ticked) = link.ticked.take() else {
+                return;
+            };
+            (link.writer.back_to_reactor(), ticked.reader, pump)
+        };
+        ctx.cancel_future(*io);
+        match (stream, reader) {
+            (Some(stream), Some(reader)) => *io = ctx.spawn(WireIo::new(gen, stream, reader)),
+            _ => {
+                self.fail(gen, "the socket could not be registered".into(), ctx);
+                return;
+            }
+        }
+        if pump {
+            self.pump(ctx);
+        }
+    }
+
+    /// The connection of generation `gen` failed: report it and go idle until restarted.
+    fn fail(&mut self, gen: u64, why: String, ctx: &mut Context<Self>) {
+        let current = match &self.conn {
+            Conn::Connecting { gen: g } | Conn::Open { gen: g, .. } => *g == gen,
+            Conn::Idle => false,
+        };
+        if !current || self.stopping {
+            return;
+        }
+        self.close_connection(ctx);
+        let mut core = self.core.borrow_mut();
+        core.clear_output();
+        if core.done {
+            tracing::debug!(%why, "bot connection ended after its hand-back");
+            return;
+        }
+        tracing::info!(url = %self.config.url, %why, "bot connection failed");
+        core.owner.exited.do_send(LegExited {
+            leg: LegKind::Bot,
+            cause: ExitCause::Failed(why),
+        });
+    }
+
+    /// Drops the connection (its socket closes with the last handle to it).
+    fn close_connection(&mut self, ctx: &mut Context<Self>) {
+        if let Conn::Open { io, .. } = std::mem::replace(&mut self.conn, Conn::Idle) {
+            ctx.cancel_future(io);
+        }
+        self.core.borrow_mut().link = None;
+    }
+
+    /// Whether `gen` is the open connection.
+    fn is_open(&self, gen: u64) -> bool {
+        matches!(self.conn, Conn::Open { gen: g, .. } if g == gen)
+    }
+
+    /// A text frame from the bot: its `media` events (50 a second) read in place, the rest
+    /// parsed whole.
+    fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
+        let media = self.core.borrow_mut().media_text(text);
+        match media {
+            Some(true) => self.pump(ctx),
+            Some(false) => {}
+            None => match FromBot::parse(text) {
+                Ok(event) => self.on_event(event, ctx),
+                Err(e) => bad_message(&e.to_string()),
+            },
+        }
+    }
+
+    fn on_event(&mut self, event: FromBot, ctx: &mut Context<Self>) {
+        let mut core = self.core.borrow_mut();
+        if core.listen_only {
+            core.on_event_listening(event);
+            return;
+        }
+        if core.done {
+            return;
+        }
+        match event {
+            FromBot::Media { media, .. } => match media.decode_payload() {
+                Ok(bytes) => {
+                    if core.queue_audio(&bytes) {
+                        drop(core);
+                        self.pump(ctx);
+                    }
+                }
+                Err(e) => bad_message(&e.to_string()),
+            },
+            FromBot::Mark { mark, .. } => {
+                core.flush_partial();
+                core.out.push_back(Out::Mark(mark.name));
+                drop(core);
+                self.pump(ctx);
+            }
+            FromBot::Clear { .. } => {
+                core.partial.clear();
+                core.out_audio.clear();
+                core.pending = None;
+                let queued = std::mem::take(&mut core.out);
+                core.owner.clear.do_send(Clear);
+                for item in queued {
+                    if let Out::Mark(name) = item {
+                        core.mark_played(name);
+                    }
+                }
+            }
+            FromBot::Transfer { transfer, .. } => {
+                core.done = true;
+                core.owner.escalate.do_send(Escalate {
+                    reason: transfer.reason,
+                    target: transfer.target,
+                    headers: transfer.headers.into_iter().collect(),
+                    variables: transfer.variables,
+                    metadata: transfer.metadata,
+                });
+            }
+            FromBot::Hangup { hangup, .. } => {
+                core.done = true;
+                core.owner.hangup.do_send(Hangup {
+                    reason: hangup.reason,
+                    headers: hangup.headers.into_iter().collect(),
+                });
+            }
+            FromBot::Transcript { transcript, .. } => {
+                core.owner.transcript.do_send(Transcript {
+                    role: transcript.role,
+                    text: transcript.text,
+                });
+            }
+        }
+    }
+
+    /// Sends queued output on: a burst of frames, then again a moment later while any is left.
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        if self.pump_scheduled {
+            return;
+        }
+        let retry = self.core.borrow_mut().pump_once();
+        if let Some(retry) = retry {
+            self.pump_scheduled = true;
+            ctx.run_later(retry, |bot, ctx| {
+                bot.pump_scheduled = false;
+                bot.pump(ctx);
+            });
+        }
+    }
+}
+
+impl Core {
+    /// The audio of a caller frame (`bytes` of `format`; empty: lost) in the stream's format,
+    /// in `buf` unless it is there as is: converted, concealed (a lost frame, when converting)
+    /// or silence (a lost frame).
     fn stream_payload<'a>(
         &mut self,
-        frame: &'a EncodedFrame,
+        format: AudioFormat,
+        bytes: &'a [u8],
         buf: &'a mut [u8; MAX_ENCODED_BYTES],
     ) -> Option<&'a [u8]> {
-        let bytes = frame.bytes();
-        if frame.format() == self.format && !bytes.is_empty() {
+        if format == self.format && !bytes.is_empty() {
             return Some(bytes);
         }
         let result = match self.codec.as_deref_mut() {
             Some(c) if bytes.is_empty() => c.up.conceal(buf),
-            Some(c) if frame.format() == c.ingress => c.up.transcode(bytes, buf),
+            Some(c) if format == c.ingress => c.up.transcode(bytes, buf),
             None if bytes.is_empty() => {
                 // A lost caller frame: silence, so that the bot's clock keeps running.
                 let n = self.frame_bytes().min(buf.len());
@@ -321,80 +670,6 @@ impl WsBot {
         }
     }
 
-    fn connect(&mut self, ctx: &mut Context<Self>) {
-        self.generation += 1;
-        let gen = self.generation;
-        self.conn = Conn::Connecting { gen };
-        let timeout = Duration::from_millis(self.config.connect_timeout_ms.max(1));
-        let url = self.config.url.clone();
-        tracing::debug!(%url, gen, "connecting to the bot");
-        let connect = async move {
-            let target = ws_wire::Target::parse(&url)?;
-            match actix_rt::time::timeout(timeout, ws_wire::connect(&target)).await {
-                Ok(result) => result,
-                Err(_) => Err(format!("connect: no answer in {} ms", timeout.as_millis())),
-            }
-        };
-        ctx.spawn(connect.into_actor(self).map(move |result, bot, ctx| {
-            if !matches!(bot.conn, Conn::Connecting { gen: g } if g == gen) {
-                return;
-            }
-            match result {
-                Ok(opened) => bot.opened(gen, opened, ctx),
-                Err(why) => bot.fail(gen, why, ctx),
-            }
-        }));
-    }
-
-    fn opened(&mut self, gen: u64, opened: Opened, ctx: &mut Context<Self>) {
-        let Opened { stream, early } = opened;
-        let reader = Reader::new(early, MAX_FRAME_BYTES);
-        let io = ctx.spawn(WireIo::new(gen, Arc::clone(&stream), reader));
-        self.conn = Conn::Open {
-            gen,
-            writer: Writer::new(stream),
-            io,
-            heard: false,
-        };
-        self.stream_sid = format!("MZ{}g{gen}", self.info.call_sid);
-        self.quoted_sid = super::ws_media::quoted(&self.stream_sid);
-        self.sequence = 0;
-        self.chunk = 0;
-        self.frames_sent = 0;
-        self.batch.clear();
-        self.batched = 0;
-        self.send(&ToBot::Connected(ws::Connected::default()));
-        let start = ws::Start {
-            account_sid: self.info.account_sid.clone(),
-            stream_sid: self.stream_sid.clone(),
-            call_sid: self.info.call_sid.clone(),
-            tracks: vec!["inbound".into()],
-            custom_parameters: self.info.custom_parameters.clone(),
-            media_format: match self.config.format {
-                WsAudioFormat::Mulaw => ws::MediaFormat::mulaw(),
-                WsAudioFormat::L16 => ws::MediaFormat::l16(),
-            },
-        };
-        let (sequence_number, stream_sid) = self.envelope();
-        self.send(&ToBot::Start {
-            sequence_number,
-            stream_sid,
-            start,
-        });
-        if self.config.first_message_timeout_ms > 0 {
-            let wait = Duration::from_millis(self.config.first_message_timeout_ms);
-            ctx.run_later(wait, move |bot, ctx| {
-                if matches!(bot.conn, Conn::Open { gen: g, heard: false, .. } if g == gen) {
-                    bot.fail(
-                        gen,
-                        format!("no message from the bot in {} ms", wait.as_millis()),
-                        ctx,
-                    );
-                }
-            });
-        }
-    }
-
     /// The next `sequenceNumber` and the `streamSid`.
     fn envelope(&mut self) -> (String, String) {
         // `connected` is number 0 of the stream by Twilio's count; `start` is 1.
@@ -411,161 +686,119 @@ impl WsBot {
     /// Writes one frame to the bot. A connection that cannot take it fails (its I/O task
     /// reports it): the failure is reported on its own.
     fn write(&mut self, opcode: u8, payload: &[u8]) {
-        if let Conn::Open { writer, .. } = &mut self.conn {
-            writer.send(opcode, payload);
+        if let Some(link) = &mut self.link {
+            link.writer.send(opcode, payload);
         }
     }
 
-    /// The connection of generation `gen` failed: report it and go idle until restarted.
-    fn fail(&mut self, gen: u64, why: String, ctx: &mut Context<Self>) {
-        let current = match &self.conn {
-            Conn::Connecting { gen: g } | Conn::Open { gen: g, .. } => *g == gen,
-            Conn::Idle => false,
-        };
-        if !current || self.stopping {
-            return;
-        }
-        self.close_connection(ctx);
+    fn mark_played(&mut self, name: String) {
+        let (sequence_number, stream_sid) = self.envelope();
+        self.send(&ToBot::Mark {
+            sequence_number,
+            stream_sid,
+            mark: ws::Mark { name },
+        });
+    }
+
+    /// Drops every piece of bot output not yet sent on.
+    fn clear_output(&mut self) {
         self.out.clear();
         self.out_audio.clear();
         self.partial.clear();
         self.pending = None;
-        if self.done {
-            tracing::debug!(%why, "bot connection ended after its hand-back");
+    }
+
+    /// One caller frame (`bytes` of `format`, empty: lost) toward the bot.
+    fn on_caller_frame(&mut self, format: AudioFormat, bytes: &[u8]) {
+        if self.link.is_none() || (self.done && !self.listen_only) {
             return;
         }
-        tracing::info!(url = %self.config.url, %why, "bot connection failed");
-        self.owner.exited.do_send(LegExited {
-            leg: LegKind::Bot,
-            cause: ExitCause::Failed(why),
-        });
-    }
-
-    /// Drops the connection (its socket closes with the last handle to it).
-    fn close_connection(&mut self, ctx: &mut Context<Self>) {
-        if let Conn::Open { io, .. } = std::mem::replace(&mut self.conn, Conn::Idle) {
-            ctx.cancel_future(io);
-        }
-    }
-
-    /// Whether `gen` is the open connection.
-    fn is_open(&self, gen: u64) -> bool {
-        matches!(self.conn, Conn::Open { gen: g, .. } if g == gen)
-    }
-
-    /// A text frame from the bot: its `media` events (50 a second) read in place, the rest
-    /// parsed whole.
-    fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
-        if !self.listen_only && !self.done {
-            let mut audio = std::mem::take(&mut self.bot_audio);
-            let media = super::ws_media::bot_media_into(text, &mut audio);
-            match &media {
-                Some(Ok(())) => self.queue_audio(&audio, ctx),
-                Some(Err(e)) => bad_message(e),
-                None => {}
-            }
-            self.bot_audio = audio;
-            if media.is_some() {
-                return;
-            }
-        }
-        match FromBot::parse(text) {
-            Ok(event) => self.on_event(event, ctx),
-            Err(e) => bad_message(&e.to_string()),
-        }
-    }
-
-    fn on_event(&mut self, event: FromBot, ctx: &mut Context<Self>) {
-        if self.listen_only {
-            self.on_event_listening(event);
+        let mut buf = [0u8; MAX_ENCODED_BYTES];
+        let Some(payload) = self.stream_payload(format, bytes, &mut buf) else {
+            return;
+        };
+        if self.per_message == 1 {
+            self.send_caller_audio(payload, 1);
             return;
         }
-        if self.done {
+        self.batch.extend_from_slice(payload);
+        self.batched += 1;
+        if self.batched >= self.per_message {
+            self.flush_batch();
+        }
+    }
+
+    /// Sends the caller audio batched so far (`chunk_ms` above 20), if any.
+    fn flush_batch(&mut self) {
+        if self.batched == 0 {
             return;
         }
-        match event {
-            FromBot::Media { media, .. } => match media.decode_payload() {
-                Ok(bytes) => self.queue_audio(&bytes, ctx),
-                Err(e) => bad_message(&e.to_string()),
-            },
-            FromBot::Mark { mark, .. } => {
-                self.flush_partial();
-                self.out.push_back(Out::Mark(mark.name));
-                self.pump(ctx);
+        let batch = std::mem::take(&mut self.batch);
+        self.send_caller_audio(&batch, self.batched);
+        self.batch = batch;
+        self.batch.clear();
+        self.batched = 0;
+    }
+
+    /// One message of caller audio, `frames` 20 ms frames of it, in the stream's format.
+    fn send_caller_audio(&mut self, payload: &[u8], frames: u32) {
+        self.chunk += 1;
+        let timestamp_ms = self.frames_sent * 20;
+        self.frames_sent += u64::from(frames);
+        match self.wire_format {
+            WsAudioFormat::Mulaw => {
+                self.sequence += 1;
+                let mut json = std::mem::take(&mut self.json);
+                super::ws_media::inbound_media(
+                    &mut json,
+                    self.sequence,
+                    &self.quoted_sid,
+                    self.chunk,
+                    timestamp_ms,
+                    payload,
+                );
+                self.write(ws_wire::TEXT, json.as_bytes());
+                self.json = json;
             }
-            FromBot::Clear { .. } => {
-                self.partial.clear();
-                self.out_audio.clear();
-                self.pending = None;
-                let queued = std::mem::take(&mut self.out);
-                self.owner.clear.do_send(Clear);
-                for item in queued {
-                    if let Out::Mark(name) = item {
-                        self.mark_played(name);
-                    }
-                }
-            }
-            FromBot::Transfer { transfer, .. } => {
-                self.done = true;
-                self.owner.escalate.do_send(Escalate {
-                    reason: transfer.reason,
-                    target: transfer.target,
-                    headers: transfer.headers.into_iter().collect(),
-                    variables: transfer.variables,
-                    metadata: transfer.metadata,
-                });
-            }
-            FromBot::Hangup { hangup, .. } => {
-                self.done = true;
-                self.owner.hangup.do_send(Hangup {
-                    reason: hangup.reason,
-                    headers: hangup.headers.into_iter().collect(),
-                });
-            }
-            FromBot::Transcript { transcript, .. } => {
-                self.owner.transcript.do_send(Transcript {
-                    role: transcript.role,
-                    text: transcript.text,
-                });
-            }
+            WsAudioFormat::L16 => self.write(ws_wire::BINARY, payload),
         }
     }
 
-    /// Agent assist: only transcripts go on; the rest is the bot trying to take part.
-    fn on_event_listening(&mut self, event: FromBot) {
-        match event {
-            FromBot::Transcript { transcript, .. } => {
-                self.owner.transcript.do_send(Transcript {
-                    role: transcript.role,
-                    text: transcript.text,
-                });
-            }
-            FromBot::Media { .. } => {
-                metrics::counter!(FRAMES_DROPPED, "leg" => "assist-bot").increment(1);
-            }
-            FromBot::Transfer { .. } | FromBot::Hangup { .. } => {
-                tracing::info!("listen-only bot asked to transfer or hang up; ignored");
-            }
-            FromBot::Mark { .. } | FromBot::Clear { .. } => {}
+    /// A bot text frame read in place when it is a `media` event: `Some(pump)` when it was
+    /// one (`pump`: output waits for the actor's pump), `None` when it is another event, or
+    /// the leg takes no audio now (then the full parse decides).
+    fn media_text(&mut self, text: &str) -> Option<bool> {
+        if self.listen_only || self.done {
+            return None;
         }
+        let mut audio = std::mem::take(&mut self.bot_audio);
+        let media = super::ws_media::bot_media_into(text, &mut audio);
+        let pump = match &media {
+            Some(Ok(())) => Some(self.queue_audio(&audio)),
+            Some(Err(e)) => {
+                bad_message(e);
+                Some(false)
+            }
+            None => None,
+        };
+        self.bot_audio = audio;
+        pump
     }
 
-    /// Cuts bot audio into frames, keeping the remainder for the next chunk.
-    fn queue_audio(&mut self, bytes: &[u8], ctx: &mut Context<Self>) {
+    /// Cuts bot audio into frames, keeping the remainder for the next chunk; true when output
+    /// waits for the pump.
+    fn queue_audio(&mut self, bytes: &[u8]) -> bool {
         if self.listen_only {
             metrics::counter!(FRAMES_DROPPED, "leg" => "assist-bot").increment(1);
-            return;
+            return false;
         }
         if self.done {
-            return;
+            return false;
         }
         let taken = self.send_direct(bytes);
         let bytes = &bytes[taken..];
         if bytes.is_empty() {
-            if !self.out.is_empty() {
-                self.pump(ctx);
-            }
-            return;
+            return !self.out.is_empty();
         }
         let frame = self.frame_bytes();
         self.partial.extend_from_slice(bytes);
@@ -583,7 +816,7 @@ impl WsBot {
         if dropped > 0 {
             metrics::counter!(FRAMES_DROPPED, "leg" => "bot").increment(dropped);
         }
-        self.pump(ctx);
+        true
     }
 
     /// The steady state of a bot that answers frame by frame, wired to the RTP leg: whole
@@ -637,11 +870,9 @@ impl WsBot {
         self.partial.clear();
     }
 
-    /// Sends queued output on: a burst of frames, then again a moment later while any is left.
-    fn pump(&mut self, ctx: &mut Context<Self>) {
-        if self.pump_scheduled {
-            return;
-        }
+    /// Sends queued output on until it is sent or the next leg is full (a burst at most when
+    /// it takes messages); returns when to try again, if output is left.
+    fn pump_once(&mut self) -> Option<Duration> {
         let mut sent = 0;
         let mut retry = RETRY;
         while let Some(item) = self.out.front_mut() {
@@ -692,19 +923,13 @@ impl WsBot {
                             self.out.clear();
                             self.out_audio.clear();
                             self.pending = None;
-                            return;
+                            return None;
                         }
                     }
                 }
             }
         }
-        if !self.out.is_empty() {
-            self.pump_scheduled = true;
-            ctx.run_later(retry, |bot, ctx| {
-                bot.pump_scheduled = false;
-                bot.pump(ctx);
-            });
-        }
+        (!self.out.is_empty()).then_some(retry)
     }
 
     /// Sends one frame of bot audio toward the caller without waiting: into the return ring
@@ -734,13 +959,196 @@ impl WsBot {
         }
     }
 
-    fn mark_played(&mut self, name: String) {
-        let (sequence_number, stream_sid) = self.envelope();
-        self.send(&ToBot::Mark {
-            sequence_number,
-            stream_sid,
-            mark: ws::Mark { name },
-        });
+    /// Agent assist: only transcripts go on; the rest is the bot trying to take part.
+    fn on_event_listening(&mut self, event: FromBot) {
+        match event {
+            FromBot::Transcript { transcript, .. } => {
+                self.owner.transcript.do_send(Transcript {
+                    role: transcript.role,
+                    text: transcript.text,
+                });
+            }
+            FromBot::Media { .. } => {
+                metrics::counter!(FRAMES_DROPPED, "leg" => "assist-bot").increment(1);
+            }
+            FromBot::Transfer { .. } | FromBot::Hangup { .. } => {
+                tracing::info!("listen-only bot asked to transfer or hang up; ignored");
+            }
+            FromBot::Mark { .. } | FromBot::Clear { .. } => {}
+        }
+    }
+
+    /// Tick mode, once per tick of the leg: writes what waits, reads the socket and puts the
+    /// bot's audio into the return ring; anything else read is left, in order, to the actor.
+    fn on_tick(&mut self) {
+        let Some(link) = self.link.as_mut() else {
+            return;
+        };
+        let Some(ticked) = link.ticked.as_mut() else {
+            return;
+        };
+        if ticked.handoff || ticked.ended.is_some() {
+            return;
+        }
+        let Some(mut reader) = ticked.reader.take() else {
+            return;
+        };
+        link.writer.retry();
+        for _ in 0..READS_PER_TICK {
+            match link.writer.read_into(&mut reader) {
+                Ok((0, _)) => {
+                    ticked.ended = Some(None);
+                    break;
+                }
+                Ok((_, full)) if full => {}
+                Ok(_) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    ticked.ended = Some(Some(WireError::io("read", &e)));
+                    break;
+                }
+            }
+        }
+        let handoff = self.take_audio(&mut reader);
+        let Some(ticked) = self.link.as_mut().and_then(|l| l.ticked.as_mut()) else {
+            return;
+        };
+        ticked.reader = Some(reader);
+        ticked.handoff = handoff;
+        if handoff || ticked.ended.is_some() || self.pump_wanted {
+            ticked.wake_actor();
+        }
+    }
+
+    /// Tick mode: takes the bot's whole audio frames off the front of `reader` into the
+    /// return ring (queueing what it cannot take for the actor's pump); true when it stopped
+    /// at a frame that is for the actor.
+    fn take_audio(&mut self, reader: &mut Reader) -> bool {
+        loop {
+            let (opcode, payload, size) = match reader.peek() {
+                Peek::Data {
+                    opcode,
+                    payload,
+                    size,
+                } if !self.done && !self.listen_only => (opcode, payload, size),
+                Peek::Incomplete => return false,
+                _ => return !reader.is_empty(),
+            };
+            let pump = if opcode == ws_wire::BINARY {
+                self.queue_audio(payload)
+            } else {
+                match std::str::from_utf8(payload)
+                    .ok()
+                    .map(|t| self.media_text(t))
+                {
+                    Some(Some(pump)) => pump,
+                    // Another event, or text that is not UTF-8: the actor's.
+                    _ => return true,
+                }
+            };
+            if let Some(link) = &mut self.link {
+                link.heard = true;
+            }
+            self.pump_wanted |= pump;
+            reader.consume(size);
+        }
+    }
+}
+
+/// The RTP leg's clock drives a leg in tick mode (see the module documentation). Both run on
+/// one arbiter; a borrow that finds the actor inside the core (it never calls into the leg
+/// while it is) skips the tick.
+impl BotClock for RefCell<Core> {
+    fn caller_frame(&self, format: AudioFormat, bytes: &[u8]) {
+        if let Ok(mut core) = self.try_borrow_mut() {
+            core.on_caller_frame(format, bytes);
+        }
+    }
+
+    fn poll_peer(&self) {
+        if let Ok(mut core) = self.try_borrow_mut() {
+            core.on_tick();
+        }
+    }
+}
+
+/// Tick mode's task on the actor: woken by the tick for what only the actor handles (frames
+/// other than audio, the socket's end, output for the pump) and by the writer for a failed
+/// write. It ends with its connection.
+struct TickIo {
+    gen: u64,
+}
+
+impl ActorFuture<WsBot> for TickIo {
+    type Output = ();
+
+    fn poll(
+        self: Pin<&mut Self>,
+        bot: &mut WsBot,
+        ctx: &mut Context<WsBot>,
+        task: &mut TaskContext<'_>,
+    ) -> Poll<()> {
+        let gen = self.gen;
+        let (failed, reader, ended, pump) = {
+            let mut core = bot.core.borrow_mut();
+            let pump = std::mem::take(&mut core.pump_wanted);
+            let Some(link) = core.link.as_mut().filter(|l| l.gen == gen) else {
+                return Poll::Ready(());
+            };
+            link.writer.set_io(task.waker());
+            let failed = link.writer.take_failure();
+            let Some(ticked) = link.ticked.as_mut() else {
+                // Back on the reactor: WireIo drives the connection now.
+                return Poll::Ready(());
+            };
+            if !ticked
+                .actor
+                .as_ref()
+                .is_some_and(|w| w.will_wake(task.waker()))
+            {
+                ticked.actor = Some(task.waker().clone());
+            }
+            let ended = ticked.ended.take();
+            let reader = if std::mem::take(&mut ticked.handoff) || ended.is_some() {
+                ticked.reader.take()
+            } else {
+                None
+            };
+            (failed, reader, ended, pump)
+        };
+        if let Some(e) = failed {
+            bot.wire_ended(gen, Some(e), ctx);
+            return Poll::Ready(());
+        }
+        if let Some(mut reader) = reader {
+            match reader.deliver(|event| bot.on_wire(gen, event, ctx)) {
+                Ok(true) => {}
+                Ok(false) => return Poll::Ready(()),
+                Err(e) => {
+                    bot.wire_ended(gen, Some(e), ctx);
+                    return Poll::Ready(());
+                }
+            }
+            let mut core = bot.core.borrow_mut();
+            match core
+                .link
+                .as_mut()
+                .filter(|l| l.gen == gen)
+                .and_then(|l| l.ticked.as_mut())
+            {
+                Some(ticked) => ticked.reader = Some(reader),
+                None => return Poll::Ready(()),
+            }
+        }
+        if let Some(error) = ended {
+            bot.wire_ended(gen, error, ctx);
+            return Poll::Ready(());
+        }
+        if pump {
+            bot.pump(ctx);
+        }
+        Poll::Pending
     }
 }
 
@@ -758,17 +1166,20 @@ impl Actor for WsBot {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        if let Some((from_caller, _)) = &self.rings {
+        if let Some((from_caller, _)) = &self.core.borrow().rings {
             ctx.spawn(RingReader(Arc::clone(from_caller)));
         }
         self.connect(ctx);
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
-        if let Some((from_caller, _)) = &self.rings {
+        let mut core = self.core.borrow_mut();
+        // The RTP leg may hold the core longer (its clock's handle): the socket goes now.
+        core.link = None;
+        if let Some((from_caller, _)) = &core.rings {
             from_caller.close();
         }
-        self.owner.exited.do_send(LegExited {
+        core.owner.exited.do_send(LegExited {
             leg: LegKind::Bot,
             cause: ExitCause::Normal("stopped".into()),
         });
@@ -777,28 +1188,32 @@ impl Actor for WsBot {
 
 /// What the connection's I/O task reads, and how it ends.
 impl WireOwner for WsBot {
-    fn writer(&mut self, gen: u64) -> Option<&mut Writer> {
-        match &mut self.conn {
-            Conn::Open { gen: g, writer, .. } if *g == gen => Some(writer),
-            _ => None,
-        }
+    fn with_writer<R>(&mut self, gen: u64, f: impl FnOnce(&mut Writer) -> R) -> Option<R> {
+        let mut core = self.core.borrow_mut();
+        core.link
+            .as_mut()
+            .filter(|l| l.gen == gen)
+            .map(|l| f(&mut l.writer))
     }
 
     fn on_wire(&mut self, gen: u64, event: WireEvent<'_>, ctx: &mut Context<Self>) -> bool {
-        let Conn::Open { gen: g, heard, .. } = &mut self.conn else {
-            return false;
-        };
-        if *g != gen {
+        if !self.is_open(gen) {
             return false;
         }
-        *heard = true;
+        if let Some(link) = &mut self.core.borrow_mut().link {
+            link.heard = true;
+        }
         match event {
             WireEvent::Text(text) => match std::str::from_utf8(text) {
                 Ok(text) => self.on_text(text, ctx),
                 Err(e) => bad_message(&e.to_string()),
             },
-            WireEvent::Binary(bytes) => self.queue_audio(bytes, ctx),
-            WireEvent::Ping(payload) => self.write(ws_wire::PONG, payload),
+            WireEvent::Binary(bytes) => {
+                if self.core.borrow_mut().queue_audio(bytes) {
+                    self.pump(ctx);
+                }
+            }
+            WireEvent::Ping(payload) => self.core.borrow_mut().write(ws_wire::PONG, payload),
             WireEvent::Pong => {}
             WireEvent::Close(_) if self.stopping => {
                 ctx.stop();
@@ -806,7 +1221,7 @@ impl WireOwner for WsBot {
             }
             WireEvent::Close(code) => {
                 // Answer the close (RFC 6455 §5.5.1), then drop the connection.
-                self.write(
+                self.core.borrow_mut().write(
                     ws_wire::CLOSE,
                     &code.unwrap_or(ws_wire::NORMAL_CLOSURE).to_be_bytes(),
                 );
@@ -832,7 +1247,9 @@ impl WireOwner for WsBot {
             Some(e) => {
                 if let Some(code) = e.code {
                     // Tell the bot why, if the socket still takes it.
-                    self.write(ws_wire::CLOSE, &code.to_be_bytes());
+                    self.core
+                        .borrow_mut()
+                        .write(ws_wire::CLOSE, &code.to_be_bytes());
                 }
                 e.why
             }
@@ -846,76 +1263,17 @@ impl Handler<AudioFrame> for WsBot {
     type Result = ();
 
     fn handle(&mut self, msg: AudioFrame, _ctx: &mut Self::Context) {
-        self.on_caller_frame(&msg.0);
+        self.core
+            .borrow_mut()
+            .on_caller_frame(msg.0.format(), msg.0.bytes());
     }
 }
 
-impl WsBot {
-    /// One caller frame (as a message, or from the ring) toward the bot.
-    fn on_caller_frame(&mut self, frame: &EncodedFrame) {
-        if !matches!(self.conn, Conn::Open { .. }) || (self.done && !self.listen_only) {
-            return;
-        }
-        let mut buf = [0u8; MAX_ENCODED_BYTES];
-        let Some(payload) = self.stream_payload(frame, &mut buf) else {
-            return;
-        };
-        let per_message = (self.config.chunk_ms / 20).max(1);
-        if per_message == 1 {
-            self.send_caller_audio(payload, 1);
-            return;
-        }
-        self.batch.extend_from_slice(payload);
-        self.batched += 1;
-        if self.batched >= per_message {
-            self.flush_batch();
-        }
-    }
-
-    /// Sends the caller audio batched so far (`chunk_ms` above 20), if any.
-    fn flush_batch(&mut self) {
-        if self.batched == 0 {
-            return;
-        }
-        let batch = std::mem::take(&mut self.batch);
-        self.send_caller_audio(&batch, self.batched);
-        self.batch = batch;
-        self.batch.clear();
-        self.batched = 0;
-    }
-
-    /// One message of caller audio, `frames` 20 ms frames of it, in the stream's format.
-    fn send_caller_audio(&mut self, payload: &[u8], frames: u32) {
-        self.chunk += 1;
-        let timestamp_ms = self.frames_sent * 20;
-        self.frames_sent += u64::from(frames);
-        match self.config.format {
-            WsAudioFormat::Mulaw => {
-                self.sequence += 1;
-                let mut json = std::mem::take(&mut self.json);
-                super::ws_media::inbound_media(
-                    &mut json,
-                    self.sequence,
-                    &self.quoted_sid,
-                    self.chunk,
-                    timestamp_ms,
-                    payload,
-                );
-                self.write(ws_wire::TEXT, json.as_bytes());
-                self.json = json;
-            }
-            WsAudioFormat::L16 => self.write(ws_wire::BINARY, payload),
-        }
-    }
-}
-
-/// Caller frames from the ring (the bot wired to the RTP leg): sent on as they come.
+/// Caller frames from the ring (the bot wired to the RTP leg, which hands them over on its
+/// clock instead when it was given [`WsBot::clock`]): sent on as they come.
 impl RingConsumer for WsBot {
     fn take_frame(&mut self, format: AudioFormat, bytes: &[u8]) {
-        // Slots are sized to the format's frame, so the frame is always built.
-        if let Ok(frame) = EncodedFrame::from_bytes(format, bytes) {
-            self.on_caller_frame(&frame);
-        }
+        self.core.borrow_mut().on_caller_frame(format, bytes);
     }
 }
 
@@ -923,11 +1281,12 @@ impl Handler<Dtmf> for WsBot {
     type Result = ();
 
     fn handle(&mut self, msg: Dtmf, _ctx: &mut Self::Context) {
-        if self.done {
+        let mut core = self.core.borrow_mut();
+        if core.done {
             return;
         }
-        let (sequence_number, stream_sid) = self.envelope();
-        self.send(&ToBot::Dtmf {
+        let (sequence_number, stream_sid) = core.envelope();
+        core.send(&ToBot::Dtmf {
             sequence_number,
             stream_sid,
             dtmf: ws::Dtmf::inbound(msg.digit),
@@ -939,21 +1298,24 @@ impl Handler<MarkPlayed> for WsBot {
     type Result = ();
 
     fn handle(&mut self, msg: MarkPlayed, _ctx: &mut Self::Context) {
-        self.mark_played(msg.0);
+        self.core.borrow_mut().mark_played(msg.0);
     }
 }
 
 impl Handler<ListenOnly> for WsBot {
     type Result = ();
 
-    fn handle(&mut self, _: ListenOnly, _ctx: &mut Self::Context) {
-        self.listen_only = true;
-        // Its connection ending from now on is no failure the call acts on.
-        self.done = true;
-        self.out.clear();
-        self.out_audio.clear();
-        self.partial.clear();
-        self.pending = None;
+    fn handle(&mut self, _: ListenOnly, ctx: &mut Self::Context) {
+        {
+            let mut core = self.core.borrow_mut();
+            core.listen_only = true;
+            // Its connection ending from now on is no failure the call acts on.
+            core.done = true;
+            core.clear_output();
+            core.pump_wanted = false;
+        }
+        // The leg's clock no longer drives it; the agent assist mixer sends it the audio.
+        self.back_to_reactor(ctx);
     }
 }
 
@@ -961,7 +1323,7 @@ impl Handler<RestartBot> for WsBot {
     type Result = ();
 
     fn handle(&mut self, _: RestartBot, ctx: &mut Self::Context) {
-        if matches!(self.conn, Conn::Idle) && !self.stopping && !self.done {
+        if matches!(self.conn, Conn::Idle) && !self.stopping && !self.core.borrow().done {
             self.connect(ctx);
         }
     }
@@ -975,8 +1337,11 @@ impl Handler<StopLeg> for WsBot {
             return;
         }
         self.stopping = true;
-        let (sequence_number, stream_sid) = self.envelope();
-        self.send(&ToBot::Stop {
+        // The closing handshake needs the socket read whether or not the leg still ticks.
+        self.back_to_reactor(ctx);
+        let mut core = self.core.borrow_mut();
+        let (sequence_number, stream_sid) = core.envelope();
+        core.send(&ToBot::Stop {
             sequence_number,
             stream_sid,
             stop: ws::Stop {
@@ -985,9 +1350,10 @@ impl Handler<StopLeg> for WsBot {
                 ..ws::Stop::default()
             },
         });
-        match &mut self.conn {
-            Conn::Open { writer, .. } => {
-                writer.send(ws_wire::CLOSE, &ws_wire::NORMAL_CLOSURE.to_be_bytes());
+        match &mut core.link {
+            Some(link) if matches!(self.conn, Conn::Open { .. }) => {
+                link.writer
+                    .send(ws_wire::CLOSE, &ws_wire::NORMAL_CLOSURE.to_be_bytes());
                 self.closing = Some(ctx.address());
                 // The closing handshake (RFC 6455 §7.1.1): the bot's close frame (or its
                 // socket ending) stops us and drops the connection; do not wait on a bot that

@@ -264,7 +264,7 @@ impl WireError {
         }
     }
 
-    fn io(what: &str, e: &io::Error) -> WireError {
+    pub(crate) fn io(what: &str, e: &io::Error) -> WireError {
         WireError {
             code: None,
             why: format!("{what}: {e}"),
@@ -390,7 +390,10 @@ impl Reader {
 
     /// Hands every complete message or control frame read so far to `on`, in order, while
     /// it returns true (false: the connection is going away, stop reading).
-    fn deliver(&mut self, mut on: impl FnMut(WireEvent<'_>) -> bool) -> Result<bool, WireError> {
+    pub(crate) fn deliver(
+        &mut self,
+        mut on: impl FnMut(WireEvent<'_>) -> bool,
+    ) -> Result<bool, WireError> {
         loop {
             let bytes = &self.buf[self.start..self.end];
             let Some(h) = parse_header(bytes, self.max_message)? else {
@@ -445,6 +448,53 @@ impl Reader {
     }
 }
 
+/// The next frame in a [`Reader`], looked at without taking it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Peek<'a> {
+    /// A whole, unfragmented text or binary message, `size` bytes with its header.
+    Data {
+        opcode: u8,
+        payload: &'a [u8],
+        size: usize,
+    },
+    /// Not all of the next frame has been read.
+    Incomplete,
+    /// Anything else (a control frame, a fragment, a protocol error): for [`Reader::deliver`].
+    Other,
+}
+
+impl Reader {
+    /// The next frame, left in place: the fast path of a reader driven by a clock takes the
+    /// whole data frames it handles ([`Reader::consume`]) and leaves the rest, in order, to
+    /// [`Reader::deliver`].
+    pub(crate) fn peek(&self) -> Peek<'_> {
+        if self.fragmented.is_some() {
+            return Peek::Other;
+        }
+        let bytes = &self.buf[self.start..self.end];
+        match parse_header(bytes, self.max_message) {
+            Ok(None) => Peek::Incomplete,
+            Ok(Some(h)) if bytes.len() < h.head + h.payload => Peek::Incomplete,
+            Ok(Some(h)) if h.fin && matches!(h.opcode, TEXT | BINARY) => Peek::Data {
+                opcode: h.opcode,
+                payload: &bytes[h.head..h.head + h.payload],
+                size: h.head + h.payload,
+            },
+            _ => Peek::Other,
+        }
+    }
+
+    /// Takes the `size` bytes of the frame [`Reader::peek`] showed.
+    pub(crate) fn consume(&mut self, size: usize) {
+        self.start = (self.start + size).min(self.end);
+    }
+
+    /// Whether no unread byte waits.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+}
+
 fn data_event(opcode: u8, payload: &[u8]) -> WireEvent<'_> {
     if opcode == TEXT {
         WireEvent::Text(payload)
@@ -453,11 +503,22 @@ fn data_event(opcode: u8, payload: &[u8]) -> WireEvent<'_> {
     }
 }
 
+/// The connection's socket: registered with the arbiter's reactor (its I/O task waits for
+/// readiness), or plain (non-blocking, unregistered: the RTP leg's clock reads and writes it,
+/// so the bot's packets wake no thread; see `websocket.rs`, "tick mode").
+#[derive(Debug)]
+enum Socket {
+    Reactor(Arc<TcpStream>),
+    Plain(std::net::TcpStream),
+    /// Between the two, or after a failed registration.
+    Gone,
+}
+
 /// The write side: frames encoded into one reused buffer and written at once; what the socket
-/// did not take waits there for the I/O task.
+/// did not take waits there for the I/O task (or the next tick).
 #[derive(Debug)]
 pub(crate) struct Writer {
-    stream: Arc<TcpStream>,
+    socket: Socket,
     out: Vec<u8>,
     /// The I/O task, woken when bytes are left waiting or the connection failed.
     io: Option<Waker>,
@@ -466,12 +527,47 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
+    /// A writer on a socket of the reactor's.
     pub(crate) fn new(stream: Arc<TcpStream>) -> Writer {
+        Writer::on(Socket::Reactor(stream))
+    }
+
+    /// A writer on a plain socket, taken off the reactor: `stream`'s only handle must be
+    /// given (else the reactor keeps it and goes on waking the thread for it).
+    pub(crate) fn plain(stream: Arc<TcpStream>) -> Result<Writer, Arc<TcpStream>> {
+        let stream = Arc::try_unwrap(stream)?;
+        Ok(Writer::on(match stream.into_std() {
+            Ok(s) => Socket::Plain(s),
+            Err(_) => Socket::Gone,
+        }))
+    }
+
+    fn on(socket: Socket) -> Writer {
         Writer {
-            stream,
+            socket,
             out: Vec::with_capacity(1024),
             io: None,
             failed: None,
+        }
+    }
+
+    /// Registers a plain socket with the reactor (from now on an I/O task drives it) and
+    /// returns the registered handle; `None` when it is not plain or cannot be registered
+    /// (then the connection has failed).
+    pub(crate) fn back_to_reactor(&mut self) -> Option<Arc<TcpStream>> {
+        let Socket::Plain(plain) = std::mem::replace(&mut self.socket, Socket::Gone) else {
+            return None;
+        };
+        match TcpStream::from_std(plain) {
+            Ok(s) => {
+                let s = Arc::new(s);
+                self.socket = Socket::Reactor(Arc::clone(&s));
+                Some(s)
+            }
+            Err(e) => {
+                self.failed = Some(WireError::io("register", &e));
+                None
+            }
         }
     }
 
@@ -490,15 +586,19 @@ impl Writer {
                 why: format!("the bot does not read ({} bytes unsent)", self.out.len()),
             });
         } else if !waiting {
-            // Else the I/O task already waits for the socket to take the older bytes.
+            // Else the I/O task (or the next tick) already waits to write the older bytes.
             if let Err(e) = self.flush() {
                 self.failed = Some(e);
             }
         }
         if self.failed.is_some() || !self.out.is_empty() {
-            if let Some(io) = &self.io {
-                io.wake_by_ref();
-            }
+            self.wake_io();
+        }
+    }
+
+    fn wake_io(&self) {
+        if let Some(io) = &self.io {
+            io.wake_by_ref();
         }
     }
 
@@ -506,7 +606,12 @@ impl Writer {
     fn flush(&mut self) -> Result<(), WireError> {
         let mut written = 0;
         while written < self.out.len() {
-            match self.stream.try_write(&self.out[written..]) {
+            let result = match &self.socket {
+                Socket::Reactor(s) => s.try_write(&self.out[written..]),
+                Socket::Plain(s) => io::Write::write(&mut &*s, &self.out[written..]),
+                Socket::Gone => Err(io::ErrorKind::NotConnected.into()),
+            };
+            match result {
                 Ok(0) => return Err(WireError::io("write", &io::ErrorKind::WriteZero.into())),
                 Ok(n) => written += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -522,17 +627,54 @@ impl Writer {
         Ok(())
     }
 
+    /// Tick mode: writes what the socket did not take before, if it takes it now.
+    pub(crate) fn retry(&mut self) {
+        if self.out.is_empty() || self.failed.is_some() {
+            return;
+        }
+        if let Err(e) = self.flush() {
+            self.failed = Some(e);
+            self.wake_io();
+        }
+    }
+
+    /// Tick mode: one `read` of a plain socket into `reader` (0: the bot closed it). A read
+    /// that does not fill the free space emptied the socket, which `Ok(false)` says (the next
+    /// read would find nothing).
+    pub(crate) fn read_into(&self, reader: &mut Reader) -> io::Result<(usize, bool)> {
+        let Socket::Plain(s) = &self.socket else {
+            return Err(io::ErrorKind::NotConnected.into());
+        };
+        let space = reader.space();
+        let len = space.len();
+        let n = (&*s).read(space)?;
+        reader.end += n;
+        Ok((n, n == len))
+    }
+
     /// Whether bytes wait for the socket.
     pub(crate) fn is_flushed(&self) -> bool {
         self.out.is_empty()
+    }
+
+    /// Registers the task to wake when bytes are left waiting or a write failed.
+    pub(crate) fn set_io(&mut self, waker: &Waker) {
+        if !self.io.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            self.io = Some(waker.clone());
+        }
+    }
+
+    /// Why a write failed, once.
+    pub(crate) fn take_failure(&mut self) -> Option<WireError> {
+        self.failed.take()
     }
 }
 
 /// An actor that owns a [`Writer`] per connection generation and takes what [`WireIo`]
 /// reads.
 pub(crate) trait WireOwner: Actor<Context = Context<Self>> {
-    /// The writer of connection `gen`, while it is the current one.
-    fn writer(&mut self, gen: u64) -> Option<&mut Writer>;
+    /// Runs `f` on the writer of connection `gen`, while it is the current one.
+    fn with_writer<R>(&mut self, gen: u64, f: impl FnOnce(&mut Writer) -> R) -> Option<R>;
     /// One event of connection `gen`; false when the connection is going away.
     fn on_wire(&mut self, gen: u64, event: WireEvent<'_>, ctx: &mut Context<Self>) -> bool;
     /// Connection `gen` ended: the bot closed it (`None`) or it failed.
@@ -598,34 +740,28 @@ impl<A: WireOwner> ActorFuture<A> for WireIo {
         let this = self.get_mut();
         let gen = this.gen;
         // The write side first: bytes left waiting, written once the socket takes them.
-        let Some(writer) = owner.writer(gen) else {
-            return Poll::Ready(());
-        };
-        if !writer
-            .io
-            .as_ref()
-            .is_some_and(|w| w.will_wake(task.waker()))
-        {
-            writer.io = Some(task.waker().clone());
-        }
-        if let Some(e) = writer.failed.take() {
-            owner.wire_ended(gen, Some(e), ctx);
-            return Poll::Ready(());
-        }
-        while !writer.is_flushed() {
-            match this.stream.poll_write_ready(task) {
-                Poll::Pending => break,
-                Poll::Ready(Err(e)) => {
-                    owner.wire_ended(gen, Some(WireError::io("write", &e)), ctx);
-                    return Poll::Ready(());
-                }
-                Poll::Ready(Ok(())) => {
-                    if let Err(e) = writer.flush() {
-                        owner.wire_ended(gen, Some(e), ctx);
-                        return Poll::Ready(());
-                    }
+        let stream = &this.stream;
+        let written = owner.with_writer(gen, |writer| {
+            writer.set_io(task.waker());
+            if let Some(e) = writer.failed.take() {
+                return Err(e);
+            }
+            while !writer.is_flushed() {
+                match stream.poll_write_ready(task) {
+                    Poll::Pending => break,
+                    Poll::Ready(Err(e)) => return Err(WireError::io("write", &e)),
+                    Poll::Ready(Ok(())) => writer.flush()?,
                 }
             }
+            Ok(())
+        });
+        match written {
+            None => return Poll::Ready(()),
+            Some(Err(e)) => {
+                owner.wire_ended(gen, Some(e), ctx);
+                return Poll::Ready(());
+            }
+            Some(Ok(())) => {}
         }
         // Then the read side.
         for _ in 0..READS_PER_POLL {
@@ -836,6 +972,42 @@ mod tests {
         // Bytes that came with the handshake's answer are read first.
         let mut reader = Reader::new(server_frame(true, TEXT, b"early"), 1 << 20);
         assert_eq!(drain(&mut reader).unwrap(), ["text early"]);
+    }
+
+    #[test]
+    fn peek_shows_whole_data_frames_and_leaves_the_rest_in_order_for_deliver() {
+        let mut stream = Vec::new();
+        stream.extend(server_frame(true, BINARY, &[7; 640]));
+        stream.extend(server_frame(true, TEXT, b"media"));
+        stream.extend(server_frame(true, PING, b"hi"));
+        stream.extend(server_frame(true, BINARY, &[8; 10]));
+        stream.extend(server_frame(false, BINARY, &[1; 4]));
+        stream.extend(server_frame(true, CONTINUATION, &[2; 4]));
+        let mut reader = Reader::new(Vec::new(), 1 << 20);
+        // Not all of the first frame yet.
+        reader.buf[..100].copy_from_slice(&stream[..100]);
+        reader.end = 100;
+        assert_eq!(reader.peek(), Peek::Incomplete);
+        let mut reader = Reader::new(stream, 1 << 20);
+        let mut taken = Vec::new();
+        while let Peek::Data {
+            opcode,
+            payload,
+            size,
+        } = reader.peek()
+        {
+            taken.push((opcode, payload.len()));
+            reader.consume(size);
+        }
+        assert_eq!(taken, [(BINARY, 640), (TEXT, 5)]);
+        // The ping stops the fast path; deliver goes on from it, in order.
+        assert_eq!(reader.peek(), Peek::Other);
+        assert_eq!(
+            drain(&mut reader).unwrap(),
+            ["ping [104, 105]", "binary 10", "binary 8"]
+        );
+        assert!(reader.is_empty());
+        assert_eq!(reader.peek(), Peek::Incomplete);
     }
 
     #[test]

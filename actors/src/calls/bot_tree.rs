@@ -3,6 +3,7 @@
 //! supervisor that restarts or escalates them. Both ingress kinds build it here, so the bot side
 //! of a call is wired in one place.
 
+use std::rc::Rc;
 use std::sync::Arc;
 
 use actix::{Actor, Addr, AsyncContext, Context, Recipient};
@@ -16,7 +17,7 @@ use super::transcoder::{Downstream, TranscoderLeg};
 use crate::bots::{
     BotOwner, BuiltinBot, ListenOnly, RestartBot, SipBot, SipBotCall, StreamInfo, WsBot,
 };
-use crate::media::FrameRing;
+use crate::media::{BotClock, FrameRing};
 use crate::sip::endpoint::SipEndpoint;
 
 /// Caller frames waiting for a directly wired builtin bot (it echoes each as soon as it runs).
@@ -122,6 +123,8 @@ pub(crate) struct BotSide {
     /// Set when the bot (builtin or WebSocket) speaks the ingress format and the ingress takes it directly
     /// ([`IngressInputs::bot_audio`]): the rings between them, caller → bot and bot → caller.
     pub(crate) direct_bot: Option<(Arc<FrameRing>, Arc<FrameRing>)>,
+    /// With `direct_bot`, for a bot the ingress's clock drives (the WebSocket bot).
+    pub(crate) bot_clock: Option<Rc<dyn BotClock>>,
 }
 
 /// Starts the transcoder and the bot for `bot` (the builtin bot when `None`), on the current
@@ -201,6 +204,7 @@ pub(crate) fn start(
         transcript: supervisor.transcript,
         exited: supervisor.exited,
     };
+    let mut bot_clock = None;
     let bot = match (kind, bot) {
         (BotKind::Sip, Some(config)) => {
             let sip = sip.ok_or("a SIP bot needs a SIP call (not available on this ingress)")?;
@@ -213,6 +217,7 @@ pub(crate) fn start(
                 .map_err(|e| format!("bot: {e}"))?;
             if let Some((to_bot, to_caller)) = &direct_bot {
                 bot = bot.with_rings(Arc::clone(to_bot), Arc::clone(to_caller));
+                bot_clock = Some(bot.clock());
             }
             BotLeg::Websocket(ws_ctx.run(bot))
         }
@@ -234,5 +239,6 @@ pub(crate) fn start(
         bot,
         marks_to_bot,
         direct_bot,
+        bot_clock,
     })
 }

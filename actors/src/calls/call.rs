@@ -664,6 +664,7 @@ impl Call {
                 to_bot,
                 from_bot,
                 via_transcoder: transcoder.clone().recipient(),
+                clock: side.bot_clock,
             });
         }
         rtp_ctx.run(rtp);

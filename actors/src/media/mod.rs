@@ -12,6 +12,6 @@ pub use frame_ring::{FrameRing, RingConsumer, RingEntry, RingError, RingReader};
 pub use playout::{PlayoutQueue, PushError};
 pub use ports::{bind_rtp_pair, RtpPair};
 pub use rtp_leg::{
-    DetachBot, DirectBot, MediaStats, RtpLeg, RtpLegConfig, RtpLegOwner, UpdateMedia,
+    BotClock, DetachBot, DirectBot, MediaStats, RtpLeg, RtpLegConfig, RtpLegOwner, UpdateMedia,
     DEFAULT_QUEUE_FRAMES,
 };

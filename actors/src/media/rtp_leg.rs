@@ -184,7 +184,7 @@ pub struct RtpLegOwner {
 /// take the transcoder both ways (it re-cuts and converts), so a caller packetising at 30 ms or
 /// a codec changed by re-INVITE still reaches the bot right. A direct frame costs no actor
 /// message either way: two hops, two envelopes and the leg's wake per frame fewer.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DirectBot {
     /// Caller frames to the bot; its format is the bot's (the leg's at setup).
     pub to_bot: Arc<FrameRing>,
@@ -192,6 +192,29 @@ pub struct DirectBot {
     pub from_bot: Arc<FrameRing>,
     /// The transcoder's bot-side input, for bot frames the leg cannot play as they are.
     pub via_transcoder: Recipient<Downstream>,
+    /// A bot the leg's clock drives: it is handed the frames meant for `to_bot` on the tick
+    /// and polled before `from_bot` is drained (the WebSocket bot; same arbiter).
+    pub clock: Option<Rc<dyn BotClock>>,
+}
+
+impl std::fmt::Debug for DirectBot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirectBot")
+            .field("to_bot", &self.to_bot)
+            .field("from_bot", &self.from_bot)
+            .field("clock", &self.clock.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A direct bot driven by the leg's clock instead of by wake-ups of its own: per tick it is
+/// handed the caller's frame, then polled for what its peer said (which it puts into the
+/// return ring) just before the leg plays from that ring. It runs on the leg's arbiter.
+pub trait BotClock {
+    /// One caller frame of `format` (the ring's; empty: lost).
+    fn caller_frame(&self, format: AudioFormat, bytes: &[u8]);
+    /// Once per tick, before the return ring is drained.
+    fn poll_peer(&self);
 }
 
 impl DirectBot {
@@ -987,6 +1010,9 @@ impl LegCore {
             Playout::Empty => {}
         }
         // Owner → caller.
+        if let Some(clock) = self.direct.as_ref().and_then(|d| d.clock.as_ref()) {
+            clock.poll_peer();
+        }
         self.drain_bot_ring();
         self.start_next_digit();
         let audio = self.queue.pop().filter(|_| self.sending);
@@ -1195,6 +1221,10 @@ fn send_frame(
     label: &'static str,
 ) {
     if let Some(d) = direct.filter(|d| d.takes(format, bytes)) {
+        if let Some(clock) = &d.clock {
+            clock.caller_frame(format, bytes);
+            return;
+        }
         match d.to_bot.push(bytes) {
             Ok(()) | Err(RingError::Closed) => {}
             Err(RingError::Full | RingError::TooLong) => {
