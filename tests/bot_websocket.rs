@@ -362,3 +362,45 @@ fn a_bots_audio_ping_and_mark_in_one_burst_are_played_answered_and_reported() {
     );
     assert!(saw.media >= 50, "the bot heard {} frames", saw.media);
 }
+
+/// A bot that accepts the stream and never says anything: with `first_message_timeout_ms`
+/// each connection fails once that time has passed (the leg's clock reads the socket, the
+/// timer runs on the actor), the budget's two restarts fail the same way, and the caller is
+/// handed back with `BotFailure`.
+#[test]
+fn a_bot_that_never_speaks_fails_at_its_first_message_timeout_and_the_caller_is_handed_back() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bot = listener.local_addr().unwrap();
+    let connections = Arc::new(Mutex::new(0usize));
+    let seen = Arc::clone(&connections);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(3) {
+            let Ok(stream) = stream else { continue };
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut ws = tungstenite::accept(stream).expect("the node's upgrade request");
+            *seen.lock().unwrap() += 1;
+            // Listen, never answer, until the node lets go.
+            while ws.read().is_ok() {}
+        }
+    });
+    let text = config(bot, "audio/x-mulaw").replace(
+        "connect_timeout_ms = 1000\n",
+        "connect_timeout_ms = 1000\nfirst_message_timeout_ms = 300\n",
+    );
+    let node = Node::start(&text);
+    let (_dir, path) = expect_bye_scenario("BotFailure", "");
+    Sipp::with_scenario_file(&path, node.sip).run_ok();
+    assert!(wait_until(Duration::from_secs(10), || !session_records(
+        &node
+    )
+    .is_empty()));
+    assert_eq!(session_records(&node)[0].end_reason, "BotFailure");
+    assert_eq!(*connections.lock().unwrap(), 3);
+    assert!(
+        node.log().contains("no message from the bot in 300 ms"),
+        "{}",
+        node.log()
+    );
+}
