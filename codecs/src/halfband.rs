@@ -200,10 +200,12 @@ fn exact_i16(t: f32) -> i16 {
 /// 8 kHz → 16 kHz on 20 ms frames (160 samples in, 320 out).
 #[derive(Clone)]
 pub struct Interpolator {
-    /// `2 × taps()`: the zero-stuffed input has half the energy.
-    taps: [f32; TAPS],
-    /// Input samples: `TAPS` of history, then the current frame.
-    x: [f32; BUF],
+    /// `2 × taps()`: the zero-stuffed input has half the energy. Shared by every filter (in
+    /// cache across calls).
+    taps: &'static [f32; TAPS],
+    /// The last `TAPS` input samples. Only the history is kept per filter and the frame is
+    /// worked on the stack: 128 bytes per filter instead of 768, for every call's two.
+    hist: [f32; TAPS],
     /// Which copy of the loops runs.
     path: Path,
 }
@@ -218,11 +220,11 @@ impl Interpolator {
     fn with_path(path: Path) -> Self {
         // Running the AVX2 copy on a CPU without AVX2 would be undefined behaviour.
         assert!(path.runs_here(), "{path:?} does not run on this CPU");
-        let mut t = *taps();
-        t.iter_mut().for_each(|c| *c *= 2.0);
+        static DOUBLED: OnceLock<[f32; TAPS]> = OnceLock::new();
+        let taps = DOUBLED.get_or_init(|| taps().map(|c| c * 2.0));
         Interpolator {
-            taps: t,
-            x: [0.0; BUF],
+            taps,
+            hist: [0.0; TAPS],
             path,
         }
     }
@@ -257,23 +259,26 @@ impl Interpolator {
         output: &mut [i16; 2 * N8],
         mac: impl Fn(f32, f32, f32) -> f32,
     ) {
-        for (d, &s) in self.x[TAPS..].iter_mut().zip(input) {
+        // History, then the current frame.
+        let mut x = [0.0f32; BUF];
+        x[..TAPS].copy_from_slice(&self.hist);
+        for (d, &s) in x[TAPS..].iter_mut().zip(input) {
             *d = f32::from(s);
         }
         let mut odd = [0.0f32; N8];
-        convolve::<V>(&self.taps, &self.x[1..], &mut odd, mac);
+        convolve::<V>(self.taps, &x[1..], &mut odd, mac);
         // The even phase is a pure delay: the input sample DELAY_8K ago, exactly.
-        let even = &self.x[TAPS - DELAY_8K..][..N8];
+        let even = &x[TAPS - DELAY_8K..][..N8];
         for ((pair, &e), &o) in output.chunks_exact_mut(2).zip(even).zip(&odd) {
             pair[0] = exact_i16(e);
             pair[1] = to_i16(o);
         }
-        self.x.copy_within(N8.., 0);
+        self.hist.copy_from_slice(&x[N8..]);
     }
 
     /// Forgets the history.
     pub fn reset(&mut self) {
-        self.x = [0.0; BUF];
+        self.hist = [0.0; TAPS];
     }
 }
 
@@ -286,11 +291,13 @@ impl Default for Interpolator {
 /// 16 kHz → 8 kHz on 20 ms frames (320 samples in, 160 out).
 #[derive(Clone)]
 pub struct Decimator {
-    taps: [f32; TAPS],
-    /// Even input samples: `TAPS` of history, then the current frame's.
-    even: [f32; BUF],
-    /// Odd input samples, likewise.
-    odd: [f32; BUF],
+    /// Shared by every filter.
+    taps: &'static [f32; TAPS],
+    /// The last `TAPS` even input samples (the frame is worked on the stack, as in
+    /// [`Interpolator`]).
+    even_hist: [f32; TAPS],
+    /// The last `TAPS` odd input samples.
+    odd_hist: [f32; TAPS],
     /// Which copy of the loops runs.
     path: Path,
 }
@@ -306,9 +313,9 @@ impl Decimator {
         // Running the AVX2 copy on a CPU without AVX2 would be undefined behaviour.
         assert!(path.runs_here(), "{path:?} does not run on this CPU");
         Decimator {
-            taps: *taps(),
-            even: [0.0; BUF],
-            odd: [0.0; BUF],
+            taps: taps(),
+            even_hist: [0.0; TAPS],
+            odd_hist: [0.0; TAPS],
             path,
         }
     }
@@ -343,28 +350,33 @@ impl Decimator {
         output: &mut [i16; N8],
         mac: impl Fn(f32, f32, f32) -> f32,
     ) {
-        for ((e, o), pair) in self.even[TAPS..]
+        // Each phase: history, then the current frame's samples.
+        let mut even = [0.0f32; BUF];
+        let mut odd = [0.0f32; BUF];
+        even[..TAPS].copy_from_slice(&self.even_hist);
+        odd[..TAPS].copy_from_slice(&self.odd_hist);
+        for ((e, o), pair) in even[TAPS..]
             .iter_mut()
-            .zip(&mut self.odd[TAPS..])
+            .zip(&mut odd[TAPS..])
             .zip(input.chunks_exact(2))
         {
             *e = f32::from(pair[0]);
             *o = f32::from(pair[1]);
         }
         let mut dot = [0.0f32; N8];
-        convolve::<V>(&self.taps, &self.odd, &mut dot, mac);
-        let even = &self.even[TAPS - DELAY_8K..][..N8];
-        for ((out, &e), &d) in output.iter_mut().zip(even).zip(&dot) {
+        convolve::<V>(self.taps, &odd, &mut dot, mac);
+        let delayed = &even[TAPS - DELAY_8K..][..N8];
+        for ((out, &e), &d) in output.iter_mut().zip(delayed).zip(&dot) {
             *out = to_i16(0.5 * e + d);
         }
-        self.even.copy_within(N8.., 0);
-        self.odd.copy_within(N8.., 0);
+        self.even_hist.copy_from_slice(&even[N8..]);
+        self.odd_hist.copy_from_slice(&odd[N8..]);
     }
 
     /// Forgets the history.
     pub fn reset(&mut self) {
-        self.even = [0.0; BUF];
-        self.odd = [0.0; BUF];
+        self.even_hist = [0.0; TAPS];
+        self.odd_hist = [0.0; TAPS];
     }
 }
 
