@@ -209,6 +209,9 @@ struct Core {
     rings: Option<(Arc<FrameRing>, Arc<FrameRing>)>,
     /// Tick mode: the clock queued output that only the actor's pump sends on.
     pump_wanted: bool,
+    /// Our close frame is written: nothing may follow it (RFC 6455 §5.5.1), though the leg's
+    /// clock may still hand over caller frames until it stops.
+    close_sent: bool,
 }
 
 /// The WebSocket bot leg.
@@ -260,6 +263,7 @@ impl WsBot {
             listen_only: false,
             rings: None,
             pump_wanted: false,
+            close_sent: false,
         };
         WsBot {
             config,
@@ -371,6 +375,7 @@ impl WsBot {
             ),
         };
         core.link = Some(link);
+        core.close_sent = false;
         self.conn = Conn::Open { gen, io };
         core.stream_sid = format!("MZ{}g{gen}", self.info.call_sid);
         core.quoted_sid = super::ws_media::quoted(&core.stream_sid);
@@ -686,8 +691,12 @@ impl Core {
     /// Writes one frame to the bot. A connection that cannot take it fails (its I/O task
     /// reports it): the failure is reported on its own.
     fn write(&mut self, opcode: u8, payload: &[u8]) {
+        if self.close_sent {
+            return;
+        }
         if let Some(link) = &mut self.link {
             link.writer.send(opcode, payload);
+            self.close_sent = opcode == ws_wire::CLOSE;
         }
     }
 
@@ -1350,10 +1359,9 @@ impl Handler<StopLeg> for WsBot {
                 ..ws::Stop::default()
             },
         });
-        match &mut core.link {
-            Some(link) if matches!(self.conn, Conn::Open { .. }) => {
-                link.writer
-                    .send(ws_wire::CLOSE, &ws_wire::NORMAL_CLOSURE.to_be_bytes());
+        match &core.link {
+            Some(_) if matches!(self.conn, Conn::Open { .. }) => {
+                core.write(ws_wire::CLOSE, &ws_wire::NORMAL_CLOSURE.to_be_bytes());
                 self.closing = Some(ctx.address());
                 // The closing handshake (RFC 6455 §7.1.1): the bot's close frame (or its
                 // socket ending) stops us and drops the connection; do not wait on a bot that
