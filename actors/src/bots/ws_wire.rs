@@ -555,6 +555,9 @@ impl Writer {
     /// returns the registered handle; `None` when it is not plain or cannot be registered
     /// (then the connection has failed).
     pub(crate) fn back_to_reactor(&mut self) -> Option<Arc<TcpStream>> {
+        if !matches!(self.socket, Socket::Plain(_)) {
+            return None;
+        }
         let Socket::Plain(plain) = std::mem::replace(&mut self.socket, Socket::Gone) else {
             return None;
         };
@@ -638,9 +641,9 @@ impl Writer {
         }
     }
 
-    /// Tick mode: one `read` of a plain socket into `reader` (0: the bot closed it). A read
-    /// that does not fill the free space emptied the socket, which `Ok(false)` says (the next
-    /// read would find nothing).
+    /// Tick mode: one `read` of a plain socket into `reader`: how many bytes (0: the bot
+    /// closed it), and whether they filled the free space. A read that does not fill it
+    /// emptied the socket (the next read would find nothing).
     pub(crate) fn read_into(&self, reader: &mut Reader) -> io::Result<(usize, bool)> {
         let Socket::Plain(s) = &self.socket else {
             return Err(io::ErrorKind::NotConnected.into());
