@@ -225,6 +225,18 @@ fn protocol_breaking_bot(
     codes
 }
 
+/// One call whose bot leg fails for good: the caller gets the zoom-cc BYE with `BotFailure`,
+/// and the session record says so.
+fn call_handed_back_for_bot_failure(node: &Node) {
+    let (_dir, path) = expect_bye_scenario("BotFailure", "");
+    Sipp::with_scenario_file(&path, node.sip).run_ok();
+    assert!(wait_until(Duration::from_secs(10), || !session_records(
+        node
+    )
+    .is_empty()));
+    assert_eq!(session_records(node)[0].end_reason, "BotFailure");
+}
+
 #[test]
 fn a_bot_that_breaks_the_protocol_is_closed_with_1002_restarted_then_handed_back() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -232,13 +244,7 @@ fn a_bot_that_breaks_the_protocol_is_closed_with_1002_restarted_then_handed_back
     // The first connection and the two restarts of the budget.
     let codes = protocol_breaking_bot(listener, 3);
     let node = Node::start(&config(bot, "audio/x-mulaw"));
-    let (_dir, path) = expect_bye_scenario("BotFailure", "");
-    Sipp::with_scenario_file(&path, node.sip).run_ok();
-    assert!(wait_until(Duration::from_secs(10), || !session_records(
-        &node
-    )
-    .is_empty()));
-    assert_eq!(session_records(&node)[0].end_reason, "BotFailure");
+    call_handed_back_for_bot_failure(&node);
     assert_eq!(node.metric("voxgate_bot_restarts_total"), 2.0);
     assert!(
         wait_until(Duration::from_secs(10), || codes.lock().unwrap().len() == 3),
@@ -390,13 +396,7 @@ fn a_bot_that_never_speaks_fails_at_its_first_message_timeout_and_the_caller_is_
         "connect_timeout_ms = 1000\nfirst_message_timeout_ms = 300\n",
     );
     let node = Node::start(&text);
-    let (_dir, path) = expect_bye_scenario("BotFailure", "");
-    Sipp::with_scenario_file(&path, node.sip).run_ok();
-    assert!(wait_until(Duration::from_secs(10), || !session_records(
-        &node
-    )
-    .is_empty()));
-    assert_eq!(session_records(&node)[0].end_reason, "BotFailure");
+    call_handed_back_for_bot_failure(&node);
     assert_eq!(*connections.lock().unwrap(), 3);
     assert!(
         node.log().contains("no message from the bot in 300 ms"),

@@ -197,6 +197,43 @@ fn exact_i16(t: f32) -> i16 {
     ((t + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32) as i16
 }
 
+/// One direction of the filter: a frame of `In` to a frame of `Out` by [`Phases::run`], whose
+/// loops are compiled once per [`Path`] by [`process`].
+trait Phases {
+    type In;
+    type Out;
+    /// The copy of the loops this filter was built for.
+    fn path(&self) -> Path;
+    /// The whole frame, `V` vectors of eight outputs per block, multiply-adding with `mac`.
+    fn run<const V: usize>(
+        &mut self,
+        input: &Self::In,
+        output: &mut Self::Out,
+        mac: impl Fn(f32, f32, f32) -> f32,
+    );
+}
+
+/// Runs `filter` on one frame with the copy of its loops its [`Path`] names.
+fn process<F: Phases>(filter: &mut F, input: &F::In, output: &mut F::Out) {
+    match filter.path() {
+        Path::Portable => filter.run::<4>(input, output, mul_add_portable),
+        #[cfg(target_arch = "x86_64")]
+        // The crate denies unsafe code; calling a function compiled for CPU features the
+        // caller is not compiled for is unsafe, and this call is the only unsafe code here.
+        #[allow(unsafe_code)]
+        // SAFETY: each filter's constructor asserted that this CPU has AVX2 and FMA, which is
+        // all `run_avx2` requires; a filter's `path` does not change after construction.
+        Path::Avx2Fma => unsafe { run_avx2(filter, input, output) },
+    }
+}
+
+/// [`Phases::run`] compiled for AVX2 and FMA (ten vectors of eight outputs per block).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn run_avx2<F: Phases>(filter: &mut F, input: &F::In, output: &mut F::Out) {
+    filter.run::<10>(input, output, mul_add_fused);
+}
+
 /// 8 kHz → 16 kHz on 20 ms frames (160 samples in, 320 out).
 #[derive(Clone)]
 pub struct Interpolator {
@@ -231,23 +268,21 @@ impl Interpolator {
 
     /// Converts one frame: `input` is 160 samples, `output` at least 320.
     pub(crate) fn process(&mut self, input: &[i16; N8], output: &mut [i16; 2 * N8]) {
-        match self.path {
-            Path::Portable => self.run::<4>(input, output, mul_add_portable),
-            #[cfg(target_arch = "x86_64")]
-            // The crate denies unsafe code; calling a function compiled for CPU features the
-            // caller is not compiled for is unsafe, and this call is the only unsafe code here.
-            #[allow(unsafe_code)]
-            // SAFETY: `with_path` asserted that this CPU has AVX2 and FMA, which is all
-            // `run_avx2` requires; `path` does not change after construction.
-            Path::Avx2Fma => unsafe { self.run_avx2(input, output) },
-        }
+        process(self, input, output);
     }
 
-    /// [`Self::run`] compiled for AVX2 and FMA.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    fn run_avx2(&mut self, input: &[i16; N8], output: &mut [i16; 2 * N8]) {
-        self.run::<10>(input, output, mul_add_fused);
+    /// Forgets the history.
+    pub fn reset(&mut self) {
+        self.hist = [0.0; TAPS];
+    }
+}
+
+impl Phases for Interpolator {
+    type In = [i16; N8];
+    type Out = [i16; 2 * N8];
+
+    fn path(&self) -> Path {
+        self.path
     }
 
     /// The whole frame, inlined into each caller so that all of it (the conversions too) is
@@ -255,8 +290,8 @@ impl Interpolator {
     #[inline(always)]
     fn run<const V: usize>(
         &mut self,
-        input: &[i16; N8],
-        output: &mut [i16; 2 * N8],
+        input: &Self::In,
+        output: &mut Self::Out,
         mac: impl Fn(f32, f32, f32) -> f32,
     ) {
         // History, then the current frame.
@@ -274,11 +309,6 @@ impl Interpolator {
             pair[1] = to_i16(o);
         }
         self.hist.copy_from_slice(&x[N8..]);
-    }
-
-    /// Forgets the history.
-    pub fn reset(&mut self) {
-        self.hist = [0.0; TAPS];
     }
 }
 
@@ -322,23 +352,22 @@ impl Decimator {
 
     /// Converts one frame: `input` is 320 samples, `output` 160.
     pub(crate) fn process(&mut self, input: &[i16; 2 * N8], output: &mut [i16; N8]) {
-        match self.path {
-            Path::Portable => self.run::<4>(input, output, mul_add_portable),
-            #[cfg(target_arch = "x86_64")]
-            // The crate denies unsafe code; calling a function compiled for CPU features the
-            // caller is not compiled for is unsafe, and this call is the only unsafe code here.
-            #[allow(unsafe_code)]
-            // SAFETY: `with_path` asserted that this CPU has AVX2 and FMA, which is all
-            // `run_avx2` requires; `path` does not change after construction.
-            Path::Avx2Fma => unsafe { self.run_avx2(input, output) },
-        }
+        process(self, input, output);
     }
 
-    /// [`Self::run`] compiled for AVX2 and FMA.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    fn run_avx2(&mut self, input: &[i16; 2 * N8], output: &mut [i16; N8]) {
-        self.run::<10>(input, output, mul_add_fused);
+    /// Forgets the history.
+    pub fn reset(&mut self) {
+        self.even_hist = [0.0; TAPS];
+        self.odd_hist = [0.0; TAPS];
+    }
+}
+
+impl Phases for Decimator {
+    type In = [i16; 2 * N8];
+    type Out = [i16; N8];
+
+    fn path(&self) -> Path {
+        self.path
     }
 
     /// The whole frame, inlined into each caller so that all of it (the conversions too) is
@@ -346,8 +375,8 @@ impl Decimator {
     #[inline(always)]
     fn run<const V: usize>(
         &mut self,
-        input: &[i16; 2 * N8],
-        output: &mut [i16; N8],
+        input: &Self::In,
+        output: &mut Self::Out,
         mac: impl Fn(f32, f32, f32) -> f32,
     ) {
         // Each phase: history, then the current frame's samples.
@@ -371,12 +400,6 @@ impl Decimator {
         }
         self.even_hist.copy_from_slice(&even[N8..]);
         self.odd_hist.copy_from_slice(&odd[N8..]);
-    }
-
-    /// Forgets the history.
-    pub fn reset(&mut self) {
-        self.even_hist = [0.0; TAPS];
-        self.odd_hist = [0.0; TAPS];
     }
 }
 

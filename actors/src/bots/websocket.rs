@@ -72,7 +72,7 @@ use crate::calls::messages::{
     StopLeg, Transcript,
 };
 use crate::calls::transcoder::Downstream;
-use crate::media::{BotClock, FrameRing, RingConsumer, RingError, RingReader};
+use crate::media::{BotClock, FrameRing, RingError};
 use crate::metrics::{FRAMES_DROPPED, TRANSCODE_ERRORS};
 
 /// Bot frames sent on in one go, well under a default actix mailbox (16).
@@ -277,11 +277,11 @@ impl WsBot {
         }
     }
 
-    /// Wires the bot to the RTP leg directly: caller frames come from `from_caller` (filled by
-    /// the leg, in the leg's format, which [`WsBot::converting_for`] takes) and the bot's audio
-    /// and marks go into `to_caller`, in order, instead of as messages: no envelope, no mailbox
-    /// and no wake of the leg per frame (it drains the ring on its tick). Given the leg its
-    /// [`WsBot::clock`] as well, the leg hands caller frames over on its tick instead.
+    /// Wires the bot to the RTP leg directly: the bot's audio and marks go into `to_caller`, in
+    /// order, instead of as messages (the leg drains the ring on its tick), and the leg, given
+    /// [`WsBot::clock`] in its `DirectBot`, hands the caller's frames (in the leg's format, which
+    /// [`WsBot::converting_for`] takes) to the clock instead of pushing them into
+    /// `from_caller`; that ring only gives the leg its format and is closed when the bot stops.
     pub fn with_rings(self, from_caller: Arc<FrameRing>, to_caller: Arc<FrameRing>) -> Self {
         self.core.borrow_mut().rings = Some((from_caller, to_caller));
         self
@@ -1175,9 +1175,6 @@ impl Actor for WsBot {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        if let Some((from_caller, _)) = &self.core.borrow().rings {
-            ctx.spawn(RingReader(Arc::clone(from_caller)));
-        }
         self.connect(ctx);
     }
 
@@ -1275,14 +1272,6 @@ impl Handler<AudioFrame> for WsBot {
         self.core
             .borrow_mut()
             .on_caller_frame(msg.0.format(), msg.0.bytes());
-    }
-}
-
-/// Caller frames from the ring (the bot wired to the RTP leg, which hands them over on its
-/// clock instead when it was given [`WsBot::clock`]): sent on as they come.
-impl RingConsumer for WsBot {
-    fn take_frame(&mut self, format: AudioFormat, bytes: &[u8]) {
-        self.core.borrow_mut().on_caller_frame(format, bytes);
     }
 }
 
