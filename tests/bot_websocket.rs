@@ -3,7 +3,8 @@
 //! `transfer` and the zoom-cc BYE carries the bot's reason, and a bot that dies mid-call is
 //! restarted within the budget and then the call is handed back with `BotFailure`, not dropped;
 //! so is the call of a bot that breaks the WebSocket protocol, after the node closes each of its
-//! connections with status 1002.
+//! connections with status 1002. The node's close frame is the last frame a bot hears, even
+//! when the bot pings and marks after `stop`.
 
 mod common;
 use std::io::Write as _;
@@ -254,6 +255,16 @@ fn a_bot_that_breaks_the_protocol_is_closed_with_1002_restarted_then_handed_back
     assert_eq!(*codes.lock().unwrap(), [Some(1002); 3]);
 }
 
+/// The node's next WebSocket connection on `listener`, upgraded; reads time out after 20 s
+/// (a guard: the tests end their calls long before).
+fn accept_one(listener: &TcpListener) -> Option<tungstenite::WebSocket<std::net::TcpStream>> {
+    let (stream, _) = listener.accept().ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    Some(tungstenite::accept(stream).expect("the node's upgrade request"))
+}
+
 /// What [`talking_bot`] saw from the node.
 #[derive(Default, Debug)]
 struct TalkingBotSaw {
@@ -273,13 +284,9 @@ fn talking_bot(listener: TcpListener, tone_frames: usize) -> Arc<Mutex<TalkingBo
     let saw = Arc::new(Mutex::new(TalkingBotSaw::default()));
     let seen = Arc::clone(&saw);
     std::thread::spawn(move || {
-        let Ok((stream, _)) = listener.accept() else {
+        let Some(mut ws) = accept_one(&listener) else {
             return;
         };
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        let mut ws = tungstenite::accept(stream).expect("the node's upgrade request");
         let text = |ws: &mut tungstenite::WebSocket<_>| loop {
             match ws.read() {
                 Ok(tungstenite::Message::Text(t)) => break Some(t.to_string()),
@@ -402,5 +409,109 @@ fn a_bot_that_never_speaks_fails_at_its_first_message_timeout_and_the_caller_is_
         node.log().contains("no message from the bot in 300 ms"),
         "{}",
         node.log()
+    );
+}
+
+/// The frames a [`recording_bot`] read, in order: opcode and unmasked payload.
+type Frames = Arc<Mutex<Vec<(u8, Vec<u8>)>>>;
+
+/// Accepts one WebSocket connection on `listener` and reads every frame the node sends on it,
+/// byte by byte off the socket (no library that might hide a frame after a close), until the
+/// node drops the connection. It says one thing: when the `stop` event comes, a ping and a
+/// `mark`, which the node, closing, must leave unanswered. It never answers the node's close
+/// frame, so the node ends the connection itself. The flag is set once the socket has ended.
+fn recording_bot(listener: TcpListener) -> (Frames, Arc<Mutex<bool>>) {
+    use std::io::Read as _;
+    let frames: Frames = Arc::default();
+    let ended = Arc::new(Mutex::new(false));
+    let (seen, done) = (Arc::clone(&frames), Arc::clone(&ended));
+    std::thread::spawn(move || {
+        // The handshake only: the node writes no frame before our 101 reaches it.
+        let Some(mut socket) = accept_one(&listener).map(tungstenite::WebSocket::into_inner) else {
+            return;
+        };
+        let mut writer = socket.try_clone().unwrap();
+        let mut read = |n: usize| -> Option<Vec<u8>> {
+            let mut buf = vec![0; n];
+            socket.read_exact(&mut buf).ok().map(|()| buf)
+        };
+        while let Some(head) = read(2) {
+            let opcode = head[0] & 0x0f;
+            let len = match head[1] & 0x7f {
+                126 => read(2).map(|b| u64::from(u16::from_be_bytes([b[0], b[1]]))),
+                127 => read(8).map(|b| u64::from_be_bytes(b.try_into().unwrap())),
+                n => Some(u64::from(n)),
+            };
+            // Every client frame is masked (RFC 6455 §5.3).
+            let (Some(len), Some(mask)) = (len, read(4)) else {
+                break;
+            };
+            let Some(mut payload) = read(usize::try_from(len).unwrap()) else {
+                break;
+            };
+            for (i, b) in payload.iter_mut().enumerate() {
+                *b ^= mask[i % 4];
+            }
+            if opcode == 0x1 && String::from_utf8_lossy(&payload).contains(r#""event":"stop""#) {
+                let mark = br#"{"event":"mark","mark":{"name":"late"}}"#;
+                let mut say = vec![0x89, 2, b'p', b'2', 0x81, mark.len() as u8];
+                say.extend_from_slice(mark);
+                let _ = writer.write_all(&say);
+            }
+            seen.lock().unwrap().push((opcode, payload));
+        }
+        *done.lock().unwrap() = true;
+    });
+    (frames, ended)
+}
+
+/// RFC 6455 §5.5.1: once the node has sent its close frame it sends no other frame. The
+/// caller hangs up 3 s into a 7 s recording, with its audio still arriving, and the bot sends
+/// a ping and a mark on hearing `stop`: the bot hears the audio, then `stop`, then the close,
+/// last (no pong, no mark, no audio after it).
+#[test]
+fn the_close_frame_is_the_last_frame_the_bot_hears() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bot = listener.local_addr().unwrap();
+    let (frames, ended) = recording_bot(listener);
+    let node = Node::start(&config(bot, "audio/l16"));
+    let media = "<exec play_pcap_audio=\"/usr/share/sip-tester/g711a.pcap\"/>";
+    let (_dir, path) = scenario_with("uac_media.xml", &[("CODEC_PT", "8"), ("MEDIA", media)]);
+    Sipp::with_scenario_file(&path, node.sip)
+        .arg("-d")
+        .arg("3000")
+        .run_ok();
+    let read = || {
+        frames
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(op, p)| (*op, p.len()))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        wait_until(Duration::from_secs(15), || *ended.lock().unwrap()),
+        "the node did not end the connection; the bot read {:?}\n{}",
+        read(),
+        node.log()
+    );
+    let frames = frames.lock().unwrap();
+    let opcodes: Vec<u8> = frames.iter().map(|(op, _)| *op).collect();
+    let audio = opcodes.iter().filter(|&&op| op == 0x2).count();
+    assert!(audio >= 50, "the bot heard {audio} audio frames");
+    assert_eq!(
+        opcodes.iter().filter(|&&op| op == 0x8).count(),
+        1,
+        "{opcodes:?}"
+    );
+    let (last, close) = frames.last().unwrap();
+    assert_eq!(*last, 0x8, "a frame followed the close: {opcodes:?}");
+    assert_eq!(close[..2], 1000u16.to_be_bytes());
+    let (stop_op, stop) = &frames[frames.len() - 2];
+    assert_eq!(*stop_op, 0x1);
+    assert!(
+        String::from_utf8_lossy(stop).contains(r#""event":"stop""#),
+        "{}",
+        String::from_utf8_lossy(stop)
     );
 }
