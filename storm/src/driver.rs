@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::generator::Options;
 use crate::proc_stat::Process;
-use crate::report::{CpuReport, Report, Stats};
+use crate::report::{CpuReport, FullLoad, Report, Stats};
 use crate::StormError;
 
 /// The wheel's resolution: each wake-up costs a context switch, so the loop wakes no more
@@ -159,6 +159,51 @@ impl Wheel {
     }
 }
 
+/// Each frame the storm sent was received and sent back by the node (and by the echo, when
+/// mirrored): CPU per such relayed frame, in µs.
+fn per_packet(cpu: Duration, packets: u64) -> Option<f64> {
+    (packets > 0).then(|| cpu.as_secs_f64() * 1e6 / packets as f64)
+}
+
+/// What the storm reads at each end of a stretch with all calls up.
+struct Reading {
+    at: Instant,
+    node_cpu: Duration,
+    echo_cpu: Option<Duration>,
+    sent: u64,
+    echoed: u64,
+}
+
+impl Reading {
+    /// `None` without a node to read.
+    fn take(
+        at: Instant,
+        node: Option<Process>,
+        echo: Option<Process>,
+        stats: &Stats,
+    ) -> Option<Reading> {
+        Some(Reading {
+            at,
+            node_cpu: node.and_then(Process::cpu_time)?,
+            echo_cpu: echo.and_then(Process::cpu_time),
+            sent: stats.frames_sent_now,
+            echoed: stats.echo.received,
+        })
+    }
+
+    /// The node's (and the echo's) cost from this reading to `end`, `calls` calls up all along.
+    fn full_load(&self, end: &Reading, calls: usize) -> Option<FullLoad> {
+        let seconds = end.at.saturating_duration_since(self.at).as_secs_f64();
+        let node_cpu = end.node_cpu.saturating_sub(self.node_cpu);
+        let mut full = FullLoad::new(calls, seconds, node_cpu)?;
+        full.node_us_per_packet = per_packet(node_cpu, end.sent.saturating_sub(self.sent));
+        full.echo_us_per_packet = self.echo_cpu.zip(end.echo_cpu).and_then(|(a, b)| {
+            per_packet(b.saturating_sub(a), end.echoed.saturating_sub(self.echoed))
+        });
+        Some(full)
+    }
+}
+
 /// Runs `load` as `opts` say until every call has ended (or the safety deadline), and
 /// reports.
 pub(crate) fn drive(load: &mut impl Load, opts: &Options) -> Result<Report, StormError> {
@@ -194,6 +239,9 @@ pub(crate) fn drive(load: &mut impl Load, opts: &Options) -> Result<Report, Stor
     let mut next_tick = start;
     let mut next_sample = start;
     let mut started_all_at = None;
+    // Where the stretch during which all calls are up began, and the longest such stretch.
+    let mut full_since: Option<Reading> = None;
+    let mut full_load: Option<FullLoad> = None;
     // Whatever goes wrong, the run ends: long enough for the last call's setup, hold,
     // escalation and hang-up.
     let hard_end =
@@ -217,6 +265,20 @@ pub(crate) fn drive(load: &mut impl Load, opts: &Options) -> Result<Report, Stor
             }
         } else if started_all_at.is_none() {
             started_all_at = Some(now);
+        }
+
+        let full = load.active() >= opts.max_concurrent;
+        match (full, &full_since) {
+            (true, None) => full_since = Reading::take(now, node, echo, load.stats()),
+            (false, Some(since)) => {
+                let stretch = Reading::take(now, node, echo, load.stats())
+                    .and_then(|end| since.full_load(&end, opts.max_concurrent));
+                if stretch.map(|w| w.seconds) > full_load.map(|w| w.seconds) {
+                    full_load = stretch;
+                }
+                full_since = None;
+            }
+            _ => {}
         }
 
         while next_tick <= now {
@@ -270,11 +332,6 @@ pub(crate) fn drive(load: &mut impl Load, opts: &Options) -> Result<Report, Stor
     };
     let node_cpu = spent(node, node_cpu0);
     let echo_cpu = spent(echo, echo_cpu0);
-    // Each frame the storm sent was received and sent back by the node (and by the echo,
-    // when mirrored): CPU per such relayed frame, in µs.
-    let per_packet = |cpu: Duration, packets: u64| {
-        (packets > 0).then(|| cpu.as_secs_f64() * 1e6 / packets as f64)
-    };
     let cpu = CpuReport {
         storm_cpu_s: storm_cpu.as_secs_f64(),
         node_cpu_s: node_cpu.map(|d| d.as_secs_f64()),
@@ -291,6 +348,7 @@ pub(crate) fn drive(load: &mut impl Load, opts: &Options) -> Result<Report, Stor
         node_rss_per_call_kib: rss_start.zip(rss_peak).and_then(|(a, b)| {
             (stats.peak_active > 0).then(|| b.saturating_sub(a) as f64 / stats.peak_active as f64)
         }),
+        node_full_load: full_load,
     };
     Ok(stats.report(elapsed, window, cpu))
 }

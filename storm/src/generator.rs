@@ -379,6 +379,7 @@ impl Storm {
                     let remote = media.remote;
                     let packet = media.next_packet(&self.source, now);
                     send_rtp(&self.rtp, packet, remote)?;
+                    self.stats.frames_sent_now += 1;
                     if let Some((socket, targets)) = &self.mirror {
                         // Not empty (see run); the call's serial picks its target.
                         let to = targets[(call.serial % targets.len() as u64) as usize];

@@ -35,6 +35,8 @@ pub struct Stats {
     pub rtp: RtpTotals,
     /// Packets mirrored to the bare UDP echo and echoed back by it.
     pub echo: EchoTotals,
+    /// Media frames sent so far, counted as they go (`rtp.sent` adds a call's when it ends).
+    pub frames_sent_now: u64,
     setup: Histogram<u64>,
     rtt: Histogram<u64>,
 }
@@ -83,6 +85,7 @@ impl Default for Stats {
             call_seconds: 0.0,
             rtp: RtpTotals::default(),
             echo: EchoTotals::default(),
+            frames_sent_now: 0,
             setup: histogram(),
             rtt: histogram(),
         }
@@ -231,6 +234,43 @@ pub struct CpuReport {
     pub node_rss_peak_kib: Option<u64>,
     /// `(peak - start) / peak concurrent calls`, KiB.
     pub node_rss_per_call_kib: Option<f64>,
+    /// The node's CPU while the storm held all the calls it may hold (the longest such
+    /// stretch): the steady state, with no call set up or torn down in it.
+    pub node_full_load: Option<FullLoad>,
+}
+
+/// The node's CPU over a stretch of a storm during which every call was up.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct FullLoad {
+    /// Calls up all along.
+    pub calls: usize,
+    /// How long, seconds.
+    pub seconds: f64,
+    /// The node's CPU per call over it, in % of one core.
+    pub percent_per_call: f64,
+    /// The node's CPU per RTP packet the storm sent it over it, µs.
+    pub node_us_per_packet: Option<f64>,
+    /// The bare UDP echo's CPU per packet it echoed over it, µs (with `--echo-target`).
+    pub echo_us_per_packet: Option<f64>,
+}
+
+impl FullLoad {
+    /// `cpu` spent over `seconds` with `calls` calls up; `None` for a stretch too short to
+    /// tell (under a second: `/proc` counts CPU in 10 ms ticks).
+    pub fn new(calls: usize, seconds: f64, cpu: Duration) -> Option<FullLoad> {
+        (calls > 0 && seconds >= 1.0).then(|| FullLoad {
+            calls,
+            seconds,
+            percent_per_call: cpu.as_secs_f64() / (seconds * calls as f64) * 100.0,
+            node_us_per_packet: None,
+            echo_us_per_packet: None,
+        })
+    }
+
+    /// Calls one core of the node would hold at this cost.
+    pub fn calls_per_core(&self) -> f64 {
+        100.0 / self.percent_per_call.max(1e-9)
+    }
 }
 
 /// The outcome of a storm.
@@ -379,6 +419,25 @@ impl fmt::Display for Report {
                 format!("{node:.2} s ({})", pct(c.node_percent_per_call)),
             )?;
         }
+        if let Some(full) = c.node_full_load {
+            row(
+                f,
+                "node CPU at full load",
+                format!(
+                    "{} per call, {} calls up for {:.1} s (≈ {:.0} per core)",
+                    pct(Some(full.percent_per_call)),
+                    full.calls,
+                    full.seconds,
+                    full.calls_per_core()
+                ),
+            )?;
+            if let Some(node) = full.node_us_per_packet {
+                let echo = full.echo_us_per_packet.map_or_else(String::new, |e| {
+                    format!(", echo {e:.2} µs ({:.2} ×)", node / e.max(1e-9))
+                });
+                row(f, "  per RTP packet", format!("node {node:.2} µs{echo}"))?;
+            }
+        }
         let us = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.2} µs"));
         if c.node_us_per_packet.is_some() {
             row(
@@ -419,5 +478,24 @@ impl fmt::Display for Report {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_load_is_cpu_per_call_second_over_the_stretch() {
+        // 5 s of CPU over 10 s with 1,000 calls up: 0.05 % of a core per call.
+        let full = FullLoad::new(1000, 10.0, Duration::from_secs(5)).unwrap();
+        assert!((full.percent_per_call - 0.05).abs() < 1e-12);
+        assert!((full.calls_per_core() - 2000.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_stretch_under_a_second_or_with_no_calls_tells_nothing() {
+        assert!(FullLoad::new(1000, 0.9, Duration::from_millis(50)).is_none());
+        assert!(FullLoad::new(0, 10.0, Duration::from_secs(1)).is_none());
     }
 }

@@ -519,6 +519,7 @@ impl Storm {
             stream.frames.next(&self.template, now, &mut self.frame);
             let media = self.writer.media(&stream.sid, n, &self.frame);
             stream.sent += 1;
+            self.stats.frames_sent_now += 1;
             if send(stream, media).is_err() {
                 let verdict = stream.verdict_on_close().and(Err(Failure::ClosedEarly));
                 self.finish(slot, verdict, now);
