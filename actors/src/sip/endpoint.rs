@@ -302,6 +302,11 @@ impl SipEndpoint {
                 source,
             } => self.on_new_request(now, key, request, source),
             TuEvent::Response { key, response } => {
+                if response.status >= 200 {
+                    // The dialog learns that our request is answered: after our re-INVITE
+                    // (a relayed hold) the peer's own re-INVITEs are no longer glare.
+                    self.dialogs.final_response_received(&response);
+                }
                 if self.outgoing.clients_contains(&key) {
                     self.outgoing_response(now, &key, response);
                     return;

@@ -425,6 +425,21 @@ impl Dialog {
         self.apply_final(&req.method, resp.headers.get(&HeaderName::Contact), resp);
     }
 
+    /// A final response to our `method` request inside the dialog, seen without the request
+    /// (the endpoint keeps only its transaction): an INVITE of ours is no longer in progress,
+    /// so the peer's next re-INVITE is not glare (§14.1), and a 2xx to a target refresh takes
+    /// the new Contact. Ending the dialog on 408/481 (§12.2.1.2) is left to the call that owns
+    /// it, which ends the call its own way.
+    pub fn on_final_response(&mut self, method: &Method, resp: &Response) {
+        if resp.status < 200 {
+            return;
+        }
+        if *method == Method::Invite && resp.cseq().ok().map(|c| c.seq) == self.invite_seq {
+            self.outgoing_invite = false;
+        }
+        self.apply_final(method, resp.headers.get(&HeaderName::Contact), resp);
+    }
+
     fn apply_final(&mut self, method: &Method, contact: Option<&str>, resp: &Response) {
         let success = (200..300).contains(&resp.status);
         if success && matches!(method, Method::Invite | Method::Update) {
@@ -663,6 +678,25 @@ mod tests {
         assert_eq!(Rejection::Glare.response(&second).status, 491);
         d.on_response_received(&ours, &ours.response(200, "OK", None));
         assert!(d.receive_request(&second).is_ok());
+    }
+
+    #[test]
+    fn the_final_answer_to_our_reinvite_ends_the_glare_window() {
+        let mut d = uas_dialog();
+        let mut rng = StdRng::seed_from_u64(3);
+        let ours = d.request(Method::Invite, &mut rng);
+        let mut theirs = incoming_invite();
+        theirs.headers.set(HeaderName::CSeq, "11 INVITE");
+        assert_eq!(d.receive_request(&theirs).unwrap_err(), Rejection::Glare);
+        // A provisional answer leaves ours in progress; the final one (any status) ends it.
+        d.on_final_response(&Method::Invite, &ours.response(180, "Ringing", None));
+        assert_eq!(d.receive_request(&theirs).unwrap_err(), Rejection::Glare);
+        d.on_final_response(&Method::Invite, &ours.response(200, "OK", None));
+        assert!(d.receive_request(&theirs).is_ok());
+        // A 481 to a BYE of ours is the owner's to act on: the dialog stays.
+        let bye = d.request(Method::Bye, &mut rng);
+        d.on_final_response(&Method::Bye, &bye.response(481, "Gone", None));
+        assert_ne!(d.state(), DialogState::Terminated);
     }
 
     #[test]

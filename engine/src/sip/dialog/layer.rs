@@ -91,6 +91,17 @@ impl DialogLayer {
         Ok(dialog)
     }
 
+    /// A final response to our request inside a known dialog (re-INVITE, UPDATE, BYE,
+    /// REFER…) goes to that dialog ([`Dialog::on_final_response`]).
+    pub fn final_response_received(&mut self, resp: &Response) {
+        let Ok(cseq) = resp.cseq() else {
+            return;
+        };
+        if let Some(dialog) = self.match_response(resp) {
+            dialog.on_final_response(&cseq.method, resp);
+        }
+    }
+
     /// The dialog a response to our request belongs to, if known.
     pub fn match_response(&mut self, resp: &Response) -> Option<&mut Dialog> {
         let id = DialogId::for_incoming_response(resp).ok()??;
