@@ -397,14 +397,22 @@ fn a_challenging_agent_gets_the_invite_again_with_digest_credentials() {
     assert_eq!(esc.agent_legs[0].status, Some(200));
 }
 
+/// A SIPp side's SDP (`o=` user `who`, session `version`): PCMU and telephone-event on its
+/// media port, in `direction`.
+fn pcmu_sdp(who: &str, version: u64, direction: &str) -> String {
+    format!(
+        "v=0\no={who} 53655765 {version} IN IP[local_ip_type] [local_ip]\ns=-\n\
+         c=IN IP[media_ip_type] [media_ip]\nt=0 0\nm=audio [media_port] RTP/AVP 0 101\n\
+         a=rtpmap:0 PCMU/8000\na=rtpmap:101 telephone-event/8000\na={direction}\n"
+    )
+}
+
 /// The agent re-offers with `direction` (CSeq `cseq`): hold (`sendonly`) or resume
 /// (`sendrecv`); the node's answer must say `expect`; then it ACKs.
 fn agent_reinvites(cseq: u32, direction: &str, expect: &str) -> String {
     let sdp = format!(
-        "v=0\no=agent 53655765 {version} IN IP[local_ip_type] [local_ip]\ns=-\n\
-         c=IN IP[media_ip_type] [media_ip]\nt=0 0\nm=audio [media_port] RTP/AVP 0 101\n\
-         a=rtpmap:0 PCMU/8000\na=rtpmap:101 telephone-event/8000\na={direction}\n\n",
-        version = 2353687636 + cseq
+        "{}\n",
+        pcmu_sdp("agent", 2353687636 + u64::from(cseq), direction)
     );
     let invite = uas_request(
         "INVITE",
@@ -430,6 +438,12 @@ fn agent_reinvites(cseq: u32, direction: &str, expect: &str) -> String {
 
 /// The caller takes a re-INVITE whose offer says `offered` and answers `answer`.
 fn caller_answers_reinvite(n: u32, offered: &str, answer: &str) -> String {
+    takes_reinvite("caller", n, offered, answer)
+}
+
+/// `who` (a SIPp side) takes the node's `n`-th re-INVITE, whose offer must say `offered`, and
+/// answers `answer`.
+fn takes_reinvite(who: &str, n: u32, offered: &str, answer: &str) -> String {
     format!(
         r#"
   <recv request="INVITE">
@@ -446,34 +460,25 @@ SIP/2.0 200 OK
 [last_To:]
 [last_Call-ID:]
 [last_CSeq:]
-Contact: <sip:caller@[local_ip]:[local_port];transport=[transport]>
+Contact: <sip:{who}@[local_ip]:[local_port];transport=[transport]>
 Content-Type: application/sdp
 Content-Length: [len]
 
-v=0
-o=caller 53655765 {version} IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-a={answer}
-
+{sdp}
     ]]>
   </send>
   <recv request="ACK"/>
 "#,
-        version = 2353687637 + n
+        sdp = pcmu_sdp(who, 2353687637 + u64::from(n), answer)
     )
 }
 
-#[test]
-fn the_agents_hold_and_resume_are_relayed_to_the_caller() {
-    // The agent holds (sendonly), resumes (sendrecv), then hangs up; each re-INVITE is
-    // answered only once the caller (which checks the direction it is offered) has answered.
+/// The agent holds (sendonly), resumes (sendrecv), then does `agent_then` and hangs up; the
+/// caller answers the two relayed re-INVITEs (checking the direction it is offered), then does
+/// `caller_then`. Each of the agent's re-INVITEs is answered only once the caller has.
+fn agent_holds_and_resumes(agent_then: &str, caller_then: &str, what: &str) {
     let after = format!(
-        "{}{}\n  <pause milliseconds=\"300\"/>\n{}  <recv response=\"200\"/>\n",
+        "{}{}{agent_then}\n  <pause milliseconds=\"300\"/>\n{}  <recv response=\"200\"/>\n",
         agent_reinvites(2, "sendonly", "recvonly"),
         agent_reinvites(3, "sendrecv", "sendrecv"),
         uas_request("BYE", 4, "", "")
@@ -481,17 +486,84 @@ fn the_agents_hold_and_resume_are_relayed_to_the_caller() {
     let (_dir, agent) = agent(300, &after);
     let node = Node::start(&config(&[agent.addr], 10));
     let reinvites = format!(
-        "{}{}",
+        "{}{}{caller_then}",
         caller_answers_reinvite(1, "sendonly", "recvonly"),
         caller_answers_reinvite(2, "sendrecv", "sendrecv")
     );
     caller_expects_the_agents_bye_after(&node, &reinvites);
-    assert_ok(
-        "the holding agent",
-        &agent.finish(Duration::from_secs(10)),
-        &node,
-    );
+    assert_ok(what, &agent.finish(Duration::from_secs(10)), &node);
     assert_eq!(record(&node).end_reason, "AgentHangUp");
+}
+
+#[test]
+fn the_agents_hold_and_resume_are_relayed_to_the_caller() {
+    agent_holds_and_resumes("", "", "the holding agent");
+}
+
+/// The caller (of `uac_expect_bye.xml`) re-offers with `direction` (its CSeq `cseq`), the
+/// node's answer must say `expect`; then it ACKs. The headers are the caller's own (the last
+/// message it took may be the node's request).
+fn caller_reinvites(cseq: u32, direction: &str, expect: &str) -> String {
+    let dialog = "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport\n\
+                  From: \"Caller\" <sip:caller@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]\n\
+                  To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]\n\
+                  Call-ID: [call_id]\n";
+    format!(
+        r#"
+  <send retrans="500">
+    <![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+{dialog}CSeq: {cseq} INVITE
+Contact: <sip:caller@[local_ip]:[local_port];transport=[transport]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+{sdp}
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="200">
+    <action>
+      <ereg regexp="a={expect}" search_in="body" check_it="true" assign_to="mine{cseq}"/>
+    </action>
+  </recv>
+  <Reference variables="mine{cseq}"/>
+  <send>
+    <![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+{dialog}CSeq: {cseq} ACK
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+"#,
+        sdp = pcmu_sdp("caller", 2353687700 + u64::from(cseq), direction)
+    )
+}
+
+#[test]
+fn the_callers_hold_and_resume_are_relayed_to_the_agent() {
+    // The agent's hold and resume come first: that is how the caller knows the legs are
+    // bridged. Then the caller holds (sendonly) and resumes; the node answers each at once
+    // and re-offers the agent our side in the same direction, which the agent (checking the
+    // offer) answers. (3 and 4: the agent's SDP versions go on from its own two re-offers.)
+    let agent_then = format!(
+        "{}{}",
+        takes_reinvite("agent", 3, "sendonly", "recvonly"),
+        takes_reinvite("agent", 4, "sendrecv", "sendrecv")
+    );
+    let caller_then = format!(
+        "{}{}",
+        caller_reinvites(2, "sendonly", "recvonly"),
+        caller_reinvites(3, "sendrecv", "sendrecv")
+    );
+    agent_holds_and_resumes(
+        &agent_then,
+        &caller_then,
+        "the agent taking the caller's hold",
+    );
 }
 
 /// The caller's tone (scripted_call's) and the agent's (the tone peer's).

@@ -16,6 +16,11 @@
 //!   caller the same direction ([`RelayReoffer`]) and the agent gets its 2xx once the caller has
 //!   answered ([`RelayAnswered`]; a refusal or no answer in [`RELAY_WAIT`] still answers the
 //!   agent, whose hold then stays a local one, as before the relay).
+//! - The other way round, the caller's re-offer (hold, resume) is answered by the call at once
+//!   and relayed ([`RelayCallerReoffer`]): the agent gets a re-INVITE offering our side in the
+//!   caller's direction, and its answer is applied to the agent's stream. One re-INVITE is out
+//!   at a time; a newer direction waits for it and goes next. A refusal, or no answer within
+//!   [`RELAY_WAIT`], leaves the caller's hold a local one (the agent hears silence).
 //!
 //! Every attempt is reported to the call as a [`store::AgentLeg`] for the session record.
 
@@ -44,7 +49,9 @@ use crate::bots::sip::{BotMediaExited, BotMediaTap};
 use crate::bots::SipBotCall;
 use crate::media::{RtpLeg, RtpPair, UpdateMedia};
 use crate::metrics::FRAMES_DROPPED;
-use crate::sip::endpoint::{EndOutgoing, OutgoingEvent, PlaceCall, Respond, SipEndpoint};
+use crate::sip::endpoint::{
+    EndOutgoing, OutgoingEvent, OutgoingRequest, PlaceCall, Respond, SipEndpoint,
+};
 
 /// How long the agent's re-INVITE waits for the caller's side to answer the relayed one.
 pub const RELAY_WAIT: Duration = Duration::from_secs(8);
@@ -55,6 +62,15 @@ pub const RELAY_WAIT: Duration = Duration::from_secs(8);
 #[rtype(result = "()")]
 pub struct RelayReoffer {
     /// Our direction toward the caller (the agent's `sendonly` hold makes it `sendonly`).
+    pub direction: Direction,
+}
+
+/// The caller re-offered (hold or resume) while bridged: offer the agent our side in
+/// `direction` (the caller's `sendonly` hold is offered to the agent as `sendonly`).
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct RelayCallerReoffer {
+    /// Our direction toward the agent.
     pub direction: Direction,
 }
 
@@ -133,6 +149,11 @@ pub struct AgentLeg {
     reanswer: Option<(TransactionKey, Response)>,
     /// Counts relayed re-INVITEs, so that the wait of an old one does not answer a new one.
     relays: u64,
+    /// Our re-INVITE relaying the caller's re-offer awaits the agent's final answer (its
+    /// number, counted as `relays` is).
+    offer_out: Option<u64>,
+    /// A newer direction from the caller, sent once the re-INVITE out is answered.
+    offer_next: Option<Direction>,
 }
 
 impl AgentLeg {
@@ -158,6 +179,8 @@ impl AgentLeg {
             done: false,
             reanswer: None,
             relays: 0,
+            offer_out: None,
+            offer_next: None,
         }
     }
 
@@ -400,6 +423,79 @@ impl AgentLeg {
         });
     }
 
+    /// Offers the bridged agent our side in `direction` (the caller's hold or resume), or
+    /// keeps it for when the re-INVITE already out is answered.
+    fn offer_agent(&mut self, direction: Direction, ctx: &mut Context<Self>) {
+        if self.offer_out.is_some() {
+            self.offer_next = Some(direction);
+            return;
+        }
+        let Some(attempt) = self.current.as_mut().filter(|a| a.answered) else {
+            return;
+        };
+        let offer = match attempt.session.create_offer(direction) {
+            Ok(offer) => offer,
+            Err(e) => {
+                tracing::warn!(error = %e, "no re-offer for the agent; the caller's hold is local");
+                return;
+            }
+        };
+        tracing::debug!(?direction, "relaying the caller's re-offer to the agent");
+        self.sip.do_send(OutgoingRequest {
+            call_id: attempt.call_id.clone(),
+            method: Method::Invite,
+            headers: Vec::new(),
+            body: Some(("application/sdp".into(), offer.to_bytes())),
+        });
+        self.relays += 1;
+        let relay = self.relays;
+        self.offer_out = Some(relay);
+        ctx.run_later(RELAY_WAIT, move |leg, ctx| {
+            if leg.offer_out == Some(relay) {
+                tracing::info!(
+                    "the agent did not answer the relayed re-INVITE; the caller's hold is local"
+                );
+                leg.offer_out = None;
+                leg.offer_next_if_any(ctx);
+            }
+        });
+    }
+
+    /// The agent's final answer to our relayed re-INVITE: its agreement goes to its stream.
+    fn on_offer_answered(&mut self, response: &Response, ctx: &mut Context<Self>) {
+        if self.offer_out.take().is_none() {
+            return;
+        }
+        let attempt = self.current.as_mut();
+        let negotiated = attempt.and_then(|a| {
+            let answer = (200..300)
+                .contains(&response.status)
+                .then(|| SessionDescription::parse(&response.body).ok())
+                .flatten()?;
+            let n = a.session.handle_answer(&answer).ok()?;
+            Some((n, a.rtp.clone()))
+        });
+        match negotiated {
+            Some((n, rtp)) => {
+                tracing::debug!(direction = ?n.media.direction, "the agent took the relayed re-offer");
+                if let Some(rtp) = rtp {
+                    rtp.do_send(UpdateMedia(n.media));
+                }
+            }
+            None => tracing::info!(
+                status = response.status,
+                "the agent refused the relayed re-INVITE; the caller's hold is local"
+            ),
+        }
+        self.offer_next_if_any(ctx);
+    }
+
+    fn offer_next_if_any(&mut self, ctx: &mut Context<Self>) {
+        if let Some(direction) = self.offer_next.take() {
+            self.offer_agent(direction, ctx);
+        }
+    }
+
     /// Answers the agent's held re-INVITE.
     fn send_reanswer(&mut self) {
         if let Some((key, response)) = self.reanswer.take() {
@@ -478,7 +574,12 @@ impl Handler<OutgoingEvent> for AgentLeg {
             !leg.done && leg.current.as_ref().is_some_and(|a| a.call_id == call_id)
         };
         match event {
-            OutgoingEvent::Response { .. } => {}
+            OutgoingEvent::Response { call_id, response } => {
+                let reinvite = response.cseq().is_ok_and(|c| c.method == Method::Invite);
+                if ours(&call_id, self) && reinvite && response.status >= 200 {
+                    self.on_offer_answered(&response, ctx);
+                }
+            }
             OutgoingEvent::Progress { call_id, response } => {
                 if ours(&call_id, self) {
                     self.on_progress(&response, ctx);
@@ -550,6 +651,15 @@ impl Handler<Dtmf> for AgentLeg {
     fn handle(&mut self, digit: Dtmf, _ctx: &mut Context<Self>) {
         if let Some(rtp) = self.current.as_ref().and_then(|a| a.rtp.as_ref()) {
             rtp.do_send(digit);
+        }
+    }
+}
+
+impl Handler<RelayCallerReoffer> for AgentLeg {
+    type Result = ();
+    fn handle(&mut self, msg: RelayCallerReoffer, ctx: &mut Context<Self>) {
+        if !self.done {
+            self.offer_agent(msg.direction, ctx);
         }
     }
 }

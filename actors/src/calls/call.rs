@@ -23,7 +23,7 @@ use rand::RngCore;
 use voxgate_codecs::AudioFormat;
 use voxgate_engine::config::{BotConfig, PortRange, Profile, TrunkConfig};
 use voxgate_engine::sdp::{
-    AnswerPolicy, CodecKind, LocalMedia, MasterKey, NegotiatedMedia, SdpSession,
+    AnswerPolicy, CodecKind, Direction, LocalMedia, MasterKey, NegotiatedMedia, SdpSession,
     SessionDescription, SrtpPolicy, KEY_MATERIAL_LEN,
 };
 use voxgate_engine::sip::dialog::{new_tag, DialogId};
@@ -191,6 +191,9 @@ pub struct Call {
     assisting: bool,
     /// `invite`: our re-INVITE relaying the agent's hold (or resume) awaits its answer.
     relaying: bool,
+    /// `invite`: the direction last relayed to the bridged agent from the caller's re-offers
+    /// (`SendRecv` until the caller holds), so that a refresh that changes nothing is not.
+    agent_direction: Direction,
     /// The bot leg's restarts (supervision).
     bot_restarts: RestartBudget,
     record: RecordDraft,
@@ -248,6 +251,7 @@ impl Call {
             assist: None,
             assisting: false,
             relaying: false,
+            agent_direction: Direction::SendRecv,
             bot_restarts: RestartBudget::default(),
             record: RecordDraft {
                 start_ms: unix_ms(),
@@ -450,6 +454,9 @@ impl Call {
         match result {
             Ok(answer) => {
                 self.apply_caller_media(&answer.media);
+                // Our answer's direction, seen from the caller's side: the caller's hold
+                // (`sendonly`, we `recvonly`) is offered to a bridged agent as `sendonly`.
+                self.relay_to_agent(answer.media.direction.reversed());
                 let mut ok = req.response(200, "OK", None);
                 self.timer_refreshed_by(req, &mut ok);
                 ok.headers.push(HeaderName::ContentType, "application/sdp");

@@ -5,14 +5,14 @@
 use actix::{Actor, Addr, AsyncContext, Context, Handler};
 use voxgate_codecs::AudioFormat;
 use voxgate_engine::config::BotKind;
-use voxgate_engine::sdp::SessionDescription;
+use voxgate_engine::sdp::{Direction, SessionDescription};
 use voxgate_engine::sip::message::{HeaderName, Method, Response};
 
 use super::{Call, ReferOutcome};
 use crate::bots::WsBot;
 use crate::calls::agent::{
     AgentLeg, AgentOwner, AgentPlan, AgentReport, AgentState, AssistMixer, RelayAnswered,
-    RelayReoffer, Ringback,
+    RelayCallerReoffer, RelayReoffer, Ringback,
 };
 use crate::calls::bot_tree::BotLeg;
 use crate::calls::messages::{StopLeg, Transcript};
@@ -132,6 +132,19 @@ impl Call {
             self.apply_caller_media(&n.media);
         }
         self.relay_answered(negotiated.is_some());
+    }
+
+    /// `invite`: the caller re-offered `direction` (hold, resume): a bridged agent is offered
+    /// our side in it, unless that is what it was last offered.
+    pub(super) fn relay_to_agent(&mut self, direction: Direction) {
+        let Some(agent) = self.agent.as_ref().filter(|_| self.agent_bridged) else {
+            return;
+        };
+        if direction != self.agent_direction {
+            tracing::debug!(call_id = %self.p.call_id, ?direction, "relaying the caller's re-offer to the agent");
+            self.agent_direction = direction;
+            agent.do_send(RelayCallerReoffer { direction });
+        }
     }
 
     /// Tells the agent leg how the relay went, so that it answers the agent.

@@ -173,6 +173,12 @@ impl SipEndpoint {
         if response.status >= 200 && !(is_invite && two_xx) {
             self.outgoing.clients.remove(key);
         }
+        if !is_invite && key.method == Method::Invite && two_xx {
+            // The owner's re-INVITE inside its answered call (a relayed hold): ACKed here,
+            // over the dialog's flow; a retransmitted 2xx finds no transaction and is ACKed
+            // as any call's re-INVITE 2xx.
+            self.ack_in_dialog(&response);
+        }
         if is_invite {
             self.invite_response(now, &call_id, response);
         } else if let Some(call) = self.outgoing.calls.get(&call_id) {
