@@ -149,8 +149,10 @@ pub struct AgentLeg {
     reanswer: Option<(TransactionKey, Response)>,
     /// Counts relayed re-INVITEs, so that the wait of an old one does not answer a new one.
     relays: u64,
-    /// Our re-INVITE relaying the caller's re-offer awaits the agent's final answer (its
-    /// number, counted as `relays` is).
+    /// Counts our re-INVITEs relaying the caller's re-offers, so that the wait of an old one
+    /// does not end a new one.
+    offers: u64,
+    /// Our re-INVITE relaying the caller's re-offer (its number) awaits the agent's answer.
     offer_out: Option<u64>,
     /// A newer direction from the caller, sent once the re-INVITE out is answered.
     offer_next: Option<Direction>,
@@ -179,6 +181,7 @@ impl AgentLeg {
             done: false,
             reanswer: None,
             relays: 0,
+            offers: 0,
             offer_out: None,
             offer_next: None,
         }
@@ -447,11 +450,11 @@ impl AgentLeg {
             headers: Vec::new(),
             body: Some(("application/sdp".into(), offer.to_bytes())),
         });
-        self.relays += 1;
-        let relay = self.relays;
-        self.offer_out = Some(relay);
+        self.offers += 1;
+        let number = self.offers;
+        self.offer_out = Some(number);
         ctx.run_later(RELAY_WAIT, move |leg, ctx| {
-            if leg.offer_out == Some(relay) {
+            if leg.offer_out == Some(number) {
                 tracing::info!(
                     "the agent did not answer the relayed re-INVITE; the caller's hold is local"
                 );
