@@ -554,10 +554,13 @@ fn the_callers_hold_and_resume_are_relayed_to_the_agent() {
         takes_reinvite("agent", 3, "sendonly", "recvonly"),
         takes_reinvite("agent", 4, "sendrecv", "sendrecv")
     );
+    // The third is a refresh that changes nothing: not relayed (the agent, pausing before
+    // its BYE, would fail on an unexpected INVITE).
     let caller_then = format!(
-        "{}{}",
+        "{}{}{}",
         caller_reinvites(2, "sendonly", "recvonly"),
-        caller_reinvites(3, "sendrecv", "sendrecv")
+        caller_reinvites(3, "sendrecv", "sendrecv"),
+        caller_reinvites(4, "sendrecv", "sendrecv")
     );
     agent_holds_and_resumes(
         &agent_then,

@@ -35,12 +35,22 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// A port free on loopback for both UDP and TCP right now (SIPp needs a fixed local port).
+/// A port free on loopback for both UDP and TCP right now, the three after it free for UDP
+/// too (SIPp needs fixed local ports, and binds its media port's RTCP and video neighbours).
+/// Picked at random in 10000-19899: below the nodes' RTP ranges (20000 up) and the kernel's
+/// ephemeral ports (32768 up), which a socket bound to port 0, in this test or a parallel
+/// one, could take between this probe and the peer's own bind (it did: SIPp's "Unable to
+/// bind audio RTP socket").
 pub fn free_port() -> u16 {
-    for _ in 0..50 {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
-        let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+    use std::hash::{BuildHasher, Hasher};
+    for _ in 0..500 {
+        // Each RandomState has fresh keys: a random number without a crate.
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        let port = 10000 + (h.finish() % 9900) as u16;
+        let free = (0..4).all(|i| UdpSocket::bind(("127.0.0.1", port + i)).is_ok())
+            && TcpListener::bind(("127.0.0.1", port)).is_ok();
+        if free {
             return port;
         }
     }
