@@ -240,8 +240,7 @@ fn call_handed_back_for_bot_failure(node: &Node) {
 
 #[test]
 fn a_bot_that_breaks_the_protocol_is_closed_with_1002_restarted_then_handed_back() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let bot = listener.local_addr().unwrap();
+    let (listener, bot) = bot_listener();
     // The first connection and the two restarts of the budget.
     let codes = protocol_breaking_bot(listener, 3);
     let node = Node::start(&config(bot, "audio/x-mulaw"));
@@ -253,6 +252,13 @@ fn a_bot_that_breaks_the_protocol_is_closed_with_1002_restarted_then_handed_back
         codes.lock().unwrap()
     );
     assert_eq!(*codes.lock().unwrap(), [Some(1002); 3]);
+}
+
+/// A listener for a bot the test plays itself, and its address for the node's config.
+fn bot_listener() -> (TcpListener, std::net::SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
 }
 
 /// The node's next WebSocket connection on `listener`, upgraded; reads time out after 20 s
@@ -339,8 +345,7 @@ fn talking_bot(listener: TcpListener, tone_frames: usize) -> Arc<Mutex<TalkingBo
 /// order (the leg's clock takes the audio off the socket, the actor the rest).
 #[test]
 fn a_bots_audio_ping_and_mark_in_one_burst_are_played_answered_and_reported() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let bot = listener.local_addr().unwrap();
+    let (listener, bot) = bot_listener();
     let saw = talking_bot(listener, 25);
     let node = Node::start(&config(bot, "audio/x-mulaw"));
     let (_, received) = call_with_tone(&node, "ws-talking-bot", 100);
@@ -382,8 +387,7 @@ fn a_bots_audio_ping_and_mark_in_one_burst_are_played_answered_and_reported() {
 /// handed back with `BotFailure`.
 #[test]
 fn a_bot_that_never_speaks_fails_at_its_first_message_timeout_and_the_caller_is_handed_back() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let bot = listener.local_addr().unwrap();
+    let (listener, bot) = bot_listener();
     let connections = Arc::new(Mutex::new(0usize));
     let seen = Arc::clone(&connections);
     std::thread::spawn(move || {
@@ -471,8 +475,7 @@ fn recording_bot(listener: TcpListener) -> (Frames, Arc<Mutex<bool>>) {
 /// last (no pong, no mark, no audio after it).
 #[test]
 fn the_close_frame_is_the_last_frame_the_bot_hears() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let bot = listener.local_addr().unwrap();
+    let (listener, bot) = bot_listener();
     let (frames, ended) = recording_bot(listener);
     let node = Node::start(&config(bot, "audio/l16"));
     let media = "<exec play_pcap_audio=\"/usr/share/sip-tester/g711a.pcap\"/>";
